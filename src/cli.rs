@@ -1,0 +1,341 @@
+//! The command line: every flag, its help text and how its value is checked.
+//!
+//! Values are validated here (clap value parsers) so a bad argument is a
+//! one-line error with exit status 2 before anything starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::demo::server::{parse_error_rate, parse_latency_range};
+use crate::engine::MAX_CONCURRENCY;
+use crate::engine::http::parse_header;
+
+/// Watch thousands of concurrent HTTP fetches live.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fetchtop",
+    version,
+    about = "Watch thousands of concurrent HTTP fetches live: one tokio task per item, a live concurrency limit, JSONL results.",
+    args_conflicts_with_subcommands = true,
+    after_help = "Sources: a URL (fetched once, or -n/-z times), a URL with a range such as http://host/items/{1..1000}, or a list with -i FILE (-i - for stdin).\nTry it with no network: fetchtop demo"
+)]
+pub struct Cli {
+    /// Run the built-in demo API or a demo against it.
+    #[command(subcommand)]
+    pub command: Option<Mode>,
+
+    /// What to fetch.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// How to fetch it.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Mode {
+    /// Serve the demo API: GET /items/{id}, GET /stats, POST /stats/reset.
+    Serve(ServeArgs),
+    /// Start the demo API in-process and fetch /items/{1..N} from it.
+    Demo(Box<DemoArgs>),
+}
+
+/// Where the items come from.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// URL to fetch; may contain one range such as {1..1000} or {001..250} (padding is kept).
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Read URLs from FILE, one per line (blank lines and # comments skipped); - reads stdin.
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        conflicts_with = "url"
+    )]
+    pub input: Option<PathBuf>,
+}
+
+/// Options shared by runs against any source, the demo included.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Requests in flight at once; 0 starts paused. Changeable while running.
+    #[arg(short = 'c', long = "concurrency", value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_CONCURRENCY))]
+    pub concurrency: u64,
+
+    /// Stop after N items (for a plain URL: fetch it N times; default 1).
+    #[arg(short = 'n', long = "requests", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+
+    /// Stop admitting after this long (e.g. 30s, 5m); a plain URL repeats until then.
+    #[arg(short = 'z', long = "duration", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// HTTP request options.
+    #[command(flatten)]
+    pub http: HttpArgs,
+
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How each request is made.
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// HTTP method (default GET, or POST when a body is given).
+    #[arg(short = 'm', long = "method", value_name = "METHOD", value_parser = parse_method)]
+    pub method: Option<reqwest::Method>,
+
+    /// Add a header, "Name: value"; repeatable.
+    #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = parse_header)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+
+    /// Request body, sent with every request.
+    #[arg(
+        short = 'd',
+        long = "data",
+        value_name = "DATA",
+        conflicts_with = "data_file"
+    )]
+    pub data: Option<String>,
+
+    /// Request body read from FILE, sent with every request.
+    #[arg(long = "data-file", value_name = "FILE")]
+    pub data_file: Option<PathBuf>,
+
+    /// Limit for a whole request: connect, headers and body.
+    #[arg(short = 't', long = "timeout", value_name = "DURATION", default_value = "30s",
+          value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Limit for opening a connection.
+    #[arg(long = "connect-timeout", value_name = "DURATION", default_value = "10s",
+          value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// Redirects to follow (0 follows none).
+    #[arg(long = "redirects", value_name = "N", default_value_t = 10)]
+    pub redirects: usize,
+
+    /// Speak HTTP/2 from the start (prior knowledge), also over plain HTTP.
+    #[arg(long = "http2")]
+    pub http2: bool,
+
+    /// Accept invalid TLS certificates (verification is on unless you ask).
+    #[arg(long = "insecure")]
+    pub insecure: bool,
+}
+
+/// What is written, and where.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Write one JSON line per finished item to FILE.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Put each response body in its JSON line (parsed when it is JSON).
+    #[arg(long = "keep-body")]
+    pub keep_body: bool,
+
+    /// Keep the value at this JSON pointer (RFC 6901, e.g. /name); repeatable.
+    #[arg(long = "extract", value_name = "POINTER", value_parser = parse_pointer)]
+    pub extract: Vec<String>,
+
+    /// Largest response body accepted; larger ones fail as body_too_large.
+    #[arg(long = "max-body", value_name = "SIZE", default_value = "16MiB",
+          value_parser = crate::format::parse_size)]
+    pub max_body: u64,
+
+    /// Run without the dashboard (automatic when stdout is not a terminal).
+    #[arg(long = "no-tui")]
+    pub no_tui: bool,
+
+    /// Print the summary as one JSON object.
+    #[arg(long = "json")]
+    pub json: bool,
+
+    /// No progress line on stderr.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+}
+
+/// `fetchtop serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback unless you say otherwise).
+    #[arg(long = "addr", value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Server options shared with the demo.
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    /// Items in the catalogue: /items/1 to /items/N exist.
+    #[arg(long = "items", value_name = "N", default_value_t = 1_000_000)]
+    pub items: u64,
+}
+
+/// How the demo API behaves.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Response delay range, heavy-tailed inside it (e.g. 5ms..150ms, or 20ms).
+    #[arg(long = "latency", value_name = "MIN..MAX", default_value = "5ms..150ms",
+          value_parser = parse_latency_range)]
+    pub latency: (Duration, Duration),
+
+    /// Fraction of item requests answered with 500 or 503 (e.g. 0.01 or 1%).
+    #[arg(long = "error-rate", value_name = "RATE", default_value = "0.01",
+          value_parser = parse_error_rate)]
+    pub error_rate: f64,
+}
+
+/// `fetchtop demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Items to fetch: /items/1 to /items/N.
+    #[arg(long = "items", value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub items: u64,
+
+    /// Server options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    /// Run options, as for any URL.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Parses `10s`, `250ms`, `1m30s` (humantime).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("invalid duration {s:?}: {e} (examples: 500ms, 10s, 2m)"))?;
+    if d.is_zero() {
+        return Err(format!("duration {s:?} must be more than zero"));
+    }
+    Ok(d)
+}
+
+fn parse_method(s: &str) -> Result<reqwest::Method, String> {
+    reqwest::Method::from_bytes(s.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("invalid HTTP method {s:?}"))
+}
+
+fn parse_pointer(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.starts_with('/') {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "invalid JSON pointer {s:?}: it must start with / (for example /name or /items/0/id)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_a_full_command_line() {
+        let cli = Cli::try_parse_from([
+            "fetchtop",
+            "-c",
+            "7",
+            "-n",
+            "9",
+            "-H",
+            "X-A: 1",
+            "-H",
+            "X-B: 2",
+            "-m",
+            "post",
+            "--extract",
+            "/name",
+            "--max-body",
+            "1MiB",
+            "-t",
+            "2s",
+            "--no-tui",
+            "--json",
+            "http://127.0.0.1:1/items/{1..9}",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.concurrency, 7);
+        assert_eq!(cli.run.requests, Some(9));
+        assert_eq!(cli.run.http.headers.len(), 2);
+        assert_eq!(cli.run.http.method, Some(reqwest::Method::POST));
+        assert_eq!(cli.run.output.max_body, 1024 * 1024);
+        assert_eq!(cli.run.http.timeout, Duration::from_secs(2));
+        assert_eq!(
+            cli.source.url.as_deref(),
+            Some("http://127.0.0.1:1/items/{1..9}")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        for args in [
+            vec!["fetchtop", "-c", "-1", "http://x/"],
+            vec!["fetchtop", "-c", "99999999", "http://x/"],
+            vec!["fetchtop", "-H", "NoColon", "http://x/"],
+            vec!["fetchtop", "-z", "soon", "http://x/"],
+            vec!["fetchtop", "--extract", "name", "http://x/"],
+            vec!["fetchtop", "-i", "f", "http://x/"],
+            vec!["fetchtop", "-n", "0", "http://x/"],
+        ] {
+            let err = Cli::try_parse_from(&args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn demo_and_serve_take_their_own_flags() {
+        let cli = Cli::try_parse_from([
+            "fetchtop",
+            "demo",
+            "--items",
+            "10",
+            "-c",
+            "3",
+            "--latency",
+            "1ms..2ms",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Mode::Demo(d)) => {
+                assert_eq!(d.items, 10);
+                assert_eq!(d.run.concurrency, 3);
+                assert_eq!(d.api.latency.1, Duration::from_millis(2));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from([
+            "fetchtop",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--error-rate",
+            "0.5",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Mode::Serve(s)) if s.api.error_rate == 0.5));
+    }
+}

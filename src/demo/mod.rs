@@ -1,0 +1,5 @@
+//! The built-in demo API, so fetchtop can be tried and tested with no network.
+
+pub mod server;
+
+pub use server::{DemoServer, ServerConfig, ServerStats};

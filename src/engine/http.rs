@@ -1,0 +1,140 @@
+//! How requests are made: the options a run's requests share, and the one
+//! HTTP client built from them.
+
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use reqwest::{Client, Method};
+
+/// The `User-Agent` sent unless a `-H User-Agent: ...` replaces it.
+pub const DEFAULT_USER_AGENT: &str = concat!("fetchtop/", env!("CARGO_PKG_VERSION"));
+
+/// Options shared by every request of a run.
+#[derive(Clone, Debug)]
+pub struct RequestOptions {
+    /// HTTP method.
+    pub method: Method,
+    /// Extra headers, in order; a `User-Agent` here replaces the default.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Request body, sent with every request.
+    pub body: Option<Vec<u8>>,
+    /// Limit for the whole request: connect, send, headers and body.
+    pub timeout: Duration,
+    /// Limit for establishing a connection.
+    pub connect_timeout: Duration,
+    /// Redirects followed before failing (0: none are followed).
+    pub redirects: usize,
+    /// Speak HTTP/2 without negotiation (prior knowledge).
+    pub http2: bool,
+    /// Accept invalid TLS certificates and host names.
+    pub insecure: bool,
+    /// Keep each response body in its record.
+    pub keep_body: bool,
+    /// JSON pointers whose values are kept in each record.
+    pub extract: Vec<String>,
+    /// Largest body accepted, in bytes.
+    pub max_body: u64,
+}
+
+impl Default for RequestOptions {
+    fn default() -> Self {
+        RequestOptions {
+            method: Method::GET,
+            headers: Vec::new(),
+            body: None,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            redirects: 10,
+            http2: false,
+            insecure: false,
+            keep_body: false,
+            extract: Vec::new(),
+            max_body: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl RequestOptions {
+    /// Whether bodies must be buffered (to keep them or to extract from them).
+    pub fn buffers_body(&self) -> bool {
+        self.keep_body || !self.extract.is_empty()
+    }
+
+    /// Builds the client every task of the run shares (one connection pool).
+    pub fn build_client(&self) -> Result<Client> {
+        let mut headers = HeaderMap::new();
+        headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
+        for (name, value) in &self.headers {
+            if name == USER_AGENT {
+                headers.insert(name.clone(), value.clone());
+            } else {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        let redirect = if self.redirects == 0 {
+            reqwest::redirect::Policy::none()
+        } else {
+            reqwest::redirect::Policy::limited(self.redirects)
+        };
+        let mut builder = Client::builder()
+            .default_headers(headers)
+            .connect_timeout(self.connect_timeout)
+            .redirect(redirect)
+            .tcp_nodelay(true)
+            // Idle connections are what let a load test reuse sockets; keep
+            // as many as could be in flight.
+            .pool_max_idle_per_host(usize::MAX)
+            .danger_accept_invalid_certs(self.insecure);
+        if self.http2 {
+            builder = builder.http2_prior_knowledge();
+        }
+        builder.build().wrap_err("cannot build the HTTP client")
+    }
+}
+
+/// Parses a `-H "Name: value"` header. Errors are one line, for the CLI.
+pub fn parse_header(s: &str) -> std::result::Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("header {s:?} has no colon: write it as \"Name: value\""))?;
+    let name = name.trim();
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("invalid header name {name:?}"))?;
+    let value = value.trim();
+    let value = HeaderValue::from_str(value).map_err(|_| {
+        format!(
+            "invalid value for header {name}: control characters such as newlines are not allowed"
+        )
+    })?;
+    Ok((name, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_parse_and_reject() {
+        let (n, v) = parse_header("X-Token:  abc def ").unwrap();
+        assert_eq!(n.as_str(), "x-token");
+        assert_eq!(v.to_str().unwrap(), "abc def");
+        assert!(parse_header("NoColon").unwrap_err().contains("no colon"));
+        assert!(parse_header("Bad Name: x").is_err());
+        assert!(parse_header("X: a\nb").unwrap_err().contains("control"));
+        assert!(parse_header("Accept: ").is_ok());
+    }
+
+    #[test]
+    fn client_builds_with_every_option() {
+        let opts = RequestOptions {
+            headers: vec![parse_header("User-Agent: custom").unwrap()],
+            http2: true,
+            insecure: true,
+            redirects: 0,
+            ..RequestOptions::default()
+        };
+        assert!(opts.build_client().is_ok());
+        assert!(!opts.buffers_body());
+    }
+}

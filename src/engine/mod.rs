@@ -1,0 +1,114 @@
+//! The fetch engine: sources, admission, tasks, statistics. No UI here.
+//!
+//! [`Engine::spawn`] starts a run on the current tokio runtime and hands back
+//! an [`EngineHandle`]: a command sender and a snapshot receiver. Readers
+//! (the dashboard, the headless runner, tests) use only those two channels.
+
+pub mod command;
+mod dispatcher;
+pub mod http;
+pub mod limiter;
+pub mod record;
+pub mod registry;
+pub mod source;
+pub mod stats;
+pub mod task;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use command::Command;
+pub use http::RequestOptions;
+pub use record::{ErrorKind, ItemState, Phase, Record};
+pub use source::{Source, SourceSpec};
+
+use crate::snapshot::Snapshot;
+
+/// Highest concurrency limit accepted, a guard against typos such as `-c 5000000`.
+pub const MAX_CONCURRENCY: u64 = 1_000_000;
+
+/// How a run is shaped.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Items in flight at once at the start (0 starts paused).
+    pub concurrency: u64,
+    /// Stop admitting after this long (`-z`).
+    pub duration: Option<Duration>,
+    /// What every request looks like.
+    pub request: RequestOptions,
+    /// How often a snapshot is published.
+    pub snapshot_interval: Duration,
+    /// How many in-flight tasks a snapshot lists, oldest first.
+    pub table_rows: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            concurrency: 50,
+            duration: None,
+            request: RequestOptions::default(),
+            snapshot_interval: Duration::from_millis(40),
+            table_rows: 256,
+        }
+    }
+}
+
+/// A running engine, seen from outside.
+pub struct EngineHandle {
+    /// Send commands here; the engine applies them in order.
+    pub commands: mpsc::Sender<Command>,
+    /// The latest snapshot, replaced at a fixed rate and once more at the end.
+    pub snapshots: watch::Receiver<Snapshot>,
+    /// Resolves to the final snapshot when the run has ended. Await it once
+    /// (`&mut handle.finished` inside a `select!`), or use [`EngineHandle::wait`].
+    pub finished: JoinHandle<Snapshot>,
+}
+
+impl EngineHandle {
+    /// Waits for the run to end and returns its final snapshot.
+    pub async fn wait(self) -> Result<Snapshot> {
+        self.finished
+            .await
+            .map_err(|e| eyre!("the engine stopped unexpectedly: {e}"))
+    }
+}
+
+/// Entry point of the engine.
+pub struct Engine;
+
+impl Engine {
+    /// Starts a run of `source` under `config` on the current tokio runtime.
+    /// Every finished item's record goes to `sink`, when one is given, in the
+    /// order items end.
+    pub fn spawn(
+        config: EngineConfig,
+        source: Source,
+        sink: Option<mpsc::Sender<Record>>,
+    ) -> Result<EngineHandle> {
+        let client = config
+            .request
+            .build_client()
+            .wrap_err("cannot prepare requests")?;
+        let ctx = Arc::new(task::FetchContext::new(client, config.request.clone()));
+        let (commands, command_rx) = mpsc::channel(256);
+        let (snap_tx, snapshots) = watch::channel(Snapshot {
+            target: source.describe(),
+            total: source.total(),
+            limit: config.concurrency,
+            duration: config.duration,
+            ..Snapshot::default()
+        });
+        let run = dispatcher::Dispatcher::new(config, ctx, source, sink, snap_tx);
+        let finished = tokio::spawn(run.run(command_rx));
+        Ok(EngineHandle {
+            commands,
+            snapshots,
+            finished,
+        })
+    }
+}

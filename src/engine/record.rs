@@ -1,0 +1,292 @@
+//! The vocabulary of a run: task phases, how an item ended, why it failed,
+//! and the [`Record`] kept for each finished item.
+
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+/// Where a task is in its life. Stored in an atomic, hence the explicit tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[repr(u8)]
+pub enum Phase {
+    /// Spawned, not yet started by the runtime.
+    Queued = 0,
+    /// Connecting, sending, or waiting for response headers.
+    Waiting = 1,
+    /// Reading the response body.
+    Receiving = 2,
+    /// Waiting before another attempt.
+    Retrying = 3,
+}
+
+impl Phase {
+    /// Every in-flight phase, in display order.
+    pub const ALL: [Phase; 4] = [
+        Phase::Queued,
+        Phase::Waiting,
+        Phase::Receiving,
+        Phase::Retrying,
+    ];
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Queued => "queued",
+            Phase::Waiting => "waiting",
+            Phase::Receiving => "receiving",
+            Phase::Retrying => "retrying",
+        }
+    }
+
+    /// The inverse of `self as u8`; unknown tags read as `Queued`.
+    pub fn from_u8(tag: u8) -> Phase {
+        match tag {
+            1 => Phase::Waiting,
+            2 => Phase::Receiving,
+            3 => Phase::Retrying,
+            _ => Phase::Queued,
+        }
+    }
+}
+
+/// How an item ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemState {
+    /// A response with a status below 400, body read in full.
+    Done,
+    /// An error, or a response with a status of 400 or more.
+    Failed,
+    /// Cancelled by a command before it ended.
+    Cancelled,
+}
+
+/// Why an item failed. The names are stable: they appear in JSON output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// Could not connect (refused, unreachable, DNS).
+    Connect,
+    /// No complete response within the timeout.
+    Timeout,
+    /// TLS handshake or certificate failure.
+    Tls,
+    /// The server answered 429 Too Many Requests.
+    Http429,
+    /// The server answered another 4xx status.
+    Http4xx,
+    /// The server answered a 5xx status.
+    Http5xx,
+    /// The body could not be read to the end.
+    Body,
+    /// The body was larger than `--max-body`.
+    BodyTooLarge,
+    /// Too many redirects, or a bad redirect.
+    Redirect,
+    /// Any other failure while sending the request or reading the response.
+    Request,
+    /// The URL could not be parsed or has an unsupported scheme.
+    InvalidUrl,
+    /// The input line itself was unusable (bad UTF-8, NUL byte, too long).
+    Input,
+    /// Cancelled by a command.
+    Cancelled,
+}
+
+impl ErrorKind {
+    /// Every kind, for fixed-size counters.
+    pub const ALL: [ErrorKind; 13] = [
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Tls,
+        ErrorKind::Http429,
+        ErrorKind::Http4xx,
+        ErrorKind::Http5xx,
+        ErrorKind::Body,
+        ErrorKind::BodyTooLarge,
+        ErrorKind::Redirect,
+        ErrorKind::Request,
+        ErrorKind::InvalidUrl,
+        ErrorKind::Input,
+        ErrorKind::Cancelled,
+    ];
+
+    /// The stable snake_case name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Http429 => "http_429",
+            ErrorKind::Http4xx => "http_4xx",
+            ErrorKind::Http5xx => "http_5xx",
+            ErrorKind::Body => "body",
+            ErrorKind::BodyTooLarge => "body_too_large",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::Request => "request",
+            ErrorKind::InvalidUrl => "invalid_url",
+            ErrorKind::Input => "input",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+
+    /// Position in [`ErrorKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The failure kind an HTTP status stands for, if it is an error status.
+    pub fn from_status(status: u16) -> Option<ErrorKind> {
+        match status {
+            429 => Some(ErrorKind::Http429),
+            400..=499 => Some(ErrorKind::Http4xx),
+            500..=599 => Some(ErrorKind::Http5xx),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for ErrorKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A failure: its kind and a human message (the message never repeats the kind).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The category, for counting.
+    pub kind: ErrorKind,
+    /// What happened, in words.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` described by `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
+    }
+}
+
+/// Everything kept about one finished item: one JSON line of `-o` output.
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    /// Position in the source, from 1; also the task id.
+    pub seq: u64,
+    /// The URL as given by the source.
+    #[serde(serialize_with = "serialize_arc_str")]
+    pub url: Arc<str>,
+    /// How it ended.
+    pub state: ItemState,
+    /// HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// From dispatch to the end of the body (or to the failure), in milliseconds.
+    #[serde(rename = "latency_ms", serialize_with = "serialize_ms")]
+    pub latency_us: u64,
+    /// From dispatch to the response headers, in milliseconds.
+    #[serde(rename = "ttfb_ms", serialize_with = "serialize_opt_ms")]
+    pub ttfb_us: Option<u64>,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Attempts made (1 without retries).
+    pub attempts: u32,
+    /// `"kind: message"` for failed and cancelled items, else null.
+    #[serde(serialize_with = "serialize_failure")]
+    pub error: Option<Failure>,
+    /// Line number in the list file or stdin, for list sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The response body (`--keep-body`): parsed JSON when it is JSON, else a string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    /// Values picked by `--extract` JSON pointers, keyed by pointer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Record {
+    /// The failure kind, if the item failed or was cancelled.
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        self.error.as_ref().map(|f| f.kind)
+    }
+}
+
+// serde's field attributes take functions of this shape, hence the `&` on Copy types.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn serialize_ms<S: Serializer>(us: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(*us as f64 / 1000.0)
+}
+
+fn serialize_opt_ms<S: Serializer>(us: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match us {
+        Some(us) => serialize_ms(us, s),
+        None => s.serialize_none(),
+    }
+}
+
+fn serialize_arc_str<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v)
+}
+
+fn serialize_failure<S: Serializer>(f: &Option<Failure>, s: S) -> Result<S::Ok, S::Error> {
+    match f {
+        Some(f) => s.collect_str(f),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_serializes_as_documented() {
+        let r = Record {
+            seq: 1,
+            url: Arc::from("http://127.0.0.1/items/1"),
+            state: ItemState::Failed,
+            status: None,
+            latency_us: 12_345,
+            ttfb_us: None,
+            bytes: 0,
+            attempts: 1,
+            error: Some(Failure::new(ErrorKind::Timeout, "no response within 1s")),
+            line: None,
+            body: None,
+            fields: None,
+        };
+        let line = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            line,
+            r#"{"seq":1,"url":"http://127.0.0.1/items/1","state":"failed","status":null,"latency_ms":12.345,"ttfb_ms":null,"bytes":0,"attempts":1,"error":"timeout: no response within 1s"}"#
+        );
+    }
+
+    #[test]
+    fn error_kinds_index_matches_all() {
+        for (i, k) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(k.index(), i, "{k:?}");
+        }
+        for p in Phase::ALL {
+            assert_eq!(Phase::from_u8(p as u8), p);
+        }
+    }
+
+    #[test]
+    fn status_classification() {
+        assert_eq!(ErrorKind::from_status(200), None);
+        assert_eq!(ErrorKind::from_status(304), None);
+        assert_eq!(ErrorKind::from_status(404), Some(ErrorKind::Http4xx));
+        assert_eq!(ErrorKind::from_status(429), Some(ErrorKind::Http429));
+        assert_eq!(ErrorKind::from_status(503), Some(ErrorKind::Http5xx));
+    }
+}

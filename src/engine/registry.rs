@@ -1,0 +1,209 @@
+//! The tasks in flight: what the dispatcher needs to cancel them and what
+//! the dashboard's table shows of them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use super::record::Phase;
+use crate::snapshot::{StateCounts, TaskView};
+
+/// How many in-flight tasks are in each phase, kept by the tasks themselves
+/// so that counting never scans the registry.
+#[derive(Debug, Default)]
+pub struct PhaseCounters([AtomicU64; Phase::ALL.len()]);
+
+impl PhaseCounters {
+    fn add(&self, phase: Phase) {
+        self.0[phase as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn sub(&self, phase: Phase) {
+        self.0[phase as usize].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Current count of one phase.
+    pub fn get(&self, phase: Phase) -> u64 {
+        self.0[phase as usize].load(Ordering::Relaxed)
+    }
+
+    /// Writes the in-flight phase counts into `counts`.
+    pub fn fill(&self, counts: &mut StateCounts) {
+        counts.queued = self.get(Phase::Queued);
+        counts.waiting = self.get(Phase::Waiting);
+        counts.receiving = self.get(Phase::Receiving);
+        counts.retrying = self.get(Phase::Retrying);
+    }
+}
+
+/// A task's live progress, written by the task and read for the table.
+#[derive(Debug)]
+pub struct Tracker {
+    phase: AtomicU8,
+    bytes: AtomicU64,
+    counters: Arc<PhaseCounters>,
+}
+
+impl Tracker {
+    /// A tracker in the `Queued` phase, counted in `counters`.
+    pub fn new(counters: Arc<PhaseCounters>) -> Tracker {
+        counters.add(Phase::Queued);
+        Tracker {
+            phase: AtomicU8::new(Phase::Queued as u8),
+            bytes: AtomicU64::new(0),
+            counters,
+        }
+    }
+
+    /// Moves the task to `phase`, keeping the phase counters in step.
+    pub fn set_phase(&self, phase: Phase) {
+        let old = Phase::from_u8(self.phase.swap(phase as u8, Ordering::Relaxed));
+        if old != phase {
+            self.counters.sub(old);
+            self.counters.add(phase);
+        }
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Relaxed))
+    }
+
+    /// Counts body bytes received.
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Body bytes received so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        // The task has ended: it no longer counts in any in-flight phase.
+        self.counters.sub(self.phase());
+    }
+}
+
+/// What the dispatcher keeps about one task in flight.
+#[derive(Debug)]
+pub struct Entry {
+    /// The URL being fetched.
+    pub url: Arc<str>,
+    /// When the task was dispatched.
+    pub dispatched: Instant,
+    /// Cancels this task only.
+    pub token: CancellationToken,
+    /// The task's live progress.
+    pub tracker: Arc<Tracker>,
+}
+
+/// Tasks in flight, by id. Ids are seqs, which grow with dispatch time, so
+/// iterating in key order walks the oldest first.
+#[derive(Debug, Default)]
+pub struct Registry {
+    tasks: BTreeMap<u64, Entry>,
+}
+
+impl Registry {
+    /// Adds a dispatched task.
+    pub fn insert(&mut self, id: u64, entry: Entry) {
+        self.tasks.insert(id, entry);
+    }
+
+    /// Removes an ended task; None when it was never registered.
+    pub fn remove(&mut self, id: u64) -> Option<Entry> {
+        self.tasks.remove(&id)
+    }
+
+    /// Cancels one task; false when no such task is in flight.
+    pub fn cancel(&self, id: u64) -> bool {
+        self.tasks.get(&id).map(|e| e.token.cancel()).is_some()
+    }
+
+    /// Cancels every task in flight; returns how many.
+    pub fn cancel_all(&self) -> usize {
+        self.tasks.values().for_each(|e| e.token.cancel());
+        self.tasks.len()
+    }
+
+    /// Tasks in flight.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// True when nothing is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// The `max` oldest tasks, for the table: O(max), whatever is in flight.
+    pub fn oldest(&self, now: Instant, max: usize) -> Vec<TaskView> {
+        self.tasks
+            .iter()
+            .take(max)
+            .map(|(&id, e)| TaskView {
+                id,
+                phase: e.tracker.phase(),
+                url: Arc::clone(&e.url),
+                age: now.saturating_duration_since(e.dispatched),
+                bytes: e.tracker.bytes(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(counters: &Arc<PhaseCounters>) -> Entry {
+        Entry {
+            url: Arc::from("http://x/"),
+            dispatched: Instant::now(),
+            token: CancellationToken::new(),
+            tracker: Arc::new(Tracker::new(Arc::clone(counters))),
+        }
+    }
+
+    #[test]
+    fn phase_counters_follow_trackers() {
+        let counters = Arc::new(PhaseCounters::default());
+        let a = Tracker::new(Arc::clone(&counters));
+        let b = Tracker::new(Arc::clone(&counters));
+        assert_eq!(counters.get(Phase::Queued), 2);
+        a.set_phase(Phase::Waiting);
+        b.set_phase(Phase::Waiting);
+        b.set_phase(Phase::Receiving);
+        b.set_phase(Phase::Receiving);
+        assert_eq!(counters.get(Phase::Queued), 0);
+        assert_eq!(counters.get(Phase::Waiting), 1);
+        assert_eq!(counters.get(Phase::Receiving), 1);
+        drop(b);
+        assert_eq!(counters.get(Phase::Receiving), 0);
+        drop(a);
+        assert_eq!(counters.get(Phase::Waiting), 0);
+    }
+
+    #[test]
+    fn oldest_first_bounded_and_cancellable() {
+        let counters = Arc::new(PhaseCounters::default());
+        let mut r = Registry::default();
+        for id in [5, 1, 9, 3] {
+            r.insert(id, entry(&counters));
+        }
+        let ids: Vec<u64> = r.oldest(Instant::now(), 3).iter().map(|t| t.id).collect();
+        assert_eq!(ids, vec![1, 3, 5]);
+        assert!(r.cancel(9));
+        assert!(!r.cancel(7));
+        assert!(r.remove(9).is_some_and(|e| e.token.is_cancelled()));
+        assert_eq!(r.cancel_all(), 3);
+        assert!(r.remove(1).is_some_and(|e| e.token.is_cancelled()));
+        assert!(r.remove(1).is_none());
+    }
+}

@@ -1,0 +1,414 @@
+//! Run statistics in constant memory: histograms, counters and rolling rates.
+//!
+//! Pure: no I/O, no clocks of its own (callers pass the elapsed time), so it
+//! is unit-tested directly. Recording one item is O(1); filling a snapshot is
+//! proportional to the histogram size, never to the number of items.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::record::{ErrorKind, ItemState, Record};
+use crate::snapshot::{HistogramBar, HistoryPoint, Percentiles, Snapshot};
+
+/// Longest latency tracked exactly (larger values are clamped to it), in µs.
+const MAX_TRACKED_US: u64 = 3_600_000_000;
+/// Seconds of latency covered by "recent" percentiles.
+const RECENT_SECS: usize = 5;
+/// Window of the recent throughput, in seconds.
+const RATE_WINDOW: Duration = Duration::from_secs(5);
+/// How many one-second history points are kept.
+const HISTORY_LEN: usize = 180;
+/// Bars in the latency histogram.
+const HISTOGRAM_BARS: usize = 24;
+
+fn histogram(sigfig: u8) -> Histogram<u64> {
+    // The bounds are constants that hdrhistogram accepts; this cannot fail.
+    Histogram::new_with_bounds(1, MAX_TRACKED_US, sigfig)
+        .unwrap_or_else(|_| unreachable!("constant histogram bounds are valid"))
+}
+
+/// Latency for the last few seconds: one coarse histogram per second, rotated.
+struct RecentLatency {
+    slots: Vec<Histogram<u64>>,
+    /// The run second each slot holds.
+    slot_second: Vec<u64>,
+    merged: Histogram<u64>,
+}
+
+impl RecentLatency {
+    fn new() -> RecentLatency {
+        RecentLatency {
+            slots: (0..RECENT_SECS).map(|_| histogram(2)).collect(),
+            slot_second: vec![0; RECENT_SECS],
+            merged: histogram(2),
+        }
+    }
+
+    fn record(&mut self, second: u64, us: u64) {
+        let i = (second % RECENT_SECS as u64) as usize;
+        if self.slot_second[i] != second {
+            self.slots[i].reset();
+            self.slot_second[i] = second;
+        }
+        self.slots[i].saturating_record(us);
+    }
+
+    fn percentiles(&mut self, second: u64) -> Percentiles {
+        self.merged.reset();
+        for (h, &s) in self.slots.iter().zip(&self.slot_second) {
+            if second.saturating_sub(s) < RECENT_SECS as u64 {
+                // Same bounds on both sides, so adding cannot fail.
+                let _ = self.merged.add(h);
+            }
+        }
+        percentiles(&self.merged)
+    }
+}
+
+fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles::default();
+    }
+    Percentiles {
+        p50: us_to_ms(h.value_at_quantile(0.50)),
+        p90: us_to_ms(h.value_at_quantile(0.90)),
+        p99: us_to_ms(h.value_at_quantile(0.99)),
+        p999: us_to_ms(h.value_at_quantile(0.999)),
+        max: us_to_ms(h.max()),
+        mean: h.mean() / 1000.0,
+        count: h.len(),
+    }
+}
+
+/// Log-spaced bars from the smallest to the largest value seen. One pass
+/// over the recorded buckets, so every response lands in exactly one bar.
+fn bars(h: &Histogram<u64>) -> Vec<HistogramBar> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let lo = h.min().max(1) as f64;
+    let hi = (h.max() as f64).max(lo + 1.0);
+    let step = (hi / lo).powf(1.0 / HISTOGRAM_BARS as f64);
+    let mut bounds: Vec<u64> = (1..HISTOGRAM_BARS)
+        .map(|i| (lo * step.powi(i as i32)) as u64)
+        .collect();
+    bounds.push(h.max());
+    bounds.dedup();
+    let mut counts = vec![0u64; bounds.len()];
+    let last = counts.len() - 1;
+    for v in h.iter_recorded() {
+        let i = bounds
+            .partition_point(|&b| b < v.value_iterated_to())
+            .min(last);
+        counts[i] += v.count_at_value();
+    }
+    bounds
+        .iter()
+        .zip(counts)
+        .map(|(&b, count)| HistogramBar {
+            le_ms: us_to_ms(b),
+            count,
+        })
+        .collect()
+}
+
+/// Everything counted over a run.
+pub struct Stats {
+    latency: Histogram<u64>,
+    recent: RecentLatency,
+    status: Vec<u64>,
+    errors: [u64; ErrorKind::ALL.len()],
+    done: u64,
+    failed: u64,
+    cancelled: u64,
+    bytes: u64,
+    /// (elapsed, items finished so far), sampled at every tick, for the recent rate.
+    samples: VecDeque<(Duration, u64)>,
+    history: VecDeque<HistoryPoint>,
+    /// Items finished when the last history point was taken.
+    history_mark: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats::new()
+    }
+}
+
+impl Stats {
+    /// Empty statistics.
+    pub fn new() -> Stats {
+        Stats {
+            latency: histogram(3),
+            recent: RecentLatency::new(),
+            status: vec![0; 1000],
+            errors: [0; ErrorKind::ALL.len()],
+            done: 0,
+            failed: 0,
+            cancelled: 0,
+            bytes: 0,
+            samples: VecDeque::new(),
+            history: VecDeque::with_capacity(HISTORY_LEN),
+            history_mark: 0,
+        }
+    }
+
+    /// Items finished so far.
+    pub fn finished(&self) -> u64 {
+        self.done + self.failed + self.cancelled
+    }
+
+    /// Counts one finished item, `elapsed` after the run started. O(1).
+    pub fn record(&mut self, r: &Record, elapsed: Duration) {
+        match r.state {
+            ItemState::Done => self.done += 1,
+            ItemState::Failed => self.failed += 1,
+            ItemState::Cancelled => self.cancelled += 1,
+        }
+        if let Some(kind) = r.error_kind() {
+            self.errors[kind.index()] += 1;
+        }
+        self.bytes += r.bytes;
+        // Latency describes the server's answers: only items that got one count.
+        if let Some(code) = r.status {
+            if let Some(slot) = self.status.get_mut(code as usize) {
+                *slot += 1;
+            }
+            self.latency.saturating_record(r.latency_us.max(1));
+            self.recent.record(elapsed.as_secs(), r.latency_us.max(1));
+        }
+    }
+
+    /// Advances the rolling windows; call at every snapshot tick.
+    pub fn tick(&mut self, elapsed: Duration, in_flight: u64, limit: u64) {
+        let finished = self.finished();
+        self.samples.push_back((elapsed, finished));
+        while let Some(&(t, _)) = self.samples.front() {
+            if elapsed.saturating_sub(t) > RATE_WINDOW && self.samples.len() > 2 {
+                self.samples.pop_front();
+            } else {
+                break;
+            }
+        }
+        let second = elapsed.as_secs();
+        let next = self.history.back().map_or(1, |p| p.t_s + 1);
+        if second >= next {
+            // Ticks run many times a second; a stalled process may skip seconds,
+            // which then show as zero rather than disappearing.
+            for t in next..=second {
+                let count = if t == second {
+                    finished - self.history_mark
+                } else {
+                    0
+                };
+                if self.history.len() == HISTORY_LEN {
+                    self.history.pop_front();
+                }
+                self.history.push_back(HistoryPoint {
+                    t_s: t,
+                    finished: count,
+                    in_flight,
+                    limit,
+                });
+            }
+            self.history_mark = finished;
+        }
+    }
+
+    /// Items finished per second over the recent window.
+    pub fn rate_recent(&self) -> f64 {
+        match (self.samples.front(), self.samples.back()) {
+            (Some(&(t0, n0)), Some(&(t1, n1))) if t1 > t0 => {
+                (n1 - n0) as f64 / (t1 - t0).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// Writes the statistics into a snapshot.
+    pub fn fill(&mut self, snap: &mut Snapshot) {
+        let elapsed = snap.elapsed;
+        snap.counts.done = self.done;
+        snap.counts.failed = self.failed;
+        snap.counts.cancelled = self.cancelled;
+        snap.bytes = self.bytes;
+        snap.latency = percentiles(&self.latency);
+        snap.latency_recent = self.recent.percentiles(elapsed.as_secs());
+        snap.histogram = bars(&self.latency);
+        snap.status = self
+            .status
+            .iter()
+            .enumerate()
+            .filter(|&(_, &n)| n > 0)
+            .map(|(code, &n)| (code as u16, n))
+            .collect();
+        let mut errors: Vec<(ErrorKind, u64)> = ErrorKind::ALL
+            .iter()
+            .map(|&k| (k, self.errors[k.index()]))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        snap.errors = errors;
+        snap.rate_recent = self.rate_recent();
+        let secs = elapsed.as_secs_f64();
+        snap.rate_overall = if secs > 0.0 {
+            self.finished() as f64 / secs
+        } else {
+            0.0
+        };
+        snap.history = self.history.iter().copied().collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::record::Failure;
+
+    fn record(state: ItemState, status: Option<u16>, latency_ms: u64) -> Record {
+        let error = match (state, status) {
+            (ItemState::Cancelled, _) => Some(Failure::new(ErrorKind::Cancelled, "by user")),
+            (ItemState::Failed, Some(s)) => ErrorKind::from_status(s).map(|k| Failure::new(k, "x")),
+            (ItemState::Failed, None) => Some(Failure::new(ErrorKind::Timeout, "x")),
+            _ => None,
+        };
+        Record {
+            seq: 1,
+            url: Arc::from("http://x/"),
+            state,
+            status,
+            latency_us: latency_ms * 1000,
+            ttfb_us: None,
+            bytes: 100,
+            attempts: 1,
+            error,
+            line: None,
+            body: None,
+            fields: None,
+        }
+    }
+
+    #[test]
+    fn counts_and_percentiles() {
+        let mut s = Stats::new();
+        for ms in 1..=100 {
+            s.record(
+                &record(ItemState::Done, Some(200), ms),
+                Duration::from_secs(1),
+            );
+        }
+        s.record(
+            &record(ItemState::Failed, Some(503), 7),
+            Duration::from_secs(1),
+        );
+        s.record(
+            &record(ItemState::Failed, None, 5000),
+            Duration::from_secs(1),
+        );
+        s.record(
+            &record(ItemState::Cancelled, None, 1),
+            Duration::from_secs(1),
+        );
+        let mut snap = Snapshot {
+            elapsed: Duration::from_secs(2),
+            ..Snapshot::default()
+        };
+        s.fill(&mut snap);
+        assert_eq!(snap.counts.done, 100);
+        assert_eq!(snap.counts.failed, 2);
+        assert_eq!(snap.counts.cancelled, 1);
+        assert_eq!(snap.bytes, 10_300);
+        assert_eq!(snap.status, vec![(200, 100), (503, 1)]);
+        // The timeout and the cancellation got no response: no latency, no status.
+        assert_eq!(snap.latency.count, 101);
+        assert!((snap.latency.p50 - 50.0).abs() < 0.5, "{:?}", snap.latency);
+        assert!((snap.latency.max - 100.0).abs() < 0.1, "{:?}", snap.latency);
+        assert!(snap.latency.p99 >= snap.latency.p90 && snap.latency.p90 >= snap.latency.p50);
+        let kinds: Vec<_> = snap.errors.iter().map(|e| e.0).collect();
+        assert!(kinds.contains(&ErrorKind::Http5xx));
+        assert!(kinds.contains(&ErrorKind::Timeout));
+        assert!(kinds.contains(&ErrorKind::Cancelled));
+        let bars: u64 = snap.histogram.iter().map(|b| b.count).sum();
+        assert_eq!(bars, 101, "histogram bars cover every response once");
+        assert!(snap.histogram.windows(2).all(|w| w[0].le_ms < w[1].le_ms));
+    }
+
+    #[test]
+    fn recent_latency_forgets_old_seconds() {
+        let mut s = Stats::new();
+        s.record(
+            &record(ItemState::Done, Some(200), 900),
+            Duration::from_secs(1),
+        );
+        s.record(
+            &record(ItemState::Done, Some(200), 10),
+            Duration::from_secs(20),
+        );
+        let mut snap = Snapshot {
+            elapsed: Duration::from_secs(21),
+            ..Snapshot::default()
+        };
+        s.fill(&mut snap);
+        assert_eq!(snap.latency_recent.count, 1);
+        assert!(snap.latency_recent.max < 20.0);
+        assert!(snap.latency.max > 800.0);
+    }
+
+    #[test]
+    fn history_has_one_point_per_second_and_rates() {
+        let mut s = Stats::new();
+        let mut t = Duration::ZERO;
+        for step in 0..50u64 {
+            // 10 items per 100 ms tick: 100/s.
+            for _ in 0..10 {
+                s.record(&record(ItemState::Done, Some(200), 1), t);
+            }
+            t = Duration::from_millis(100 * (step + 1));
+            s.tick(t, 7, 50);
+        }
+        let mut snap = Snapshot {
+            elapsed: t,
+            ..Snapshot::default()
+        };
+        s.fill(&mut snap);
+        let secs: Vec<u64> = snap.history.iter().map(|p| p.t_s).collect();
+        assert_eq!(secs, vec![1, 2, 3, 4, 5]);
+        assert_eq!(snap.history[1].finished, 100);
+        assert_eq!(snap.history[0].limit, 50);
+        assert!(
+            (snap.rate_recent - 100.0).abs() < 1.0,
+            "{}",
+            snap.rate_recent
+        );
+        assert!(
+            (snap.rate_overall - 100.0).abs() < 1.0,
+            "{}",
+            snap.rate_overall
+        );
+    }
+
+    #[test]
+    fn memory_is_bounded_by_constants() {
+        let mut s = Stats::new();
+        for i in 0..200_000u64 {
+            s.record(
+                &record(ItemState::Done, Some(200), i % 5000),
+                Duration::from_millis(i),
+            );
+            if i % 100 == 0 {
+                s.tick(Duration::from_millis(i), 1, 1);
+            }
+        }
+        assert!(s.history.len() <= HISTORY_LEN);
+        assert!(s.samples.len() <= 60, "{}", s.samples.len());
+        assert_eq!(s.finished(), 200_000);
+    }
+}

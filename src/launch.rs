@@ -1,0 +1,190 @@
+//! From a parsed command line to a finished run: builds the source, the
+//! engine and the writer, picks the reader, prints the summary.
+
+use std::process::ExitCode;
+
+use color_eyre::eyre::Report;
+
+use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
+use crate::demo::{DemoServer, ServerConfig};
+use crate::engine::source::Template;
+use crate::engine::{Engine, EngineConfig, RequestOptions, Source, SourceSpec};
+use crate::headless::{self, HeadlessOptions};
+use crate::output::summary::OutputFile;
+use crate::output::{JsonlWriter, Summary};
+
+/// Exit status of a run interrupted by a signal (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Why fetchtop could not do its job.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input found before anything ran: exit status 2, one line.
+    Usage(String),
+    /// Something went wrong while running: exit status 1.
+    Run(Report),
+}
+
+impl From<Report> for Failure {
+    fn from(e: Report) -> Self {
+        Failure::Run(e)
+    }
+}
+
+impl Failure {
+    /// Prints the one-line error and gives the exit status.
+    pub fn report(&self) -> ExitCode {
+        match self {
+            Failure::Usage(msg) => {
+                eprintln!("fetchtop: {msg}");
+                ExitCode::from(2)
+            }
+            Failure::Run(e) => {
+                eprintln!("fetchtop: error: {e:#}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+/// What `fetchtop` alone prints: where to go next.
+pub const SHORT_USAGE: &str = "\
+fetchtop: nothing to fetch.
+usage: fetchtop [OPTIONS] <URL>          e.g. fetchtop -c 100 'http://host/items/{1..1000}'
+       fetchtop [OPTIONS] -i <FILE|->    one URL per line
+try:   fetchtop demo                     a live run against the built-in demo API, no network needed
+more:  fetchtop --help";
+
+/// Runs what the command line asks for.
+pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Some(Mode::Serve(args)) => serve(args).await,
+        Some(Mode::Demo(args)) => demo(*args).await,
+        None => {
+            if cli.source.url.is_none() && cli.source.input.is_none() {
+                eprintln!("{SHORT_USAGE}");
+                return Ok(ExitCode::from(2));
+            }
+            let spec =
+                SourceSpec::from_args(cli.source.url.as_deref(), cli.source.input.as_deref())
+                    .map_err(Failure::Usage)?;
+            fetch(spec, &cli.run).await
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
+    let cfg = ServerConfig {
+        addr: args.addr,
+        latency_min: args.api.latency.0,
+        latency_max: args.api.latency.1,
+        error_rate: args.api.error_rate,
+        items: args.items,
+    };
+    crate::demo::server::serve_until_ctrl_c(cfg).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
+    let server = DemoServer::start(ServerConfig {
+        addr: ([127, 0, 0, 1], 0).into(),
+        latency_min: args.api.latency.0,
+        latency_max: args.api.latency.1,
+        error_rate: args.api.error_rate,
+        items: args.items,
+    })
+    .await?;
+    let url = server.url(&format!("/items/{{1..{}}}", args.items));
+    let template = Template::parse(&url)
+        .map_err(Failure::Usage)?
+        .ok_or_else(|| Failure::Usage(format!("not a template: {url}")))?;
+    let result = fetch(SourceSpec::Template(template), &args.run).await;
+    server.shutdown().await;
+    result
+}
+
+/// Builds the request options from the flags; reads `--data-file`.
+fn request_options(run: &RunArgs) -> Result<RequestOptions, Failure> {
+    let http = &run.http;
+    let body = match (&http.data, &http.data_file) {
+        (Some(d), _) => Some(d.clone().into_bytes()),
+        (None, Some(path)) => Some(std::fs::read(path).map_err(|e| {
+            Failure::Usage(format!("cannot read --data-file {}: {e}", path.display()))
+        })?),
+        (None, None) => None,
+    };
+    let method = http.method.clone().unwrap_or(if body.is_some() {
+        reqwest::Method::POST
+    } else {
+        reqwest::Method::GET
+    });
+    Ok(RequestOptions {
+        method,
+        headers: http.headers.clone(),
+        body,
+        timeout: http.timeout,
+        connect_timeout: http.connect_timeout,
+        redirects: http.redirects,
+        http2: http.http2,
+        insecure: http.insecure,
+        keep_body: run.output.keep_body,
+        extract: run.output.extract.clone(),
+        max_body: run.output.max_body,
+    })
+}
+
+/// Runs a fetch job to its end and prints the summary.
+pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure> {
+    let request = request_options(run)?;
+    // A plain URL is fetched once unless -n or -z says otherwise.
+    let limit = match (&spec, run.requests, run.duration) {
+        (SourceSpec::Repeat(_), None, None) => Some(1),
+        (_, n, _) => n,
+    };
+    let source = Source::open(spec, limit).await.map_err(Failure::Usage)?;
+    let writer = match &run.output.output {
+        Some(path) => {
+            Some(JsonlWriter::create(path).map_err(|e| Failure::Usage(format!("{e:#}")))?)
+        }
+        None => None,
+    };
+    let config = EngineConfig {
+        concurrency: run.concurrency,
+        duration: run.duration,
+        request,
+        ..EngineConfig::default()
+    };
+    let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
+    let opts = HeadlessOptions {
+        progress: !run.output.quiet,
+        ..HeadlessOptions::default()
+    };
+    let outcome = headless::run(handle, opts).await?;
+
+    let mut summary = Summary::from_snapshot(&outcome.snapshot);
+    summary.interrupted = outcome.interrupted;
+    let mut write_error = None;
+    if let Some(w) = writer {
+        let path = w.path().display().to_string();
+        match tokio::task::spawn_blocking(move || w.finish()).await {
+            Ok(Ok(lines)) => summary.output = Some(OutputFile { path, lines }),
+            Ok(Err(e)) => write_error = Some(e),
+            Err(e) => write_error = Some(Report::msg(format!("the output writer stopped: {e}"))),
+        }
+    }
+    if run.output.json {
+        println!("{}", summary.to_json());
+    } else {
+        print!("{}", summary.to_text());
+    }
+    if let Some(e) = write_error {
+        return Err(Failure::Run(e));
+    }
+    if outcome.interrupted {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    if summary.source_error.is_some() {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}

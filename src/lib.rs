@@ -1,0 +1,20 @@
+//! fetchtop: watch thousands of concurrent HTTP fetches live.
+//!
+//! The crate is laid out along the data flow:
+//! - [`engine`]: sources, the dispatcher with its live concurrency limit, one
+//!   tokio task per item, statistics. It knows nothing of any UI.
+//! - [`snapshot`]: the plain data the engine publishes for readers.
+//! - [`headless`] and (later) the dashboard: readers of snapshots and senders of commands.
+//! - [`output`]: the JSONL writer, the progress line and the summary.
+//! - [`demo`]: the built-in demo API.
+//! - [`cli`] and [`launch`]: the command line, and wiring it to the parts above.
+
+pub mod cli;
+pub mod demo;
+pub mod engine;
+pub mod format;
+pub mod headless;
+pub mod launch;
+pub mod output;
+pub mod snapshot;
+pub mod sys;

@@ -1,0 +1,34 @@
+//! The `fetchtop` binary: parse the command line, run, exit with a status
+//! that scripts can trust (0 ran, 1 failed while running, 2 bad input,
+//! 130 interrupted).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use fetchtop::cli::Cli;
+use fetchtop::launch;
+
+fn main() -> ExitCode {
+    if let Err(e) = color_eyre::install() {
+        eprintln!("fetchtop: cannot install the error handler: {e}");
+    }
+    let cli = Cli::parse();
+    fetchtop::sys::raise_fd_limit();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fetchtop: error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime
+        .block_on(launch::run(cli))
+        .unwrap_or_else(|failure| failure.report());
+    // A stdin reader may still be blocked in a read: do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    code
+}

@@ -1,0 +1,8 @@
+//! What a run leaves behind: the JSONL file, the progress line and the summary.
+
+pub mod jsonl;
+pub mod progress;
+pub mod summary;
+
+pub use jsonl::JsonlWriter;
+pub use summary::Summary;

@@ -1,0 +1,255 @@
+//! The end-of-run summary, as text for people or one JSON object for scripts.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::format;
+use crate::snapshot::{Percentiles, Snapshot};
+
+/// Latency percentiles in the summary, in milliseconds (rounded to µs).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct LatencyMs {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+impl From<Percentiles> for LatencyMs {
+    fn from(p: Percentiles) -> Self {
+        LatencyMs {
+            p50: round3(p.p50),
+            p90: round3(p.p90),
+            p99: round3(p.p99),
+            p999: round3(p.p999),
+            max: round3(p.max),
+        }
+    }
+}
+
+/// What a run did, from its final snapshot. `total == done + failed + cancelled`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// Items that ended.
+    pub total: u64,
+    /// Items fetched successfully.
+    pub done: u64,
+    /// Items that failed (errors and error statuses).
+    pub failed: u64,
+    /// Items cancelled.
+    pub cancelled: u64,
+    /// Run time in seconds.
+    pub elapsed_s: f64,
+    /// Items ended per second over the run.
+    pub rps: f64,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Latency of items that got a response.
+    pub latency_ms: LatencyMs,
+    /// Count per HTTP status code.
+    pub status: BTreeMap<String, u64>,
+    /// Count per error kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Most requests in flight at once.
+    pub max_in_flight: u64,
+    /// Items the source held, when known; more than `total` when the run was stopped early.
+    pub planned: Option<u64>,
+    /// The run was interrupted (Ctrl-C or a signal).
+    pub interrupted: bool,
+    /// Why the source ended early, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_error: Option<String>,
+    /// The JSONL file written, and its line count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputFile>,
+    /// Peak resident memory of fetchtop, in MB (Linux).
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// The `-o` file of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OutputFile {
+    /// Path as given.
+    pub path: String,
+    /// Lines written.
+    pub lines: u64,
+}
+
+impl Summary {
+    /// Sums up a final snapshot.
+    pub fn from_snapshot(s: &Snapshot) -> Summary {
+        let elapsed_s = s.elapsed.as_secs_f64();
+        let total = s.counts.finished();
+        Summary {
+            total,
+            done: s.counts.done,
+            failed: s.counts.failed,
+            cancelled: s.counts.cancelled,
+            elapsed_s: round3(elapsed_s),
+            rps: if elapsed_s > 0.0 {
+                round3(total as f64 / elapsed_s)
+            } else {
+                0.0
+            },
+            bytes: s.bytes,
+            latency_ms: s.latency.into(),
+            status: s.status.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+            errors: s
+                .errors
+                .iter()
+                .map(|(k, n)| (k.as_str().to_string(), *n))
+                .collect(),
+            max_in_flight: s.max_in_flight,
+            planned: s.total,
+            interrupted: false,
+            source_error: s.source_error.clone(),
+            output: None,
+            peak_rss_mb: crate::sys::peak_rss_bytes().map(|b| round3(b as f64 / 1e6)),
+        }
+    }
+
+    /// One JSON object on one line.
+    pub fn to_json(&self) -> String {
+        // A struct of numbers, strings and maps with string keys always serializes.
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// A few aligned lines for people.
+    pub fn to_text(&self) -> String {
+        let mut t = String::new();
+        let how = if self.interrupted {
+            "interrupted"
+        } else {
+            "finished"
+        };
+        let _ = writeln!(t, "fetchtop {how} after {:.1}s", self.elapsed_s);
+        let _ = writeln!(
+            t,
+            "  items      {} (done {}, failed {}, cancelled {}){}",
+            format::count(self.total),
+            format::count(self.done),
+            format::count(self.failed),
+            format::count(self.cancelled),
+            match self.planned {
+                Some(p) if p > self.total =>
+                    format!(", {} not started", format::count(p - self.total)),
+                _ => String::new(),
+            }
+        );
+        let _ = writeln!(
+            t,
+            "  rate       {} req/s, {} received, at most {} in flight",
+            format::count(self.rps.round() as u64),
+            format::bytes(self.bytes),
+            format::count(self.max_in_flight)
+        );
+        let l = &self.latency_ms;
+        let _ = writeln!(
+            t,
+            "  latency    p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+            format::ms(l.p50),
+            format::ms(l.p90),
+            format::ms(l.p99),
+            format::ms(l.p999),
+            format::ms(l.max)
+        );
+        if !self.status.is_empty() {
+            let codes: Vec<String> = self
+                .status
+                .iter()
+                .map(|(c, n)| format!("{c}: {}", format::count(*n)))
+                .collect();
+            let _ = writeln!(t, "  status     {}", codes.join("  "));
+        }
+        if !self.errors.is_empty() {
+            let kinds: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{k}: {}", format::count(*n)))
+                .collect();
+            let _ = writeln!(t, "  errors     {}", kinds.join("  "));
+        }
+        if let Some(o) = &self.output {
+            let _ = writeln!(
+                t,
+                "  output     {} ({} lines)",
+                o.path,
+                format::count(o.lines)
+            );
+        }
+        if let Some(e) = &self.source_error {
+            let _ = writeln!(t, "  input      stopped early: {e}");
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::ErrorKind;
+    use crate::snapshot::StateCounts;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            elapsed: Duration::from_secs(2),
+            counts: StateCounts {
+                done: 90,
+                failed: 8,
+                cancelled: 2,
+                ..StateCounts::default()
+            },
+            status: vec![(200, 90), (503, 8)],
+            errors: vec![(ErrorKind::Http5xx, 8), (ErrorKind::Cancelled, 2)],
+            latency: Percentiles {
+                p50: 1.23456,
+                p90: 2.0,
+                p99: 3.0,
+                p999: 4.0,
+                max: 5.0,
+                ..Percentiles::default()
+            },
+            total: Some(1000),
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let s = Summary::from_snapshot(&snapshot());
+        let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert_eq!(v["total"], 100);
+        assert_eq!(v["done"], 90);
+        assert_eq!(v["failed"], 8);
+        assert_eq!(v["cancelled"], 2);
+        assert_eq!(v["rps"], 50.0);
+        assert_eq!(v["latency_ms"]["p50"], 1.235);
+        assert_eq!(v["status"]["503"], 8);
+        assert_eq!(v["errors"]["http_5xx"], 8);
+        assert_eq!(v["planned"], 1000);
+        assert!(!s.to_json().contains('\n'));
+    }
+
+    #[test]
+    fn text_names_everything() {
+        let t = Summary::from_snapshot(&snapshot()).to_text();
+        assert!(t.contains("done 90, failed 8, cancelled 2"), "{t}");
+        assert!(t.contains("900 not started"), "{t}");
+        assert!(t.contains("503: 8"), "{t}");
+        assert!(t.contains("http_5xx: 8"), "{t}");
+    }
+}

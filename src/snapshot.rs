@@ -1,0 +1,209 @@
+//! What every reader of a run sees: plain data, `Clone + Send`, no behaviour.
+//!
+//! The engine publishes a fresh [`Snapshot`] through a `tokio::sync::watch`
+//! channel at a fixed rate; the dashboard, the headless progress line and the
+//! summary all read from it and from nothing else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::engine::record::{ErrorKind, Phase};
+
+/// Where the run is in its life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Admitting new items up to the concurrency limit.
+    #[default]
+    Running,
+    /// Admitting nothing (limit 0 or paused); in-flight requests carry on.
+    Paused,
+    /// Admitting nothing more; waiting for in-flight requests to end.
+    Stopping,
+    /// Every admitted item has ended.
+    Finished,
+}
+
+impl RunState {
+    /// Lower-case name for text output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Stopping => "stopping",
+            RunState::Finished => "finished",
+        }
+    }
+}
+
+/// How many items are in each state right now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StateCounts {
+    /// Spawned but not yet started.
+    pub queued: u64,
+    /// Connecting or waiting for response headers.
+    pub waiting: u64,
+    /// Response headers arrived; reading the body.
+    pub receiving: u64,
+    /// Waiting to try again (reserved for retries).
+    pub retrying: u64,
+    /// Finished with a successful response.
+    pub done: u64,
+    /// Finished with an error or an error status.
+    pub failed: u64,
+    /// Cancelled by a command before it finished.
+    pub cancelled: u64,
+}
+
+impl StateCounts {
+    /// Items that have ended, one way or another.
+    pub fn finished(&self) -> u64 {
+        self.done + self.failed + self.cancelled
+    }
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest value seen.
+    pub max: f64,
+    /// Arithmetic mean.
+    #[serde(skip)]
+    pub mean: f64,
+    /// How many values these are computed from.
+    #[serde(skip)]
+    pub count: u64,
+}
+
+/// One bar of the latency histogram: how many responses took at most `le_ms`
+/// (and more than the previous bar's bound).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct HistogramBar {
+    /// Upper bound of the bar, in milliseconds.
+    pub le_ms: f64,
+    /// Responses in the bar.
+    pub count: u64,
+}
+
+/// One point per second of run time, for charts over time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct HistoryPoint {
+    /// Seconds since the run started (end of the second this point covers).
+    pub t_s: u64,
+    /// Items that ended during that second.
+    pub finished: u64,
+    /// In-flight count at the end of that second.
+    pub in_flight: u64,
+    /// Concurrency limit at the end of that second (0 while paused).
+    pub limit: u64,
+}
+
+/// One request in flight, for the dashboard's "top" table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskView {
+    /// Task id (equal to the item's seq).
+    pub id: u64,
+    /// Where the task is.
+    pub phase: Phase,
+    /// The URL being fetched (shared with the engine, so cloning is cheap).
+    pub url: Arc<str>,
+    /// Time since the task was dispatched.
+    pub age: Duration,
+    /// Body bytes received so far.
+    pub bytes: u64,
+}
+
+/// Everything a reader needs to draw one frame or print one line.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// What is being fetched, in words.
+    pub target: String,
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// The `-z` duration, when the run is bounded by time.
+    pub duration: Option<Duration>,
+    /// Where the run is.
+    pub state: RunState,
+    /// Concurrency limit set by the user (kept while paused).
+    pub limit: u64,
+    /// Whether admission is paused.
+    pub paused: bool,
+    /// Requests in flight now.
+    pub in_flight: u64,
+    /// Highest in-flight count so far.
+    pub max_in_flight: u64,
+    /// Items the source will produce, when known.
+    pub total: Option<u64>,
+    /// Items handed to a task so far.
+    pub dispatched: u64,
+    /// The source has no more items.
+    pub source_done: bool,
+    /// Per-state counts.
+    pub counts: StateCounts,
+    /// Latency over the whole run (items that got a response).
+    pub latency: Percentiles,
+    /// Latency over the last few seconds.
+    pub latency_recent: Percentiles,
+    /// Log-spaced histogram of the whole run's latency.
+    pub histogram: Vec<HistogramBar>,
+    /// Response status codes and their counts, ascending by code.
+    pub status: Vec<(u16, u64)>,
+    /// Error kinds and their counts, most frequent first.
+    pub errors: Vec<(ErrorKind, u64)>,
+    /// Body bytes received over the run.
+    pub bytes: u64,
+    /// Items ended per second over the last few seconds.
+    pub rate_recent: f64,
+    /// Items ended per second over the whole run.
+    pub rate_overall: f64,
+    /// One point per second, the last couple of minutes.
+    pub history: Vec<HistoryPoint>,
+    /// The oldest requests in flight (bounded; `in_flight` has the full count).
+    pub tasks: Vec<TaskView>,
+    /// A problem that ended the source early (an I/O error reading the list).
+    pub source_error: Option<String>,
+}
+
+impl Snapshot {
+    /// The effective limit: 0 while paused.
+    pub fn effective_limit(&self) -> u64 {
+        if self.paused { 0 } else { self.limit }
+    }
+
+    /// Estimated time left, when the total is known and items are ending.
+    pub fn eta(&self) -> Option<Duration> {
+        let total = self.total?;
+        let left = total.saturating_sub(self.counts.finished());
+        let rate = if self.rate_recent > 0.0 {
+            self.rate_recent
+        } else {
+            self.rate_overall
+        };
+        (rate > 0.0 && self.state != RunState::Finished)
+            .then(|| Duration::from_secs_f64(left as f64 / rate))
+    }
+
+    /// Recent latency when the last seconds had responses, else the whole run's.
+    pub fn latency_recent_or_all(&self) -> Percentiles {
+        if self.latency_recent.count > 0 {
+            self.latency_recent
+        } else {
+            self.latency
+        }
+    }
+
+    /// Items with an error, including error statuses (not cancellations).
+    pub fn error_count(&self) -> u64 {
+        self.counts.failed
+    }
+}

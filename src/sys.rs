@@ -1,0 +1,26 @@
+//! What fetchtop asks of the operating system.
+
+/// Raises the soft open-files limit to the hard limit, so that as many
+/// requests can be in flight as the system allows. Returns the new limit.
+pub fn raise_fd_limit() -> Option<u64> {
+    rlimit::increase_nofile_limit(u64::MAX).ok()
+}
+
+/// Peak resident memory of this process, in bytes (Linux; None elsewhere).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn limits_and_memory_are_readable_on_linux() {
+        if cfg!(target_os = "linux") {
+            assert!(super::raise_fd_limit().is_some_and(|n| n > 0));
+            assert!(super::peak_rss_bytes().is_some_and(|b| b > 1024 * 1024));
+        }
+    }
+}
