@@ -1,0 +1,80 @@
+//! Helpers shared by the integration tests: a demo server on loopback, an
+//! engine run with its records collected, and polling with a deadline.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use fetchtop::demo::{DemoServer, ServerConfig};
+use fetchtop::engine::source::Template;
+use fetchtop::engine::{Engine, EngineConfig, EngineHandle, Record, Source, SourceSpec};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// A demo server on 127.0.0.1 with a fixed latency and no injected errors.
+pub async fn server(latency: Duration, error_rate: f64) -> DemoServer {
+    fetchtop::sys::raise_fd_limit();
+    DemoServer::start(ServerConfig {
+        addr: ([127, 0, 0, 1], 0).into(),
+        latency_min: latency,
+        latency_max: latency,
+        error_rate,
+        items: 1_000_000,
+    })
+    .await
+    .expect("demo server starts")
+}
+
+/// A template source over `/items/{1..n}` of `server`.
+pub async fn items(server: &DemoServer, n: u64) -> Source {
+    let url = server.url(&format!("/items/{{1..{n}}}"));
+    let t = Template::parse(&url).unwrap().unwrap();
+    Source::open(SourceSpec::Template(t), None).await.unwrap()
+}
+
+/// An engine run whose records are collected in memory.
+pub struct Run {
+    pub handle: EngineHandle,
+    records: JoinHandle<Vec<Record>>,
+}
+
+impl Run {
+    pub fn start(config: EngineConfig, source: Source) -> Run {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let handle = Engine::spawn(config, source, Some(tx)).unwrap();
+        let records = tokio::spawn(async move {
+            let mut out = Vec::new();
+            while let Some(r) = rx.recv().await {
+                out.push(r);
+            }
+            out
+        });
+        Run { handle, records }
+    }
+
+    /// Waits (with a deadline) for the run to end; returns the final snapshot and the records.
+    pub async fn finish(self, deadline: Duration) -> (fetchtop::snapshot::Snapshot, Vec<Record>) {
+        let snap = tokio::time::timeout(deadline, self.handle.wait())
+            .await
+            .expect("run ends before the deadline")
+            .unwrap();
+        let records = self.records.await.unwrap();
+        (snap, records)
+    }
+}
+
+/// Polls `pred` every 10 ms until it holds; panics with `what` after `deadline`.
+pub async fn wait_until(what: &str, deadline: Duration, mut pred: impl FnMut() -> bool) {
+    let end = tokio::time::Instant::now() + deadline;
+    while !pred() {
+        assert!(tokio::time::Instant::now() < end, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Config with a given limit and otherwise defaults.
+pub fn config(concurrency: u64) -> EngineConfig {
+    EngineConfig {
+        concurrency,
+        ..EngineConfig::default()
+    }
+}
