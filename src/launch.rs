@@ -8,6 +8,7 @@ use color_eyre::eyre::Report;
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
 use crate::demo::{DemoServer, ServerConfig};
 use crate::engine::source::Template;
+use crate::engine::task::check_url;
 use crate::engine::{Engine, EngineConfig, RequestOptions, Source, SourceSpec};
 use crate::headless::{self, HeadlessOptions};
 use crate::output::summary::OutputFile;
@@ -45,6 +46,22 @@ impl Failure {
             }
         }
     }
+}
+
+/// Reports a command-line error as one line (exit 2); help and version
+/// requests print in full and succeed.
+pub fn clap_failure(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        // stdout may be closed (`fetchtop --help | head`); nothing to do then.
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("fetchtop: {first} (see fetchtop --help)");
+    ExitCode::from(2)
 }
 
 /// What `fetchtop` alone prints: where to go next.
@@ -133,6 +150,22 @@ fn request_options(run: &RunArgs) -> Result<RequestOptions, Failure> {
     })
 }
 
+/// A URL given on the command line is checked before the run starts; a bad
+/// line in a list only fails its own item.
+fn check_first_url(spec: &SourceSpec) -> Result<(), String> {
+    let first = match spec {
+        SourceSpec::Repeat(url) => Some(url.clone()),
+        SourceSpec::Template(t) => t.nth(0),
+        SourceSpec::ListFile(_) | SourceSpec::Stdin => None,
+    };
+    match first {
+        Some(url) => check_url(&url)
+            .map(|_| ())
+            .map_err(|f| format!("invalid URL: {}", f.message)),
+        None => Ok(()),
+    }
+}
+
 /// Runs a fetch job to its end and prints the summary.
 pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure> {
     let request = request_options(run)?;
@@ -141,6 +174,7 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
         (SourceSpec::Repeat(_), None, None) => Some(1),
         (_, n, _) => n,
     };
+    check_first_url(&spec).map_err(Failure::Usage)?;
     let source = Source::open(spec, limit).await.map_err(Failure::Usage)?;
     let writer = match &run.output.output {
         Some(path) => {

@@ -13,7 +13,10 @@ fn main() -> ExitCode {
     if let Err(e) = color_eyre::install() {
         eprintln!("fetchtop: cannot install the error handler: {e}");
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return launch::clap_failure(&e),
+    };
     fetchtop::sys::raise_fd_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -20,7 +20,12 @@ async fn every_item_ends_once_with_its_own_url() {
     let seqs: HashSet<u64> = records.iter().map(|r| r.seq).collect();
     assert_eq!(seqs.len(), 2000);
     for r in &records {
-        assert!(r.url.ends_with(&format!("/items/{}", r.seq)), "{} {}", r.seq, r.url);
+        assert!(
+            r.url.ends_with(&format!("/items/{}", r.seq)),
+            "{} {}",
+            r.seq,
+            r.url
+        );
         assert_eq!(r.state, ItemState::Done);
         assert_eq!(r.status, Some(200));
         assert!(r.bytes > 100);
@@ -56,9 +61,11 @@ async fn the_limit_moves_up_and_down_while_running() {
     assert!(snaps.borrow().max_in_flight <= 5);
 
     cmd.send(Command::SetConcurrency(50)).await.unwrap();
-    wait_until("40+ in flight at the server", Duration::from_secs(10), || {
-        srv.stats().in_flight >= 40
-    })
+    wait_until(
+        "40+ in flight at the server",
+        Duration::from_secs(10),
+        || srv.stats().in_flight >= 40,
+    )
     .await;
     assert!(srv.stats().max_in_flight <= 50, "{:?}", srv.stats());
 
@@ -74,9 +81,11 @@ async fn the_limit_moves_up_and_down_while_running() {
         .unwrap();
     assert!(reset.status().is_success());
     let before = srv.stats().requests;
-    wait_until("30 more requests at limit 5", Duration::from_secs(10), || {
-        srv.stats().requests >= before + 30
-    })
+    wait_until(
+        "30 more requests at limit 5",
+        Duration::from_secs(10),
+        || srv.stats().requests >= before + 30,
+    )
     .await;
     assert!(srv.stats().max_in_flight <= 5, "{:?}", srv.stats());
     assert_eq!(snaps.borrow().limit, 5);
@@ -93,21 +102,28 @@ async fn cancel_all_ends_a_thousand_slow_requests() {
     let srv = server(Duration::from_secs(60), 0.0).await;
     let run = Run::start(config(1000), items(&srv, 1000).await);
     let snaps = run.handle.snapshots.clone();
-    wait_until("1000 requests at the server", Duration::from_secs(30), || {
-        srv.stats().in_flight == 1000 && snaps.borrow().in_flight == 1000
-    })
+    wait_until(
+        "1000 requests at the server",
+        Duration::from_secs(30),
+        || srv.stats().in_flight == 1000 && snaps.borrow().in_flight == 1000,
+    )
     .await;
     assert_eq!(snaps.borrow().tasks.len(), 256, "the table is bounded");
     run.handle.commands.send(Command::CancelAll).await.unwrap();
     let (snap, records) = run.finish(Duration::from_secs(10)).await;
     assert_eq!(records.len(), 1000);
-    assert!(records.iter().all(|r| r.state == ItemState::Cancelled
-        && r.error_kind() == Some(ErrorKind::Cancelled)));
+    assert!(
+        records.iter().all(
+            |r| r.state == ItemState::Cancelled && r.error_kind() == Some(ErrorKind::Cancelled)
+        )
+    );
     assert_eq!(snap.counts.cancelled, 1000);
     assert_eq!(snap.in_flight, 0);
-    wait_until("the server saw the cancellations", Duration::from_secs(10), || {
-        srv.stats().in_flight == 0
-    })
+    wait_until(
+        "the server saw the cancellations",
+        Duration::from_secs(10),
+        || srv.stats().in_flight == 0,
+    )
     .await;
     srv.shutdown().await;
 }
@@ -117,10 +133,17 @@ async fn cancel_one_task_by_id() {
     let srv = server(Duration::from_secs(60), 0.0).await;
     let run = Run::start(config(3), items(&srv, 3).await);
     let snaps = run.handle.snapshots.clone();
-    wait_until("3 in flight", Duration::from_secs(10), || snaps.borrow().tasks.len() == 3).await;
+    wait_until("3 in flight", Duration::from_secs(10), || {
+        snaps.borrow().tasks.len() == 3
+    })
+    .await;
     let ids: Vec<u64> = snaps.borrow().tasks.iter().map(|t| t.id).collect();
     assert_eq!(ids, vec![1, 2, 3], "oldest first");
-    run.handle.commands.send(Command::CancelTask(2)).await.unwrap();
+    run.handle
+        .commands
+        .send(Command::CancelTask(2))
+        .await
+        .unwrap();
     wait_until("task 2 gone", Duration::from_secs(10), || {
         let s = snaps.borrow();
         s.counts.cancelled == 1 && s.tasks.iter().all(|t| t.id != 2)
@@ -140,7 +163,10 @@ async fn stop_lets_in_flight_finish_and_pause_admits_nothing() {
     let run = Run::start(config(4), items(&srv, 1000).await);
     let snaps = run.handle.snapshots.clone();
     let cmd = run.handle.commands.clone();
-    wait_until("4 in flight", Duration::from_secs(10), || snaps.borrow().in_flight == 4).await;
+    wait_until("4 in flight", Duration::from_secs(10), || {
+        snaps.borrow().in_flight == 4
+    })
+    .await;
     cmd.send(Command::Pause).await.unwrap();
     wait_until("paused and drained", Duration::from_secs(10), || {
         let s = snaps.borrow();
@@ -149,9 +175,16 @@ async fn stop_lets_in_flight_finish_and_pause_admits_nothing() {
     .await;
     let dispatched = snaps.borrow().dispatched;
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(snaps.borrow().dispatched, dispatched, "nothing admitted while paused");
+    assert_eq!(
+        snaps.borrow().dispatched,
+        dispatched,
+        "nothing admitted while paused"
+    );
     cmd.send(Command::Resume).await.unwrap();
-    wait_until("running again", Duration::from_secs(10), || snaps.borrow().in_flight == 4).await;
+    wait_until("running again", Duration::from_secs(10), || {
+        snaps.borrow().in_flight == 4
+    })
+    .await;
     cmd.send(Command::Stop).await.unwrap();
     let (snap, records) = run.finish(Duration::from_secs(10)).await;
     assert_eq!(snap.counts.cancelled, 0, "stop cancels nothing");
@@ -179,10 +212,14 @@ async fn error_kinds_are_named() {
     let source = Source::from_reader(std::io::Cursor::new(list.into_bytes()), "test list", None);
     let mut cfg = config(10);
     cfg.request.timeout = Duration::from_millis(300);
-    let (snap, mut records) = Run::start(cfg, source).finish(Duration::from_secs(30)).await;
+    let (snap, mut records) = Run::start(cfg, source)
+        .finish(Duration::from_secs(30))
+        .await;
     records.sort_by_key(|r| r.seq);
-    let kinds: Vec<(u64, Option<u64>, Option<ErrorKind>)> =
-        records.iter().map(|r| (r.seq, r.line, r.error_kind())).collect();
+    let kinds: Vec<(u64, Option<u64>, Option<ErrorKind>)> = records
+        .iter()
+        .map(|r| (r.seq, r.line, r.error_kind()))
+        .collect();
     assert_eq!(
         kinds,
         vec![
@@ -202,7 +239,11 @@ async fn error_kinds_are_named() {
     assert!(matches!(records[3].status, Some(500 | 503)));
     assert_eq!(records[5].status, Some(404));
     assert_eq!(snap.counts.failed, 6);
-    assert_eq!(snap.status.iter().map(|s| s.1).sum::<u64>(), 2, "only real answers have a status");
+    assert_eq!(
+        snap.status.iter().map(|s| s.1).sum::<u64>(),
+        2,
+        "only real answers have a status"
+    );
     slow.shutdown().await;
     failing.shutdown().await;
 }
@@ -213,7 +254,9 @@ async fn keep_body_and_extract() {
     let mut cfg = config(8);
     cfg.request.keep_body = true;
     cfg.request.extract = vec!["/id".into(), "/name".into(), "/nope".into()];
-    let (_, records) = Run::start(cfg, items(&srv, 50).await).finish(Duration::from_secs(30)).await;
+    let (_, records) = Run::start(cfg, items(&srv, 50).await)
+        .finish(Duration::from_secs(30))
+        .await;
     assert_eq!(records.len(), 50);
     for r in &records {
         let body = r.body.as_ref().unwrap();
@@ -229,12 +272,20 @@ async fn keep_body_and_extract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duration_bounds_a_repeated_url() {
     let srv = server(Duration::from_millis(5), 0.0).await;
-    let source = Source::open(SourceSpec::Repeat(srv.url("/items/7")), None).await.unwrap();
+    let source = Source::open(SourceSpec::Repeat(srv.url("/items/7")), None)
+        .await
+        .unwrap();
     let mut cfg = config(4);
     cfg.duration = Some(Duration::from_millis(500));
-    let (snap, records) = Run::start(cfg, source).finish(Duration::from_secs(20)).await;
+    let (snap, records) = Run::start(cfg, source)
+        .finish(Duration::from_secs(20))
+        .await;
     assert!(records.len() > 4, "{}", records.len());
-    assert!(records.iter().all(|r| r.url.ends_with("/items/7") && r.state == ItemState::Done));
+    assert!(
+        records
+            .iter()
+            .all(|r| r.url.ends_with("/items/7") && r.state == ItemState::Done)
+    );
     assert_eq!(snap.total, None);
     srv.shutdown().await;
 }
@@ -250,7 +301,11 @@ async fn a_limit_of_zero_starts_paused() {
         assert_eq!(s.state, RunState::Paused);
         assert_eq!(s.dispatched, 0);
     }
-    run.handle.commands.send(Command::SetConcurrency(3)).await.unwrap();
+    run.handle
+        .commands
+        .send(Command::SetConcurrency(3))
+        .await
+        .unwrap();
     let (snap, records) = run.finish(Duration::from_secs(20)).await;
     assert_eq!(records.len(), 20);
     assert_eq!(snap.counts.done, 20);

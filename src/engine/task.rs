@@ -67,7 +67,7 @@ fn micros(d: Duration) -> u64 {
 pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
     spec.tracker.set_phase(Phase::Waiting);
     let mut att = Attempt::default();
-    let outcome = match parse_url(&spec.url) {
+    let outcome = match check_url(&spec.url) {
         Err(f) => Err(f),
         Ok(url) => {
             let timeout = ctx.options.timeout;
@@ -114,8 +114,8 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
     }
 }
 
-/// Parses and checks the URL: only http and https can be fetched.
-fn parse_url(text: &str) -> Result<Url, Failure> {
+/// Parses and checks a URL: only http and https can be fetched.
+pub fn check_url(text: &str) -> Result<Url, Failure> {
     let url = Url::parse(text.trim())
         .map_err(|e| Failure::new(ErrorKind::InvalidUrl, format!("{e}: {text:?}")))?;
     match url.scheme() {
@@ -253,8 +253,8 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
-        assert!(parse_url("http://127.0.0.1:1/x").is_ok());
-        assert!(parse_url(" https://example.test/ ").is_ok());
+        assert!(check_url("http://127.0.0.1:1/x").is_ok());
+        assert!(check_url(" https://example.test/ ").is_ok());
         for bad in [
             "ftp://h/x",
             "file:///etc/passwd",
@@ -262,7 +262,7 @@ mod tests {
             "no-scheme.test/x",
             "",
         ] {
-            let f = parse_url(bad).unwrap_err();
+            let f = check_url(bad).unwrap_err();
             assert_eq!(f.kind, ErrorKind::InvalidUrl, "{bad}");
         }
     }

@@ -156,15 +156,19 @@ impl Summary {
             format::count(self.max_in_flight)
         );
         let l = &self.latency_ms;
-        let _ = writeln!(
-            t,
-            "  latency    p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-            format::ms(l.p50),
-            format::ms(l.p90),
-            format::ms(l.p99),
-            format::ms(l.p999),
-            format::ms(l.max)
-        );
+        if self.status.is_empty() {
+            let _ = writeln!(t, "  latency    no responses");
+        } else {
+            let _ = writeln!(
+                t,
+                "  latency    p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                format::ms(l.p50),
+                format::ms(l.p90),
+                format::ms(l.p99),
+                format::ms(l.p999),
+                format::ms(l.max)
+            );
+        }
         if !self.status.is_empty() {
             let codes: Vec<String> = self
                 .status

@@ -66,7 +66,10 @@ impl Run {
 pub async fn wait_until(what: &str, deadline: Duration, mut pred: impl FnMut() -> bool) {
     let end = tokio::time::Instant::now() + deadline;
     while !pred() {
-        assert!(tokio::time::Instant::now() < end, "timed out waiting for: {what}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "timed out waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
