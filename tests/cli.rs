@@ -28,6 +28,14 @@ async fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Sends SIGINT, as Ctrl-C in a terminal would.
+#[cfg(unix)]
+fn interrupt(child: &tokio::process::Child) {
+    let pid = child.id().expect("child is running") as libc::pid_t;
+    // SAFETY: kill(2) with a pid we own and a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -204,12 +212,7 @@ async fn ctrl_c_cancels_in_flight_and_still_writes_everything() {
         || srv.stats().in_flight == 100,
     )
     .await;
-    let pid = child.id().unwrap().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    interrupt(&child);
     let o = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
         .await
         .unwrap()
@@ -286,11 +289,7 @@ async fn serve_answers_stats_and_stops_on_ctrl_c() {
     assert_eq!(item["name"], "item-7");
     let stats = get("/stats").await;
     assert_eq!(stats["requests"], 1);
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
+    interrupt(&child);
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .unwrap()

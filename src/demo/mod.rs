@@ -1,5 +1,8 @@
 //! The built-in demo API, so fetchtop can be tried and tested with no network.
 
+mod catalogue;
+mod latency;
+mod listener;
 pub mod server;
 
 pub use server::{DemoServer, ServerConfig, ServerStats};

@@ -10,29 +10,35 @@
 //! - `POST /stats/reset`: resets `requests` to 0 and `max_in_flight` to the
 //!   current `in_flight`, and answers the new counters.
 //! - anything else: 404 (405 for a known path with the wrong method), JSON.
+//!
+//! This module owns the configuration, counters, routes and lifecycle; the
+//! latency model, the item catalogue and the TCP listener are sibling modules.
 
-use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::Json;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, serve::Listener};
 use color_eyre::eyre::{WrapErr, eyre};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
+
+use super::catalogue::Item;
+use super::latency::sample_delay;
+use super::listener::{DemoListener, bind};
+
+// Re-exported because the CLI parses its `--latency` and `--error-rate`
+// flags with these, next to the `ServerConfig` they fill in.
+pub use super::latency::{parse_error_rate, parse_latency_range};
 
 /// How long [`DemoServer::shutdown`] lets open connections finish gracefully
 /// before dropping them.
@@ -40,10 +46,6 @@ const GRACE: Duration = Duration::from_secs(2);
 /// How long [`DemoServer::shutdown`] waits for connections to notice that they
 /// were dropped before aborting the server task.
 const HARD_STOP_WAIT: Duration = Duration::from_millis(500);
-/// Listen backlog asked for (the kernel caps it at `net.core.somaxconn`).
-const LISTEN_BACKLOG: u32 = 16_384;
-/// Floor used for the logarithm when the minimum latency is zero.
-const LOG_FLOOR: Duration = Duration::from_micros(1);
 
 /// Settings of the demo server.
 #[derive(Clone, Debug)]
@@ -174,10 +176,7 @@ impl DemoServer {
             counters: Arc::clone(&counters),
             shutdown: shutdown.clone(),
         });
-        let listener = DemoListener {
-            inner: listener,
-            hard_stop: hard_stop.clone(),
-        };
+        let listener = DemoListener::new(listener, hard_stop.clone());
         let serve = axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let task = tokio::spawn(serve.into_future());
@@ -269,59 +268,6 @@ pub async fn serve_until_ctrl_c(cfg: ServerConfig) -> color_eyre::Result<()> {
     signal.wrap_err("cannot wait for Ctrl-C")
 }
 
-/// Parses a latency range for the CLI: "5ms..150ms", or a single fixed value "20ms" (min = max), using humantime for each side ("0ms", "1s", "250us" ...). Errors (as a one-line String suitable for clap's value_parser): missing side, unparsable duration, min > max.
-pub fn parse_latency_range(s: &str) -> Result<(Duration, Duration), String> {
-    let s = s.trim();
-    let (min, max) = match s.split_once("..") {
-        Some((lo, hi)) => {
-            let (lo, hi) = (lo.trim(), hi.trim());
-            if lo.is_empty() || hi.is_empty() {
-                return Err(format!(
-                    "latency range '{s}' is missing a side: expected MIN..MAX such as 5ms..150ms"
-                ));
-            }
-            (parse_duration(lo)?, parse_duration(hi)?)
-        }
-        None => {
-            let fixed = parse_duration(s)?;
-            (fixed, fixed)
-        }
-    };
-    if min > max {
-        return Err(format!(
-            "latency range '{s}': minimum {} is greater than maximum {}",
-            humantime::format_duration(min),
-            humantime::format_duration(max)
-        ));
-    }
-    Ok((min, max))
-}
-
-/// Parses an error rate for the CLI: a float in 0..=1 (also accept a percentage like "5%"). One-line error otherwise.
-pub fn parse_error_rate(s: &str) -> Result<f64, String> {
-    let text = s.trim();
-    let (number, scale) = match text.strip_suffix('%') {
-        Some(pct) => (pct.trim_end(), 100.0),
-        None => (text, 1.0),
-    };
-    let rate = number
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .map(|v| v / scale);
-    match rate {
-        Some(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
-        _ => Err(format!(
-            "invalid error rate '{s}': expected a fraction from 0 to 1 (such as 0.01) or a percentage (such as 5%)"
-        )),
-    }
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("invalid duration '{s}': {e} (examples: 0ms, 250us, 20ms, 1s)"))
-}
-
 fn validate(cfg: &ServerConfig) -> color_eyre::Result<()> {
     if cfg.latency_min > cfg.latency_max {
         return Err(eyre!(
@@ -337,19 +283,6 @@ fn validate(cfg: &ServerConfig) -> color_eyre::Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Binds with a large backlog, so that thousands of clients connecting at
-/// once are not dropped at the SYN queue.
-async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    #[cfg(not(windows))]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
 }
 
 fn router(state: Arc<AppState>) -> Router {
@@ -440,204 +373,11 @@ fn no_such_item(text: String) -> Response {
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
-const CATEGORIES: [&str; 8] = [
-    "tools", "garden", "kitchen", "books", "toys", "audio", "office", "sports",
-];
-const TAGS: [&str; 16] = [
-    "new", "sale", "eco", "gift", "bulk", "mini", "pro", "classic", "red", "blue", "green",
-    "steel", "wood", "kids", "travel", "home",
-];
-
-/// One catalogue item, derived deterministically from its id.
-#[derive(Debug, Serialize)]
-struct Item {
-    id: u64,
-    name: String,
-    sku: String,
-    category: &'static str,
-    price_cents: u64,
-    in_stock: bool,
-    rating: f64,
-    tags: [&'static str; 2],
-    updated: &'static str,
-}
-
-impl Item {
-    fn new(id: u64) -> Self {
-        let h = mix(id);
-        let pick = |shift: u32| TAGS[((h >> shift) % TAGS.len() as u64) as usize];
-        Item {
-            id,
-            name: format!("item-{id}"),
-            sku: format!("FT-{:08X}", h as u32),
-            category: CATEGORIES[((h >> 8) % CATEGORIES.len() as u64) as usize],
-            price_cents: 99 + (h >> 16) % 100_000,
-            in_stock: (h >> 40) & 7 != 0,
-            // 1.0..=5.0 in steps of 0.1; one division keeps it printing short.
-            rating: (10 + (h >> 44) % 41) as f64 / 10.0,
-            tags: [pick(50), pick(56)],
-            updated: "2026-01-01T00:00:00Z",
-        }
-    }
-}
-
-/// splitmix64: a cheap, well-spread hash of the id.
-fn mix(id: u64) -> u64 {
-    let mut z = id.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Heavy-tailed delay in `[min, max]` for a uniform `u` in `[0, 1)`:
-/// log-interpolation between min and max at `t = u³`, so most delays sit near
-/// `min` and a few reach toward `max`. Monotonic in `u`.
-fn sample_delay(min: Duration, max: Duration, u: f64) -> Duration {
-    if max.is_zero() || min >= max {
-        return max;
-    }
-    let lo = min.max(LOG_FLOOR);
-    if lo >= max {
-        return max;
-    }
-    let u = if u.is_nan() { 0.0 } else { u.clamp(0.0, 1.0) };
-    let t = u * u * u;
-    let (ln_lo, ln_hi) = (lo.as_secs_f64().ln(), max.as_secs_f64().ln());
-    let secs = (ln_lo + t * (ln_hi - ln_lo)).exp();
-    Duration::try_from_secs_f64(secs)
-        .unwrap_or(max)
-        .clamp(min, max)
-}
-
-/// The TCP listener the server accepts on: sets TCP_NODELAY on every
-/// connection and wraps it so that the hard stop can drop it.
-struct DemoListener {
-    inner: TcpListener,
-    hard_stop: CancellationToken,
-}
-
-impl Listener for DemoListener {
-    type Io = StoppableStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, addr)) => {
-                    // Best effort: a connection without it still works.
-                    let _ = stream.set_nodelay(true);
-                    let stream = StoppableStream {
-                        inner: stream,
-                        stop: Box::pin(self.hard_stop.clone().cancelled_owned()),
-                    };
-                    return (stream, addr);
-                }
-                // The peer gave up before we accepted: try the next one.
-                Err(e) if is_connection_error(&e) => continue,
-                // Out of file descriptors or similar: back off a little
-                // instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
-
-fn is_connection_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
-}
-
-/// A connection that fails every read and write once the hard stop is
-/// cancelled, so hyper drops it even if the peer is stalled.
-///
-/// The stop future is only polled when the socket itself has nothing to do,
-/// which keeps the busy path as lean as a bare `TcpStream`.
-struct StoppableStream {
-    inner: TcpStream,
-    stop: Pin<Box<WaitForCancellationFutureOwned>>,
-}
-
-impl StoppableStream {
-    fn check_stop<T>(
-        &mut self,
-        cx: &mut Context<'_>,
-        inner: Poll<io::Result<T>>,
-    ) -> Poll<io::Result<T>> {
-        match inner {
-            Poll::Pending => match self.stop.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "demo API shutting down",
-                ))),
-                Poll::Pending => Poll::Pending,
-            },
-            ready => ready,
-        }
-    }
-}
-
-impl AsyncRead for StoppableStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let inner = Pin::new(&mut this.inner).poll_read(cx, buf);
-        this.check_stop(cx, inner)
-    }
-}
-
-impl AsyncWrite for StoppableStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let inner = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.check_stop(cx, inner)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let inner = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.check_stop(cx, inner)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let inner = Pin::new(&mut this.inner).poll_flush(cx);
-        this.check_stop(cx, inner)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let inner = Pin::new(&mut this.inner).poll_shutdown(cx);
-        this.check_stop(cx, inner)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Instant;
+    use tokio::net::TcpStream;
 
     fn cfg(latency: (Duration, Duration), error_rate: f64, items: u64) -> ServerConfig {
         ServerConfig {
@@ -727,26 +467,6 @@ mod tests {
         // 3 + 3 repeats + 5 unknown ids hit /items/{id}.
         assert_eq!(server.stats().requests, 11);
         server.shutdown().await;
-    }
-
-    #[test]
-    fn item_json_is_small_and_deterministic() {
-        for id in [1u64, 42, 999_999, 1_000_000, u64::MAX] {
-            let json = serde_json::to_string(&Item::new(id)).unwrap();
-            assert!(
-                (150..=250).contains(&json.len()),
-                "{} bytes: {json}",
-                json.len()
-            );
-            assert_eq!(json, serde_json::to_string(&Item::new(id)).unwrap());
-            let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-            assert_eq!(v["id"], id);
-            assert_eq!(v["name"], format!("item-{id}"));
-        }
-        // Different ids give different items beyond id and name.
-        let a = serde_json::to_value(Item::new(1)).unwrap();
-        let b = serde_json::to_value(Item::new(2)).unwrap();
-        assert_ne!(a["sku"], b["sku"]);
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -962,69 +682,5 @@ mod tests {
         assert_eq!(d.latency_max, Duration::from_millis(150));
         assert_eq!(d.error_rate, 0.01);
         assert_eq!(d.items, 1_000_000);
-    }
-
-    #[test]
-    fn latency_ranges_parse() {
-        let ms = Duration::from_millis;
-        assert_eq!(parse_latency_range("5ms..150ms"), Ok((ms(5), ms(150))));
-        assert_eq!(parse_latency_range("20ms"), Ok((ms(20), ms(20))));
-        assert_eq!(parse_latency_range("0ms..0ms"), Ok((ms(0), ms(0))));
-        assert_eq!(
-            parse_latency_range(" 250us .. 1s "),
-            Ok((Duration::from_micros(250), ms(1000)))
-        );
-        for bad in ["150ms..5ms", "5ms..", "..5ms", "..", "abc", "", "5ms..abc"] {
-            let err = parse_latency_range(bad).expect_err(bad);
-            assert!(!err.is_empty() && !err.contains('\n'), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn error_rates_parse() {
-        assert_eq!(parse_error_rate("0.01"), Ok(0.01));
-        assert_eq!(parse_error_rate("1"), Ok(1.0));
-        assert_eq!(parse_error_rate("0"), Ok(0.0));
-        assert_eq!(parse_error_rate("5%"), Ok(0.05));
-        assert_eq!(parse_error_rate("100%"), Ok(1.0));
-        for bad in ["-0.1", "1.5", "x", "", "%", "101%", "NaN", "inf", "-5%"] {
-            let err = parse_error_rate(bad).expect_err(bad);
-            assert!(!err.is_empty() && !err.contains('\n'), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn sampled_delays_stay_in_range_and_grow_with_u() {
-        let ms = Duration::from_millis;
-        let cases = [
-            (ms(5), ms(150)),
-            (Duration::ZERO, ms(150)),
-            (Duration::ZERO, Duration::ZERO),
-            (ms(20), ms(20)),
-            (Duration::ZERO, Duration::from_nanos(500)),
-            (Duration::from_micros(1), ms(1)),
-            (ms(300), Duration::from_secs(3600)),
-        ];
-        for (min, max) in cases {
-            let mut prev = Duration::ZERO;
-            for i in 0..=1000 {
-                let u = f64::from(i) / 1000.0;
-                let d = sample_delay(min, max, u);
-                assert!(min <= d && d <= max, "{min:?}..{max:?} u={u}: {d:?}");
-                assert!(d >= prev, "{min:?}..{max:?} u={u}: {d:?} < {prev:?}");
-                prev = d;
-            }
-        }
-        // Heavy-tailed: the median is well below the middle of the range,
-        // while the top of the range is reached.
-        let (min, max) = (ms(5), ms(150));
-        assert!(sample_delay(min, max, 0.5) < ms(20));
-        assert!(sample_delay(min, max, 0.0) < ms(6));
-        assert!(sample_delay(min, max, 0.999) > ms(140));
-        assert_eq!(sample_delay(ms(20), ms(20), 0.3), ms(20));
-        assert_eq!(
-            sample_delay(Duration::ZERO, Duration::ZERO, 0.7),
-            Duration::ZERO
-        );
     }
 }

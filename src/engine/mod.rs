@@ -13,6 +13,7 @@ pub mod registry;
 pub mod source;
 pub mod stats;
 pub mod task;
+pub mod template;
 
 use std::sync::Arc;
 use std::time::Duration;
