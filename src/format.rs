@@ -29,9 +29,9 @@ pub fn ms(v: f64) -> String {
     }
 }
 
-/// A wall-clock span, coarse: `42s`, `3m05s`, `2h07m`.
+/// A wall-clock span, coarse, to the nearest second: `42s`, `3m05s`, `2h07m`.
 pub fn span(d: Duration) -> String {
-    let s = d.as_secs();
+    let s = (d.as_millis() as u64 + 500) / 1000;
     if s >= 3600 {
         format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
     } else if s >= 60 {
@@ -41,9 +41,9 @@ pub fn span(d: Duration) -> String {
     }
 }
 
-/// A clock reading `mm:ss` (or `h:mm:ss`).
+/// A clock reading `mm:ss` (or `h:mm:ss`), to the nearest second.
 pub fn clock(d: Duration) -> String {
-    let s = d.as_secs();
+    let s = (d.as_millis() as u64 + 500) / 1000;
     if s >= 3600 {
         format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
     } else {
@@ -125,6 +125,8 @@ mod tests {
         assert_eq!(span(Duration::from_secs(185)), "3m05s");
         assert_eq!(span(Duration::from_secs(7620)), "2h07m");
         assert_eq!(clock(Duration::from_secs(75)), "01:15");
+        assert_eq!(clock(Duration::from_millis(980)), "00:01");
+        assert_eq!(span(Duration::from_millis(2600)), "3s");
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(19_800_000), "19.8 MB");
         assert_eq!(rate(2074.3), "2,074/s");

@@ -111,6 +111,13 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         items: args.items,
     })
     .await?;
+    if !args.run.output.quiet {
+        eprintln!(
+            "fetchtop demo: the demo API is serving at {} (counters at {})",
+            server.url(""),
+            server.url("/stats")
+        );
+    }
     let url = server.url(&format!("/items/{{1..{}}}", args.items));
     let template = Template::parse(&url)
         .map_err(Failure::Usage)?
@@ -168,6 +175,12 @@ fn check_first_url(spec: &SourceSpec) -> Result<(), String> {
 
 /// Runs a fetch job to its end and prints the summary.
 pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure> {
+    if run.concurrency == 0 {
+        // Nothing headless could ever resume the run: refuse rather than hang.
+        return Err(Failure::Usage(
+            "-c 0 starts paused, and a headless run has no way to resume: give a limit of 1 or more".into(),
+        ));
+    }
     let request = request_options(run)?;
     // A plain URL is fetched once unless -n or -z says otherwise.
     let limit = match (&spec, run.requests, run.duration) {

@@ -110,6 +110,9 @@ async fn bad_input_is_one_line_and_exit_2() {
         &["-c", "lots", "http://127.0.0.1:9/"],
         &["--data-file", "/nonexistent/body", "http://127.0.0.1:9/"],
         &["-o", "/nonexistent/dir/out.jsonl", "http://127.0.0.1:9/"],
+        &["-c", "0", "http://127.0.0.1:9/"],
+        &["ftp://127.0.0.1:9/file"],
+        &["http://127.0.0.1:9/{1..2}/{3..4}"],
     ];
     for args in cases {
         let o = run(args).await;

@@ -16,7 +16,14 @@ pub fn line(s: &Snapshot) -> String {
                 format::count(total)
             );
         }
-        (_, Some(d)) => out += &format!("{} done of {}", format::count(finished), format::span(d)),
+        (_, Some(d)) => {
+            out += &format!(
+                "{} done, {} of {}",
+                format::count(finished),
+                format::span(s.elapsed.min(d)),
+                format::span(d)
+            )
+        }
         _ => out += &format!("{} done", format::count(finished)),
     }
     out += &format!(
@@ -81,5 +88,26 @@ mod tests {
         assert!(l.contains("errors 10"), "{l}");
         assert!(l.contains("ETA 15s"), "{l}");
         assert!(!l.chars().any(|c| c.is_control()), "{l:?}");
+    }
+
+    #[test]
+    fn duration_and_unknown_totals() {
+        let mut s = Snapshot {
+            elapsed: Duration::from_secs(12),
+            duration: Some(Duration::from_secs(30)),
+            counts: StateCounts {
+                done: 5000,
+                ..StateCounts::default()
+            },
+            paused: true,
+            limit: 50,
+            ..Snapshot::default()
+        };
+        let l = line(&s);
+        assert!(l.contains("5,000 done, 12s of 30s"), "{l}");
+        assert!(l.contains("in flight 0/0") && l.contains("paused"), "{l}");
+        assert!(!l.contains("ETA"), "{l}");
+        s.duration = None;
+        assert!(line(&s).contains("] 5,000 done ·"), "{}", line(&s));
     }
 }
