@@ -311,3 +311,35 @@ async fn a_limit_of_zero_starts_paused() {
     assert_eq!(snap.counts.done, 20);
     srv.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_prior_knowledge_and_custom_requests() {
+    let srv = server(Duration::ZERO, 0.0).await;
+    let mut cfg = config(4);
+    cfg.request.http2 = true;
+    cfg.request.keep_body = true;
+    let (snap, records) = Run::start(cfg, items(&srv, 20).await)
+        .finish(Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        snap.counts.done,
+        20,
+        "{:?}",
+        records.first().and_then(|r| r.error.clone())
+    );
+
+    // A method the API does not route is answered, and counted, as a 4xx.
+    let mut cfg = config(2);
+    cfg.request.method = reqwest::Method::DELETE;
+    cfg.request.headers = vec![fetchtop::engine::http::parse_header("X-Test: 1").unwrap()];
+    let (snap, records) = Run::start(cfg, items(&srv, 3).await)
+        .finish(Duration::from_secs(30))
+        .await;
+    assert_eq!(snap.counts.failed, 3);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.status == Some(405) && r.error_kind() == Some(ErrorKind::Http4xx))
+    );
+    srv.shutdown().await;
+}
