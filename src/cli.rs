@@ -167,6 +167,15 @@ pub struct OutputArgs {
     /// No progress line on stderr.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
+
+    /// Most dashboard frames per second.
+    #[arg(long = "fps", value_name = "N", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub fps: u32,
+
+    /// Draw the dashboard with ASCII symbols and borders only.
+    #[arg(long = "ascii")]
+    pub ascii: bool,
 }
 
 /// `fetchtop serve`.

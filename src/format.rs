@@ -76,6 +76,44 @@ pub fn rate(v: f64) -> String {
     }
 }
 
+/// Makes text from outside (URLs from a list, error messages, anything a
+/// server sent) safe to draw: control characters (C0, DEL, C1, which carry
+/// ESC/CSI/OSC sequences) and invisible direction overrides become `?`.
+pub fn inert(s: &str) -> std::borrow::Cow<'_, str> {
+    fn hostile(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if s.chars().any(hostile) {
+        s.chars()
+            .map(|c| if hostile(c) { '?' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
+/// Shortens `s` to at most `width` characters by cutting out its middle,
+/// where URLs are least telling: `http://host/a/…/item/42` (`mark` stands
+/// for what was cut).
+pub fn middle_truncate(s: &str, width: usize, mark: char) -> String {
+    let len = s.chars().count();
+    if len <= width {
+        return s.to_string();
+    }
+    if width <= 1 {
+        return std::iter::repeat_n(mark, width).collect();
+    }
+    let keep = width - 1;
+    let head = keep.div_ceil(2);
+    let tail = keep - head;
+    let mut out: String = s.chars().take(head).collect();
+    out.push(mark);
+    out.extend(s.chars().skip(len - tail));
+    out
+}
+
 /// Parses a size such as `16MiB`, `512k`, `1GB` or `1000` (bytes).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -131,6 +169,32 @@ mod tests {
         assert_eq!(bytes(19_800_000), "19.8 MB");
         assert_eq!(rate(2074.3), "2,074/s");
         assert_eq!(rate(0.5), "0.5/s");
+    }
+
+    #[test]
+    fn outside_text_is_made_inert() {
+        assert_eq!(inert("http://h/a b"), "http://h/a b");
+        assert_eq!(inert("x\u{1b}[31mred\u{7}"), "x?[31mred?");
+        assert_eq!(inert("\u{9b}2J\r\n"), "?2J??");
+        assert_eq!(inert("abc\u{202e}cba"), "abc?cba");
+        assert!(matches!(inert("plain"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn middle_truncation_keeps_both_ends() {
+        assert_eq!(
+            middle_truncate("http://host/items/12345", 40, '…'),
+            "http://host/items/12345"
+        );
+        let t = middle_truncate("http://host/very/long/path/items/12345", 20, '…');
+        assert_eq!(t.chars().count(), 20);
+        assert!(
+            t.starts_with("http://ho") && t.ends_with("12345") && t.contains('…'),
+            "{t}"
+        );
+        assert_eq!(middle_truncate("abcdef", 1, '~'), "~");
+        assert_eq!(middle_truncate("abcdef", 0, '~'), "");
+        assert_eq!(middle_truncate("abcdefgh", 5, '~'), "ab~gh");
     }
 
     #[test]

@@ -8,8 +8,8 @@ use color_eyre::eyre::{Result, eyre};
 use tokio::time::MissedTickBehavior;
 
 use crate::engine::{Command, EngineHandle};
+use crate::interrupt::{Outcome, Signals};
 use crate::output::progress;
-use crate::snapshot::Snapshot;
 
 /// How a headless run reports.
 #[derive(Clone, Copy, Debug)]
@@ -27,15 +27,6 @@ impl Default for HeadlessOptions {
             interval: Duration::from_secs(1),
         }
     }
-}
-
-/// How a headless run ended.
-#[derive(Debug)]
-pub struct Outcome {
-    /// The engine's final snapshot.
-    pub snapshot: Snapshot,
-    /// A signal (Ctrl-C, SIGTERM, SIGHUP) cut the run short.
-    pub interrupted: bool,
 }
 
 /// Follows the run to its end. Ctrl-C, SIGTERM and SIGHUP abort it: nothing
@@ -80,59 +71,6 @@ pub async fn run(mut handle: EngineHandle, opts: HeadlessOptions) -> Result<Outc
     Ok(Outcome {
         snapshot,
         interrupted,
+        failure: None,
     })
-}
-
-/// The signals that end a headless run early.
-struct Signals {
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    hup: Option<tokio::signal::unix::Signal>,
-}
-
-impl Signals {
-    fn new() -> Signals {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Signals {
-                term: signal(SignalKind::terminate()).ok(),
-                hup: signal(SignalKind::hangup()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    async fn next(&mut self) {
-        #[cfg(unix)]
-        {
-            let term = async {
-                match &mut self.term {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            let hup = async {
-                match &mut self.hup {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term => {}
-                _ = hup => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -1,6 +1,7 @@
 //! From a parsed command line to a finished run: builds the source, the
 //! engine and the writer, picks the reader, prints the summary.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use color_eyre::eyre::Report;
@@ -13,6 +14,7 @@ use crate::engine::{Engine, EngineConfig, RequestOptions, Source, SourceSpec};
 use crate::headless::{self, HeadlessOptions};
 use crate::output::summary::OutputFile;
 use crate::output::{JsonlWriter, Summary};
+use crate::ui::{self, Theme, dashboard::DashboardOptions};
 
 /// Exit status of a run interrupted by a signal (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -175,7 +177,8 @@ fn check_first_url(spec: &SourceSpec) -> Result<(), String> {
 
 /// Runs a fetch job to its end and prints the summary.
 pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure> {
-    if run.concurrency == 0 {
+    let dashboard = !run.output.no_tui && std::io::stdout().is_terminal();
+    if run.concurrency == 0 && !dashboard {
         // Nothing headless could ever resume the run: refuse rather than hang.
         return Err(Failure::Usage(
             "-c 0 starts paused, and a headless run has no way to resume: give a limit of 1 or more".into(),
@@ -202,11 +205,19 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
         ..EngineConfig::default()
     };
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
-    let opts = HeadlessOptions {
-        progress: !run.output.quiet,
-        ..HeadlessOptions::default()
+    let outcome = if dashboard {
+        let opts = DashboardOptions {
+            fps: f64::from(run.output.fps),
+            theme: Theme::from_env(run.output.ascii),
+        };
+        ui::dashboard::run(handle, opts).await?
+    } else {
+        let opts = HeadlessOptions {
+            progress: !run.output.quiet,
+            ..HeadlessOptions::default()
+        };
+        headless::run(handle, opts).await?
     };
-    let outcome = headless::run(handle, opts).await?;
 
     let mut summary = Summary::from_snapshot(&outcome.snapshot);
     summary.interrupted = outcome.interrupted;
@@ -224,7 +235,7 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
     } else {
         print!("{}", summary.to_text());
     }
-    if let Some(e) = write_error {
+    if let Some(e) = outcome.failure.or(write_error) {
         return Err(Failure::Run(e));
     }
     if outcome.interrupted {

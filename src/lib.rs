@@ -4,17 +4,22 @@
 //! - [`engine`]: sources, the dispatcher with its live concurrency limit, one
 //!   tokio task per item, statistics. It knows nothing of any UI.
 //! - [`snapshot`]: the plain data the engine publishes for readers.
-//! - [`headless`] and (later) the dashboard: readers of snapshots and senders of commands.
+//! - [`headless`] and [`ui`] (the dashboard, with [`app`] and [`keymap`]):
+//!   readers of snapshots and senders of commands.
 //! - [`output`]: the JSONL writer, the progress line and the summary.
 //! - [`demo`]: the built-in demo API.
 //! - [`cli`] and [`launch`]: the command line, and wiring it to the parts above.
 
+pub mod app;
 pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod format;
 pub mod headless;
+pub mod interrupt;
+pub mod keymap;
 pub mod launch;
 pub mod output;
 pub mod snapshot;
 pub mod sys;
+pub mod ui;

@@ -1,0 +1,430 @@
+//! The dashboard's model: what the user has selected, sorted, frozen or
+//! opened, and how each key press turns into an engine [`Command`].
+//!
+//! No terminal here and no engine state: `update` takes an [`Action`] and the
+//! latest [`Snapshot`], and returns at most one command to send.
+
+use std::time::{Duration, Instant};
+
+use crate::engine::{Command, MAX_CONCURRENCY};
+use crate::keymap::Action;
+use crate::snapshot::{RunState, Snapshot, TaskView};
+
+/// How long a notice ("limit 50 → 100") stays in the footer.
+const NOTICE_FOR: Duration = Duration::from_secs(3);
+
+/// Orders of the in-flight table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// Oldest first (the default: what is stuck shows at the top).
+    #[default]
+    Age,
+    /// Most bytes received first.
+    Bytes,
+    /// By phase, then oldest first.
+    Phase,
+    /// By id, ascending.
+    Id,
+}
+
+impl SortKey {
+    fn next(self) -> SortKey {
+        match self {
+            SortKey::Age => SortKey::Bytes,
+            SortKey::Bytes => SortKey::Phase,
+            SortKey::Phase => SortKey::Id,
+            SortKey::Id => SortKey::Age,
+        }
+    }
+
+    /// Name shown in the table title.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Age => "age",
+            SortKey::Bytes => "bytes",
+            SortKey::Phase => "phase",
+            SortKey::Id => "id",
+        }
+    }
+}
+
+/// Which popup is open, if any.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Popup {
+    /// None: the dashboard alone.
+    #[default]
+    None,
+    /// The key help.
+    Help,
+    /// Details of the selected request.
+    Details,
+}
+
+/// The dashboard's state between frames.
+#[derive(Debug, Default)]
+pub struct App {
+    /// The selected request's id, kept while rows move around it.
+    pub selected: Option<u64>,
+    /// Row of the selection, used when the selected request has ended.
+    selected_row: usize,
+    /// Order of the in-flight table.
+    pub sort: SortKey,
+    /// The snapshot on screen while frozen.
+    pub frozen: Option<Snapshot>,
+    /// The open popup.
+    pub popup: Popup,
+    /// `q` was pressed: the run is stopping and the dashboard leaves when it ends.
+    pub quitting: bool,
+    /// Leave the dashboard now.
+    pub exit: bool,
+    /// Ctrl-C ended the run.
+    pub interrupted: bool,
+    /// A limit asked for and not yet seen in a snapshot, so quick presses add up.
+    pending_limit: Option<u64>,
+    /// A short message about the last action, and when it was set.
+    notice: Option<(String, Instant)>,
+}
+
+impl App {
+    /// The snapshot to draw: the frozen one, or the live one.
+    pub fn view<'a>(&'a self, live: &'a Snapshot) -> &'a Snapshot {
+        self.frozen.as_ref().unwrap_or(live)
+    }
+
+    /// The notice to show, if it is still fresh.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < NOTICE_FOR)
+            .map(|(text, _)| text.as_str())
+    }
+
+    fn say(&mut self, text: String) {
+        self.notice = Some((text, Instant::now()));
+    }
+
+    /// The in-flight rows in the chosen order.
+    pub fn rows<'a>(&self, snap: &'a Snapshot) -> Vec<&'a TaskView> {
+        let mut rows: Vec<&TaskView> = snap.tasks.iter().collect();
+        match self.sort {
+            SortKey::Age => rows.sort_by(|a, b| b.age.cmp(&a.age).then(a.id.cmp(&b.id))),
+            SortKey::Bytes => rows.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.id.cmp(&b.id))),
+            SortKey::Phase => rows.sort_by(|a, b| {
+                (b.phase as u8)
+                    .cmp(&(a.phase as u8))
+                    .then(b.age.cmp(&a.age))
+                    .then(a.id.cmp(&b.id))
+            }),
+            SortKey::Id => rows.sort_by_key(|t| t.id),
+        }
+        rows
+    }
+
+    /// Settles the selection on a row that exists and returns its index.
+    /// When the selected request has ended, the row where it was is selected.
+    pub fn resolve_selection(&mut self, rows: &[&TaskView]) -> Option<usize> {
+        if rows.is_empty() {
+            self.selected = None;
+            return None;
+        }
+        let row = self
+            .selected
+            .and_then(|id| rows.iter().position(|t| t.id == id))
+            .unwrap_or(self.selected_row.min(rows.len() - 1));
+        self.selected = Some(rows[row].id);
+        self.selected_row = row;
+        Some(row)
+    }
+
+    fn move_selection(&mut self, snap: &Snapshot, down: bool) {
+        let view = self.frozen.take();
+        let rows_snap = view.as_ref().unwrap_or(snap);
+        let rows = self.rows(rows_snap);
+        if let Some(row) = self.resolve_selection(&rows) {
+            let next = if down {
+                (row + 1).min(rows.len() - 1)
+            } else {
+                row.saturating_sub(1)
+            };
+            self.selected = Some(rows[next].id);
+            self.selected_row = next;
+        }
+        self.frozen = view;
+    }
+
+    fn set_limit(&mut self, live: &Snapshot, f: impl Fn(u64) -> u64) -> Command {
+        let base = self.pending_limit.unwrap_or(live.limit);
+        let limit = f(base).min(MAX_CONCURRENCY);
+        self.pending_limit = Some(limit);
+        self.say(format!(
+            "limit {base} → {limit}{}",
+            if limit == 0 { " (paused)" } else { "" }
+        ));
+        Command::SetConcurrency(limit)
+    }
+
+    /// Forgets a pending limit once the engine reports it; call per snapshot.
+    pub fn observe(&mut self, live: &Snapshot) {
+        if self.pending_limit == Some(live.limit) {
+            self.pending_limit = None;
+        }
+        if self.quitting && live.state == RunState::Finished {
+            self.exit = true;
+        }
+    }
+
+    /// Applies a key's action; returns the command for the engine, if any.
+    pub fn update(&mut self, action: Action, live: &Snapshot) -> Option<Command> {
+        // While a popup is open, keys other than its own close it first.
+        if self.popup != Popup::None
+            && !matches!(
+                action,
+                Action::Up | Action::Down | Action::Quit | Action::Abort
+            )
+        {
+            let reopen = !matches!(
+                (self.popup, action),
+                (Popup::Help, Action::Help)
+                    | (Popup::Details, Action::Details)
+                    | (_, Action::Close)
+            );
+            self.popup = Popup::None;
+            if !reopen {
+                return None;
+            }
+        }
+        match action {
+            Action::LimitUp => Some(self.set_limit(live, |l| l.saturating_add(1))),
+            Action::LimitDown => Some(self.set_limit(live, |l| l.saturating_sub(1))),
+            Action::LimitDouble => Some(self.set_limit(live, |l| l.saturating_mul(2).max(1))),
+            Action::LimitHalve => Some(self.set_limit(live, |l| l / 2)),
+            Action::PauseResume => {
+                if live.paused {
+                    self.say("resumed".into());
+                    // Resuming a limit of 0 comes back at the engine's last limit.
+                    self.pending_limit = None;
+                    Some(Command::Resume)
+                } else {
+                    self.say("paused: in-flight requests carry on".into());
+                    Some(Command::Pause)
+                }
+            }
+            Action::CancelSelected => {
+                let view = self.view(live);
+                let rows = self.rows(view);
+                let id = self
+                    .selected
+                    .filter(|id| rows.iter().any(|t| t.id == *id))
+                    .or_else(|| rows.first().map(|t| t.id))?;
+                self.say(format!("cancelled #{id}"));
+                Some(Command::CancelTask(id))
+            }
+            Action::CancelAll => {
+                self.say(format!("cancelled all {} in flight", live.in_flight));
+                Some(Command::CancelAll)
+            }
+            Action::Details => {
+                self.popup = Popup::Details;
+                None
+            }
+            Action::Help => {
+                self.popup = Popup::Help;
+                None
+            }
+            Action::Close => None,
+            Action::Freeze => {
+                if self.frozen.take().is_some() {
+                    self.say("live again".into());
+                } else {
+                    self.frozen = Some(live.clone());
+                    self.say("frozen: the run goes on (f to unfreeze)".into());
+                }
+                None
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.say(format!("sorted by {}", self.sort.as_str()));
+                None
+            }
+            Action::Up => {
+                self.move_selection(live, false);
+                None
+            }
+            Action::Down => {
+                self.move_selection(live, true);
+                None
+            }
+            Action::Quit => {
+                if live.state == RunState::Finished {
+                    self.exit = true;
+                    None
+                } else if self.quitting {
+                    self.say("aborting: cancelling in-flight requests".into());
+                    Some(Command::Abort)
+                } else {
+                    self.quitting = true;
+                    self.frozen = None;
+                    self.say("stopping: waiting for in-flight requests (q again to abort)".into());
+                    Some(Command::Stop)
+                }
+            }
+            Action::Abort => {
+                self.quitting = true;
+                self.interrupted = true;
+                self.frozen = None;
+                if live.state == RunState::Finished {
+                    self.exit = true;
+                    None
+                } else {
+                    Some(Command::Abort)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::Phase;
+
+    fn task(id: u64, age_ms: u64, bytes: u64) -> TaskView {
+        TaskView {
+            id,
+            phase: if bytes > 0 {
+                Phase::Receiving
+            } else {
+                Phase::Waiting
+            },
+            url: Arc::from(format!("http://x/{id}").as_str()),
+            age: Duration::from_millis(age_ms),
+            bytes,
+        }
+    }
+
+    fn snap() -> Snapshot {
+        Snapshot {
+            limit: 10,
+            in_flight: 3,
+            tasks: vec![task(1, 300, 0), task(2, 200, 50), task(3, 100, 10)],
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn limit_keys_add_up_before_the_engine_answers() {
+        let mut app = App::default();
+        let s = snap();
+        assert_eq!(
+            app.update(Action::LimitUp, &s),
+            Some(Command::SetConcurrency(11))
+        );
+        assert_eq!(
+            app.update(Action::LimitUp, &s),
+            Some(Command::SetConcurrency(12))
+        );
+        assert_eq!(
+            app.update(Action::LimitDouble, &s),
+            Some(Command::SetConcurrency(24))
+        );
+        let mut seen = s.clone();
+        seen.limit = 24;
+        app.observe(&seen);
+        assert_eq!(
+            app.update(Action::LimitHalve, &seen),
+            Some(Command::SetConcurrency(12))
+        );
+        let mut zero = s.clone();
+        zero.limit = 1;
+        app.observe(&zero);
+        app.pending_limit = None;
+        assert_eq!(
+            app.update(Action::LimitDown, &zero),
+            Some(Command::SetConcurrency(0))
+        );
+        assert_eq!(
+            app.update(Action::LimitDown, &zero),
+            Some(Command::SetConcurrency(0))
+        );
+        assert_eq!(
+            app.update(Action::LimitDouble, &zero),
+            Some(Command::SetConcurrency(1))
+        );
+        assert!(app.notice().is_some_and(|n| n.contains("0 → 1")));
+    }
+
+    #[test]
+    fn selection_follows_the_request_and_cancel_targets_it() {
+        let mut app = App::default();
+        let s = snap();
+        app.update(Action::Down, &s);
+        app.update(Action::Down, &s);
+        assert_eq!(app.selected, Some(3), "oldest first: 1, 2, 3");
+        assert_eq!(
+            app.update(Action::CancelSelected, &s),
+            Some(Command::CancelTask(3))
+        );
+        app.update(Action::Up, &s);
+        assert_eq!(app.selected, Some(2));
+        // Request 2 ends: the selection stays on its row.
+        let mut later = s.clone();
+        later.tasks.retain(|t| t.id != 2);
+        let rows = app.rows(&later);
+        assert_eq!(app.resolve_selection(&rows), Some(1));
+        assert_eq!(app.selected, Some(3));
+        app.update(Action::Sort, &later);
+        assert_eq!(app.sort, SortKey::Bytes);
+        let order: Vec<u64> = app.rows(&s).iter().map(|t| t.id).collect();
+        assert_eq!(order, vec![2, 3, 1]);
+    }
+
+    #[test]
+    fn quit_stops_then_aborts_and_leaves_when_finished() {
+        let mut app = App::default();
+        let s = snap();
+        assert_eq!(app.update(Action::Quit, &s), Some(Command::Stop));
+        assert!(app.quitting && !app.exit);
+        assert_eq!(app.update(Action::Quit, &s), Some(Command::Abort));
+        let mut done = s.clone();
+        done.state = RunState::Finished;
+        app.observe(&done);
+        assert!(app.exit);
+
+        let mut app = App::default();
+        app.observe(&done);
+        assert!(!app.exit, "a finished run stays on screen until q");
+        assert_eq!(app.update(Action::Quit, &done), None);
+        assert!(app.exit);
+    }
+
+    #[test]
+    fn freeze_pause_and_popups() {
+        let mut app = App::default();
+        let s = snap();
+        app.update(Action::Freeze, &s);
+        let mut moved = s.clone();
+        moved.in_flight = 99;
+        assert_eq!(app.view(&moved).in_flight, 3);
+        app.update(Action::Freeze, &moved);
+        assert_eq!(app.view(&moved).in_flight, 99);
+
+        assert_eq!(app.update(Action::PauseResume, &s), Some(Command::Pause));
+        let mut paused = s.clone();
+        paused.paused = true;
+        assert_eq!(
+            app.update(Action::PauseResume, &paused),
+            Some(Command::Resume)
+        );
+
+        app.update(Action::Help, &s);
+        assert_eq!(app.popup, Popup::Help);
+        assert_eq!(app.update(Action::Help, &s), None);
+        assert_eq!(app.popup, Popup::None);
+        app.update(Action::Details, &s);
+        // Another key closes the popup and still acts.
+        assert_eq!(app.update(Action::CancelAll, &s), Some(Command::CancelAll));
+        assert_eq!(app.popup, Popup::None);
+    }
+}

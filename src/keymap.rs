@@ -1,0 +1,291 @@
+//! The one table of keys. The event handler, the footer and the help popup
+//! all read it, so what the screen says a key does is what it does.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Something the user can ask of the dashboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Raise the concurrency limit by one.
+    LimitUp,
+    /// Lower the concurrency limit by one.
+    LimitDown,
+    /// Double the concurrency limit.
+    LimitDouble,
+    /// Halve the concurrency limit.
+    LimitHalve,
+    /// Pause admission, or resume it.
+    PauseResume,
+    /// Cancel the selected request.
+    CancelSelected,
+    /// Cancel every request in flight.
+    CancelAll,
+    /// Show the selected request in full.
+    Details,
+    /// Freeze the display; the run goes on.
+    Freeze,
+    /// Change the order of the in-flight table.
+    Sort,
+    /// Move the selection up.
+    Up,
+    /// Move the selection down.
+    Down,
+    /// Open or close the help.
+    Help,
+    /// Close a popup.
+    Close,
+    /// Stop admitting and quit when in-flight requests end; again to abort.
+    Quit,
+    /// Cancel everything and quit now.
+    Abort,
+}
+
+/// One row of the key table.
+#[derive(Clone, Copy, Debug)]
+pub struct Binding {
+    /// What the keys do.
+    pub action: Action,
+    /// The keys, as (code, modifiers that must be held).
+    pub keys: &'static [(KeyCode, KeyModifiers)],
+    /// How the keys are written on screen.
+    pub label: &'static str,
+    /// Short text for the footer.
+    pub short: &'static str,
+    /// Full text for the help popup.
+    pub help: &'static str,
+    /// Shown in the footer (the help lists every binding).
+    pub in_footer: bool,
+}
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+
+/// Every key the dashboard knows, in the order the help lists them.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        action: Action::LimitUp,
+        keys: &[(KeyCode::Char('+'), NONE), (KeyCode::Char('='), NONE)],
+        label: "+/-",
+        short: "limit",
+        help: "raise / lower the concurrency limit by 1 (0 pauses)",
+        in_footer: true,
+    },
+    Binding {
+        action: Action::LimitDown,
+        keys: &[(KeyCode::Char('-'), NONE), (KeyCode::Char('_'), NONE)],
+        label: "",
+        short: "",
+        help: "",
+        in_footer: false,
+    },
+    Binding {
+        action: Action::LimitDouble,
+        keys: &[(KeyCode::Char(']'), NONE)],
+        label: "]/[",
+        short: "×2 ÷2",
+        help: "double / halve the concurrency limit",
+        in_footer: true,
+    },
+    Binding {
+        action: Action::LimitHalve,
+        keys: &[(KeyCode::Char('['), NONE)],
+        label: "",
+        short: "",
+        help: "",
+        in_footer: false,
+    },
+    Binding {
+        action: Action::PauseResume,
+        keys: &[(KeyCode::Char('p'), NONE), (KeyCode::Char(' '), NONE)],
+        label: "p",
+        short: "pause",
+        help: "pause admission / resume (in-flight requests carry on)",
+        in_footer: true,
+    },
+    Binding {
+        action: Action::Up,
+        keys: &[(KeyCode::Up, NONE), (KeyCode::Char('k'), NONE)],
+        label: "↑/↓ j/k",
+        short: "select",
+        help: "move the selection in the in-flight table",
+        in_footer: false,
+    },
+    Binding {
+        action: Action::Down,
+        keys: &[(KeyCode::Down, NONE), (KeyCode::Char('j'), NONE)],
+        label: "",
+        short: "",
+        help: "",
+        in_footer: false,
+    },
+    Binding {
+        action: Action::CancelSelected,
+        keys: &[(KeyCode::Char('c'), NONE)],
+        label: "c",
+        short: "cancel",
+        help: "cancel the selected request",
+        in_footer: true,
+    },
+    Binding {
+        action: Action::CancelAll,
+        keys: &[
+            (KeyCode::Char('C'), NONE),
+            (KeyCode::Char('C'), KeyModifiers::SHIFT),
+        ],
+        label: "C",
+        short: "cancel all",
+        help: "cancel every request in flight (the run goes on)",
+        in_footer: true,
+    },
+    Binding {
+        action: Action::Details,
+        keys: &[(KeyCode::Enter, NONE)],
+        label: "Enter",
+        short: "details",
+        help: "details of the selected request",
+        in_footer: false,
+    },
+    Binding {
+        action: Action::Sort,
+        keys: &[(KeyCode::Char('s'), NONE)],
+        label: "s",
+        short: "sort",
+        help: "sort the in-flight table: age, bytes, phase, id",
+        in_footer: false,
+    },
+    Binding {
+        action: Action::Freeze,
+        keys: &[(KeyCode::Char('f'), NONE)],
+        label: "f",
+        short: "freeze",
+        help: "freeze the display (the run goes on underneath)",
+        in_footer: true,
+    },
+    Binding {
+        action: Action::Help,
+        keys: &[
+            (KeyCode::Char('?'), NONE),
+            (KeyCode::Char('h'), NONE),
+            (KeyCode::F(1), NONE),
+        ],
+        label: "?",
+        short: "help",
+        help: "show or hide this help",
+        in_footer: true,
+    },
+    Binding {
+        action: Action::Close,
+        keys: &[(KeyCode::Esc, NONE)],
+        label: "Esc",
+        short: "close",
+        help: "close a popup",
+        in_footer: false,
+    },
+    Binding {
+        action: Action::Quit,
+        keys: &[(KeyCode::Char('q'), NONE)],
+        label: "q",
+        short: "quit",
+        help: "stop admitting, let in-flight requests finish, then quit (q again aborts)",
+        in_footer: true,
+    },
+    Binding {
+        action: Action::Abort,
+        keys: &[(KeyCode::Char('c'), KeyModifiers::CONTROL)],
+        label: "Ctrl-C",
+        short: "abort",
+        help: "cancel everything in flight and quit now",
+        in_footer: false,
+    },
+];
+
+/// The action a key press stands for, if any.
+pub fn action_for(key: KeyEvent) -> Option<Action> {
+    // Shift is implied by the character itself ('C', '+', '?'), and terminals
+    // disagree on whether they report it, so it is ignored unless a binding
+    // asks for Control.
+    let mods = key.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+    BINDINGS.iter().find_map(|b| {
+        b.keys
+            .iter()
+            .any(|&(code, m)| code == key.code && (m & !KeyModifiers::SHIFT) == mods)
+            .then_some(b.action)
+    })
+}
+
+/// The footer's entries: (keys, short text).
+pub fn footer() -> impl Iterator<Item = (&'static str, &'static str)> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.in_footer)
+        .map(|b| (b.label, b.short))
+}
+
+/// The help popup's entries: (keys, what they do); pairs share one row.
+pub fn help() -> impl Iterator<Item = (&'static str, &'static str)> {
+    BINDINGS
+        .iter()
+        .filter(|b| !b.label.is_empty())
+        .map(|b| (b.label, b.help))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use crossterm::event::KeyEvent;
+
+    use super::*;
+
+    fn key(code: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, m)
+    }
+
+    #[test]
+    fn the_documented_keys_do_what_the_issue_says() {
+        let cases = [
+            (KeyCode::Char('+'), NONE, Action::LimitUp),
+            (KeyCode::Char('-'), NONE, Action::LimitDown),
+            (KeyCode::Char(']'), NONE, Action::LimitDouble),
+            (KeyCode::Char('['), NONE, Action::LimitHalve),
+            (KeyCode::Char('p'), NONE, Action::PauseResume),
+            (KeyCode::Char('c'), NONE, Action::CancelSelected),
+            (KeyCode::Char('C'), KeyModifiers::SHIFT, Action::CancelAll),
+            (KeyCode::Char('C'), NONE, Action::CancelAll),
+            (KeyCode::Enter, NONE, Action::Details),
+            (KeyCode::Char('f'), NONE, Action::Freeze),
+            (KeyCode::Char('q'), NONE, Action::Quit),
+            (KeyCode::Char('c'), KeyModifiers::CONTROL, Action::Abort),
+            (KeyCode::Char('?'), KeyModifiers::SHIFT, Action::Help),
+            (KeyCode::Up, NONE, Action::Up),
+            (KeyCode::Char('j'), NONE, Action::Down),
+        ];
+        for (code, m, want) in cases {
+            assert_eq!(action_for(key(code, m)), Some(want), "{code:?} {m:?}");
+        }
+        assert_eq!(action_for(key(KeyCode::Char('x'), NONE)), None);
+        assert_eq!(
+            action_for(key(KeyCode::Char('q'), KeyModifiers::CONTROL)),
+            None
+        );
+    }
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        let mut seen = HashSet::new();
+        for b in BINDINGS {
+            for k in b.keys {
+                assert!(seen.insert(*k), "{k:?} bound twice");
+            }
+        }
+    }
+
+    #[test]
+    fn footer_and_help_come_from_the_table() {
+        let footer: Vec<_> = footer().collect();
+        assert!(footer.contains(&("q", "quit")));
+        assert!(footer.contains(&("C", "cancel all")));
+        let help: Vec<_> = help().collect();
+        assert!(help.iter().any(|(k, _)| *k == "Ctrl-C"));
+        assert!(help.len() > footer.len());
+    }
+}

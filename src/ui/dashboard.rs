@@ -1,0 +1,164 @@
+//! Running the dashboard: a terminal loop on its own thread, so a saturated
+//! engine can never starve the screen or the keys, and the screen never
+//! slows the engine (it only reads snapshots and sends commands).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use crossterm::event::{self, Event, KeyEventKind};
+use ratatui::DefaultTerminal;
+use tokio::sync::{mpsc, watch};
+
+use super::{Theme, draw};
+use crate::app::App;
+use crate::engine::{Command, EngineHandle};
+use crate::interrupt::{Outcome, Signals};
+use crate::keymap;
+use crate::snapshot::Snapshot;
+
+/// How the dashboard draws.
+#[derive(Clone, Copy, Debug)]
+pub struct DashboardOptions {
+    /// Most frames per second.
+    pub fps: f64,
+    /// Colours and symbols.
+    pub theme: Theme,
+}
+
+/// Shows the run until the user quits (or a signal aborts it), then
+/// restores the terminal and returns the final snapshot.
+pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome> {
+    let EngineHandle {
+        commands,
+        snapshots,
+        finished,
+    } = handle;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ui = tokio::task::spawn_blocking({
+        let commands = commands.clone();
+        let stop = Arc::clone(&stop);
+        move || ui_thread(commands, snapshots, opts, stop)
+    });
+    tokio::pin!(ui);
+    let mut signals = Signals::new();
+    let mut signalled = false;
+    let joined = loop {
+        tokio::select! {
+            r = &mut ui => break r,
+            _ = signals.next() => {
+                signalled = true;
+                stop.store(true, Ordering::Relaxed);
+                let _ = commands.send(Command::Abort).await;
+            }
+        }
+    };
+    let (interrupted, failure) = match joined {
+        Ok(Ok(exit)) => (exit.interrupted, None),
+        Ok(Err(e)) => (false, Some(e)),
+        Err(e) => (false, Some(eyre!("the dashboard crashed: {e}"))),
+    };
+    if failure.is_some() {
+        // Without a screen nobody can steer the run: end it, keep every record.
+        let _ = commands.send(Command::Abort).await;
+    }
+    let snapshot = finished
+        .await
+        .map_err(|e| eyre!("the engine stopped unexpectedly: {e}"))?;
+    Ok(Outcome {
+        snapshot,
+        interrupted: interrupted || signalled,
+        failure,
+    })
+}
+
+/// How the terminal loop ended.
+struct UiExit {
+    interrupted: bool,
+}
+
+fn ui_thread(
+    commands: mpsc::Sender<Command>,
+    snapshots: watch::Receiver<Snapshot>,
+    opts: DashboardOptions,
+    stop: Arc<AtomicBool>,
+) -> Result<UiExit> {
+    // try_init also installs a panic hook that restores the terminal first.
+    let mut terminal =
+        ratatui::try_init().wrap_err("cannot open the terminal for the dashboard")?;
+    let result = event_loop(&mut terminal, commands, snapshots, opts, &stop);
+    ratatui::restore();
+    result
+}
+
+fn event_loop(
+    terminal: &mut DefaultTerminal,
+    commands: mpsc::Sender<Command>,
+    mut snapshots: watch::Receiver<Snapshot>,
+    opts: DashboardOptions,
+    stop: &AtomicBool,
+) -> Result<UiExit> {
+    let frame_every = Duration::from_secs_f64(1.0 / opts.fps.clamp(1.0, 240.0));
+    let mut app = App::default();
+    let mut live = snapshots.borrow_and_update().clone();
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    let mut closed = false;
+    loop {
+        // Wait for input, but never past the next frame that is due.
+        let wait = match last_draw {
+            Some(t) if dirty => frame_every.saturating_sub(t.elapsed()),
+            Some(_) => frame_every,
+            None => Duration::ZERO,
+        };
+        if event::poll(wait).wrap_err("cannot read the terminal")? {
+            loop {
+                match event::read().wrap_err("cannot read the terminal")? {
+                    Event::Key(key) if key.kind != KeyEventKind::Release => {
+                        if let Some(action) = keymap::action_for(key)
+                            && let Some(cmd) = app.update(action, &live)
+                        {
+                            // A full queue means the engine is far behind; a
+                            // closed one means it has finished. Neither may
+                            // block the screen.
+                            let _ = commands.try_send(cmd);
+                        }
+                    }
+                    Event::Resize(..) => terminal.autoresize().wrap_err("cannot resize")?,
+                    _ => {}
+                }
+                dirty = true;
+                if !event::poll(Duration::ZERO).wrap_err("cannot read the terminal")? {
+                    break;
+                }
+            }
+        }
+        // has_changed() reports a closed channel as an error even when the
+        // engine's last (finished) snapshot is still unseen: read that one once.
+        let fresh = match snapshots.has_changed() {
+            Ok(changed) => changed,
+            Err(_) => !std::mem::replace(&mut closed, true),
+        };
+        if fresh {
+            live = snapshots.borrow_and_update().clone();
+            dirty |= app.frozen.is_none();
+        }
+        if stop.load(Ordering::Relaxed) {
+            app.quitting = true;
+        }
+        app.observe(&live);
+        if app.exit {
+            return Ok(UiExit {
+                interrupted: app.interrupted,
+            });
+        }
+        if dirty && last_draw.is_none_or(|t| t.elapsed() >= frame_every) {
+            terminal
+                .draw(|frame| draw(frame, &mut app, &live, &opts.theme))
+                .wrap_err("cannot draw the dashboard")?;
+            last_draw = Some(Instant::now());
+            dirty = false;
+        }
+    }
+}

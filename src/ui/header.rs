@@ -1,0 +1,136 @@
+//! The header: what is running, where it is, and two meters: in-flight
+//! against the limit, and progress through the items.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{Theme, panel};
+use crate::app::App;
+use crate::format;
+use crate::snapshot::{RunState, Snapshot};
+
+/// Label width, so both meters start in the same column.
+const LABEL: usize = 7;
+
+/// A horizontal meter `width` cells wide, `ratio` of it filled.
+pub(super) fn meter(
+    ratio: f64,
+    width: usize,
+    theme: &Theme,
+    style: ratatui::style::Style,
+) -> Vec<Span<'static>> {
+    let ratio = if ratio.is_finite() {
+        ratio.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let filled = (ratio * width as f64).round() as usize;
+    let (full, empty) = if theme.unicode {
+        ("━", "─")
+    } else {
+        ("#", "-")
+    };
+    vec![
+        Span::styled(full.repeat(filled), style),
+        Span::styled(empty.repeat(width - filled), theme.dim()),
+    ]
+}
+
+fn state_span(snap: &Snapshot, app: &App, theme: &Theme) -> Span<'static> {
+    let (text, style) = match snap.state {
+        RunState::Running => ("running", theme.good()),
+        RunState::Paused => ("paused", theme.warn()),
+        RunState::Stopping => ("stopping", theme.warn()),
+        RunState::Finished => ("finished · q to quit", theme.value()),
+    };
+    let text = if app.frozen.is_some() {
+        format!("FROZEN · {text}")
+    } else {
+        text.to_string()
+    };
+    Span::styled(text, style)
+}
+
+/// Renders the header into `area` (4 rows with borders).
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme: &Theme) {
+    let inner_width = area.width.saturating_sub(2) as usize;
+    let target = format::inert(&snap.target);
+    let right = Line::from(vec![
+        state_span(snap, app, theme),
+        Span::styled(
+            format!(" · {} ", format::clock(snap.elapsed)),
+            theme.label(),
+        ),
+    ]);
+    let room = inner_width.saturating_sub(right.width() + 14);
+    let title = format!(
+        " fetchtop · {} ",
+        format::middle_truncate(&target, room, theme.ellipsis())
+    );
+    let block = panel(title, theme).title_top(right.right_aligned());
+
+    let limit = snap.effective_limit();
+    let mut limit_text = format!(
+        "{} in flight / limit {}",
+        format::count(snap.in_flight),
+        format::count(snap.limit)
+    );
+    if snap.paused {
+        limit_text += " · paused";
+    }
+    let limit_ratio = if limit == 0 {
+        0.0
+    } else {
+        snap.in_flight as f64 / limit as f64
+    };
+
+    let finished = snap.counts.finished();
+    let rate = format::rate(snap.rate_recent);
+    let (ratio, text) = match (snap.total, snap.duration) {
+        (Some(total), _) if total > 0 => {
+            let r = finished as f64 / total as f64;
+            let eta = snap
+                .eta()
+                .map(|e| format!(" · ETA {}", format::span(e)))
+                .unwrap_or_default();
+            (
+                Some(r),
+                format!(
+                    "{}/{} {:.1}% · {rate}{eta}",
+                    format::count(finished),
+                    format::count(total),
+                    r * 100.0
+                ),
+            )
+        }
+        (_, Some(d)) => (
+            Some(snap.elapsed.as_secs_f64() / d.as_secs_f64()),
+            format!(
+                "{} done · {} of {} · {rate}",
+                format::count(finished),
+                format::span(snap.elapsed.min(d)),
+                format::span(d)
+            ),
+        ),
+        _ => (None, format!("{} done · {rate}", format::count(finished))),
+    };
+    // Both meters get what the longer text leaves; on a narrow screen they go.
+    let text_width = limit_text.chars().count().max(text.chars().count());
+    let bar = inner_width.saturating_sub(LABEL + text_width + 2);
+    let bar = if bar >= 8 { bar } else { 0 };
+    let line = |label: &'static str, ratio: Option<f64>, text: String, style| {
+        let mut spans = vec![Span::styled(format!("{label:<LABEL$}"), theme.label())];
+        if let Some(r) = ratio.filter(|_| bar > 0) {
+            spans.extend(meter(r, bar, theme, style));
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(text, theme.value()));
+        Line::from(spans)
+    };
+    let l1 = line("limit", Some(limit_ratio), limit_text, theme.series(1));
+    let l2 = line("items", ratio, text, theme.series(0));
+
+    frame.render_widget(Paragraph::new(vec![l1, l2]).block(block), area);
+}

@@ -1,0 +1,147 @@
+//! The live dashboard: pure rendering from `(&Snapshot, &App)` into a frame.
+//!
+//! ```text
+//! ╭ fetchtop · target ─────────────────────────────────── state · elapsed ╮  header (4)
+//! │ limit  ━━━━━━━━━━━━━━━━━━━━────────  48 in flight / limit 50          │
+//! │ items  ━━━━━━━━━━──────────────────  12,345/100,000 12% · ETA 38s     │
+//! ╰───────────────────────────────────────────────────────────────────────╯
+//! ╭ states ───╮╭ latency ────────────────────────────╮╭ outcomes ─────────╮  body (11)
+//! │ ◌ queued  ││  p50 p90 p99 p99.9 max │ histogram  ││ 200   12,000      │
+//! │ ✔ done    ││  run / last 5 s        │ ≤12ms ███  ││ http_5xx  120     │
+//! ╰───────────╯╰─────────────────────────────────────╯╰───────────────────╯
+//! ╭ throughput req/s ──────────────────╮╭ in flight and limit ────────────╮  charts (9)
+//! ╰────────────────────────────────────╯╰─────────────────────────────────╯
+//! ╭ warnings (only when something is wrong) ─────────────────────────────╮  0-5
+//! ╭ in flight: id phase age bytes url ───────────────────────────────────╮  table (rest)
+//! ╰───────────────────────────────────────────────────────────────────────╯
+//!  + - limit  ] [ ×2 ÷2  p pause  c cancel  C cancel all ... notice         footer (1)
+//! ```
+//!
+//! Narrow or short terminals lose the charts first, then the histogram, then
+//! the states panel; the header, the table and the footer always stay.
+
+mod footer;
+mod header;
+mod latency;
+mod outcomes;
+mod popup;
+mod states;
+mod tasks;
+mod theme;
+mod throughput;
+mod warnings;
+
+pub mod dashboard;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Block;
+
+pub use theme::Theme;
+pub use warnings::warnings;
+
+use crate::app::{App, Popup};
+use crate::snapshot::Snapshot;
+
+/// Below this height the charts row is left out.
+const CHARTS_MIN_HEIGHT: u16 = 34;
+/// From this height on the body row is taller.
+const TALL: u16 = 40;
+/// Below this height the body row (states, latency, outcomes) is left out.
+const BODY_MIN_HEIGHT: u16 = 20;
+
+/// A bordered panel with a title, in the theme's style.
+fn panel<'a>(title: impl Into<Line<'a>>, theme: &Theme) -> Block<'a> {
+    let title: Line = title.into();
+    Block::bordered()
+        .border_set(theme.border_set())
+        .border_style(theme.border())
+        .title(title.style(theme.title()))
+}
+
+/// Label and value, the commonest line of the dashboard.
+fn pair<'a>(label: &'a str, value: String, theme: &Theme) -> Vec<Span<'a>> {
+    vec![
+        Span::styled(label, theme.label()),
+        Span::styled(value, theme.value()),
+    ]
+}
+
+/// Draws one frame.
+pub fn draw(frame: &mut Frame, app: &mut App, live: &Snapshot, theme: &Theme) {
+    let snap = app.view(live).clone();
+    let area = frame.area();
+    let warn = warnings(&snap);
+    let warn_height = if warn.is_empty() {
+        0
+    } else {
+        warn.len().min(3) as u16 + 2
+    };
+    // Seven states and their borders need 9 rows; tall screens give the histogram more.
+    let body_height = match area.height {
+        h if h >= TALL => 11,
+        h if h >= BODY_MIN_HEIGHT => 9,
+        _ => 0,
+    };
+    let chart_height = if area.height >= CHARTS_MIN_HEIGHT {
+        9
+    } else {
+        0
+    };
+    let [head, body, charts, warn_area, table, foot] = Layout::vertical([
+        Constraint::Length(4),
+        Constraint::Length(body_height),
+        Constraint::Length(chart_height),
+        Constraint::Length(warn_height),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+
+    header::render(frame, head, &snap, app, theme);
+    if body_height > 0 {
+        draw_body(frame, body, &snap, theme);
+    }
+    if chart_height > 0 {
+        throughput::render(frame, charts, &snap, theme);
+    }
+    if warn_height > 0 {
+        warnings::render(frame, warn_area, &warn, theme);
+    }
+    tasks::render(frame, table, &snap, app, theme);
+    footer::render(frame, foot, app, &snap, theme);
+
+    match app.popup {
+        Popup::None => {}
+        Popup::Help => popup::help(frame, area, theme),
+        Popup::Details => popup::details(frame, area, &snap, app, theme),
+    }
+    if !theme.unicode {
+        theme::fold_to_ascii(frame.buffer_mut());
+    }
+}
+
+fn draw_body(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
+    if area.width >= 100 {
+        let [states_area, latency_area, outcomes_area] = Layout::horizontal([
+            Constraint::Length(22),
+            Constraint::Min(40),
+            Constraint::Length(34),
+        ])
+        .areas(area);
+        states::render(frame, states_area, snap, theme);
+        latency::render(frame, latency_area, snap, theme);
+        outcomes::render(frame, outcomes_area, snap, theme);
+    } else {
+        let [states_area, latency_area, outcomes_area] = Layout::horizontal([
+            Constraint::Length(20),
+            Constraint::Min(28),
+            Constraint::Length(24),
+        ])
+        .areas(area);
+        states::render(frame, states_area, snap, theme);
+        latency::render(frame, latency_area, snap, theme);
+        outcomes::render(frame, outcomes_area, snap, theme);
+    }
+}

@@ -1,0 +1,59 @@
+//! Outcomes: status codes and error kinds with their counts.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{Theme, panel};
+use crate::format;
+use crate::snapshot::Snapshot;
+
+fn row<'a>(
+    name: String,
+    n: u64,
+    width: usize,
+    style: ratatui::style::Style,
+    theme: &Theme,
+) -> Line<'a> {
+    let count = format::count(n);
+    let pad = width.saturating_sub(name.chars().count() + count.len());
+    Line::from(vec![
+        Span::styled(name, style),
+        Span::raw(" ".repeat(pad.max(1))),
+        Span::styled(count, theme.value()),
+    ])
+}
+
+/// Renders the outcomes panel: statuses first, then errors, cut to fit.
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
+    let width = area.width.saturating_sub(4) as usize;
+    let height = area.height.saturating_sub(2) as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    if snap.status.is_empty() && snap.errors.is_empty() {
+        lines.push(Line::styled("nothing has ended yet", theme.dim()));
+    }
+    for &(code, n) in &snap.status {
+        lines.push(row(format!("{code}"), n, width, theme.status(code), theme));
+    }
+    if !snap.errors.is_empty() {
+        let finished = snap.counts.finished().max(1);
+        lines.push(Line::styled(
+            format!(
+                "failed {:.1}%",
+                snap.counts.failed as f64 * 100.0 / finished as f64
+            ),
+            theme.label(),
+        ));
+        for &(kind, n) in &snap.errors {
+            lines.push(row(kind.as_str().to_string(), n, width, theme.bad(), theme));
+        }
+    }
+    if lines.len() > height && height > 0 {
+        let hidden = lines.len() - (height - 1);
+        lines.truncate(height - 1);
+        lines.push(Line::styled(format!("+{hidden} more"), theme.dim()));
+    }
+    let block = panel(" outcomes ", theme).padding(ratatui::widgets::Padding::horizontal(1));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}

@@ -1,0 +1,88 @@
+//! Popups over the dashboard: the key help, and one request in full.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+
+use super::{Theme, pair, panel};
+use crate::app::App;
+use crate::format;
+use crate::keymap;
+use crate::snapshot::Snapshot;
+
+/// A `width` × `height` rectangle in the middle of `area`, clipped to it.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// The key help, built from the same table as the handler and the footer.
+pub fn help(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let entries: Vec<(&str, &str)> = keymap::help().collect();
+    let key_w = entries
+        .iter()
+        .map(|e| e.0.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let mut lines: Vec<Line> = entries
+        .iter()
+        .map(|(k, h)| {
+            Line::from(vec![
+                Span::styled(format!("{k:<key_w$}"), theme.key()),
+                Span::raw(*h),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Esc or ? closes this help", theme.dim()));
+    let width = lines.iter().map(Line::width).max().unwrap_or(40) as u16 + 4;
+    let rect = centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(panel(" keys ", theme)), rect);
+}
+
+/// The selected request in full (its URL unabridged).
+pub fn details(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme: &Theme) {
+    let task = app
+        .selected
+        .and_then(|id| snap.tasks.iter().find(|t| t.id == id));
+    let lines: Vec<Line> = match task {
+        None => vec![Line::styled(
+            "no request selected: it has ended, or nothing is in flight",
+            theme.dim(),
+        )],
+        Some(t) => vec![
+            Line::from(pair("id        ", t.id.to_string(), theme)),
+            Line::from(pair("phase     ", t.phase.as_str().to_string(), theme)),
+            Line::from(pair(
+                "age       ",
+                format!("{:.3}s", t.age.as_secs_f64()),
+                theme,
+            )),
+            Line::from(pair("received  ", format::bytes(t.bytes), theme)),
+            Line::from(pair(
+                "url       ",
+                format::inert(&t.url).into_owned(),
+                theme,
+            )),
+            Line::raw(""),
+            Line::styled("c cancels it · Esc closes", theme.dim()),
+        ],
+    };
+    let rect = centered(area, area.width.saturating_sub(8).min(100), 11);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(panel(" request ", theme)),
+        rect,
+    );
+}

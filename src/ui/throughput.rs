@@ -1,0 +1,143 @@
+//! Over time: throughput, and in-flight against the limit, one point per
+//! second. The limit is drawn as steps so a change of limit, and what it did
+//! to throughput, can be seen.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
+
+use super::{Theme, panel};
+use crate::format;
+use crate::snapshot::{HistoryPoint, Snapshot};
+
+/// Seconds of history shown.
+const WINDOW: usize = 90;
+
+fn recent(snap: &Snapshot) -> &[HistoryPoint] {
+    let h = &snap.history;
+    &h[h.len().saturating_sub(WINDOW)..]
+}
+
+fn x_bounds(points: &[HistoryPoint]) -> [f64; 2] {
+    let last = points.last().map_or(1, |p| p.t_s) as f64;
+    let first = points.first().map_or(0, |p| p.t_s.saturating_sub(1)) as f64;
+    [first.min(last - 1.0), last.max(first + 1.0)]
+}
+
+/// A round top for the y axis, with a little headroom above `values`.
+pub(super) fn y_max(values: impl Iterator<Item = f64>) -> f64 {
+    let max = values.fold(1.0, f64::max) * 1.05;
+    let magnitude = 10f64.powf(max.log10().floor());
+    let step = [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
+        .into_iter()
+        .find(|s| s * magnitude >= max)
+        .unwrap_or(10.0);
+    step * magnitude
+}
+
+fn axis_labels(bounds: [f64; 2], fmt: impl Fn(f64) -> String) -> Vec<Line<'static>> {
+    vec![Line::from(fmt(bounds[0])), Line::from(fmt(bounds[1]))]
+}
+
+/// Renders the two charts side by side.
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let points = recent(snap);
+    let rate_title = format!(" throughput {} ", format::rate(snap.rate_recent));
+    let flight_title = format!(
+        " in flight {} / limit {} ",
+        format::count(snap.in_flight),
+        format::count(snap.effective_limit())
+    );
+    if points.len() < 2 {
+        for (a, t) in [(left, rate_title), (right, flight_title)] {
+            let p = Paragraph::new(Line::styled("collecting the first seconds…", theme.dim()));
+            frame.render_widget(p.block(panel(t, theme)), a);
+        }
+        return;
+    }
+    let xb = x_bounds(points);
+    let x_axis = || {
+        Axis::default()
+            .bounds(xb)
+            .style(theme.dim())
+            .labels(axis_labels(xb, |v| format!("{v:.0}s")))
+    };
+
+    let rate: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| (p.t_s as f64, p.finished as f64))
+        .collect();
+    let ymax = y_max(rate.iter().map(|p| p.1));
+    let chart = Chart::new(vec![
+        Dataset::default()
+            .name("req/s")
+            .marker(theme.marker())
+            .graph_type(GraphType::Line)
+            .style(theme.series(0))
+            .data(&rate),
+    ])
+    .block(panel(rate_title, theme))
+    .x_axis(x_axis())
+    .y_axis(
+        Axis::default()
+            .bounds([0.0, ymax])
+            .style(theme.dim())
+            .labels(axis_labels([0.0, ymax], |v| format::count(v as u64))),
+    )
+    .legend_position(None);
+    frame.render_widget(chart, left);
+
+    let flight: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| (p.t_s as f64, p.in_flight as f64))
+        .collect();
+    // Steps: hold each second's limit across that second.
+    let limit: Vec<(f64, f64)> = points
+        .iter()
+        .flat_map(|p| {
+            [
+                (p.t_s as f64 - 0.999, p.limit as f64),
+                (p.t_s as f64, p.limit as f64),
+            ]
+        })
+        .filter(|p| p.0 >= xb[0])
+        .collect();
+    let ymax = y_max(flight.iter().chain(limit.iter()).map(|p| p.1));
+    let chart = Chart::new(vec![
+        Dataset::default()
+            .name("limit")
+            .marker(theme.marker())
+            .graph_type(GraphType::Line)
+            .style(theme.series(2))
+            .data(&limit),
+        Dataset::default()
+            .name("in flight")
+            .marker(theme.marker())
+            .graph_type(GraphType::Line)
+            .style(theme.series(1))
+            .data(&flight),
+    ])
+    .block(panel(flight_title, theme))
+    .x_axis(x_axis())
+    .y_axis(
+        Axis::default()
+            .bounds([0.0, ymax])
+            .style(theme.dim())
+            .labels(axis_labels([0.0, ymax], |v| format::count(v as u64))),
+    );
+    frame.render_widget(chart, right);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn axis_tops_are_round_and_above_the_data() {
+        assert_eq!(super::y_max([11_000.0].into_iter()), 12_000.0);
+        assert_eq!(super::y_max([50.0, 48.0].into_iter()), 60.0);
+        assert_eq!(super::y_max([200.0].into_iter()), 250.0);
+        assert_eq!(super::y_max(std::iter::empty()), 1.2);
+    }
+}

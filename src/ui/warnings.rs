@@ -1,0 +1,169 @@
+//! Warnings: small checks over a snapshot, each saying something only when
+//! something is wrong. The panel appears only when one of them speaks.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{Theme, panel};
+use crate::engine::ErrorKind;
+use crate::format;
+use crate::snapshot::{HistoryPoint, Snapshot};
+
+/// Items that must have ended before rates are judged.
+const MIN_SAMPLE: u64 = 50;
+
+type Check = fn(&Snapshot) -> Option<String>;
+
+/// Every check, in the order their warnings are shown.
+const CHECKS: &[Check] = &[input_broke_off, high_error_rate, many_timeouts, saturated];
+
+/// What is wrong with the run now, in words; empty when all is well.
+pub fn warnings(snap: &Snapshot) -> Vec<String> {
+    CHECKS.iter().filter_map(|check| check(snap)).collect()
+}
+
+fn input_broke_off(snap: &Snapshot) -> Option<String> {
+    let e = snap.source_error.as_ref()?;
+    Some(format!("the input stopped early: {}", format::inert(e)))
+}
+
+fn high_error_rate(snap: &Snapshot) -> Option<String> {
+    let finished = snap.counts.finished();
+    let failed = snap.counts.failed;
+    if finished < MIN_SAMPLE || failed * 10 <= finished {
+        return None;
+    }
+    let top = snap.errors.iter().find(|e| e.0 != ErrorKind::Cancelled);
+    Some(format!(
+        "high error rate: {:.0}% of requests failed{}",
+        failed as f64 * 100.0 / finished as f64,
+        top.map(|e| format!(", mostly {}", e.0.as_str()))
+            .unwrap_or_default()
+    ))
+}
+
+fn many_timeouts(snap: &Snapshot) -> Option<String> {
+    let finished = snap.counts.finished();
+    let timeouts = snap
+        .errors
+        .iter()
+        .find(|e| e.0 == ErrorKind::Timeout)
+        .map_or(0, |e| e.1);
+    if timeouts < 10 || timeouts * 50 <= finished {
+        return None;
+    }
+    Some(format!(
+        "many timeouts: {} ({:.1}%): the server is slow to answer, or the timeout (-t) is short",
+        format::count(timeouts),
+        timeouts as f64 * 100.0 / finished.max(1) as f64
+    ))
+}
+
+fn mean_rate(points: &[HistoryPoint]) -> f64 {
+    points.iter().map(|p| p.finished as f64).sum::<f64>() / points.len().max(1) as f64
+}
+
+/// The limit was raised, in-flight filled it, and throughput did not follow:
+/// the server is saturated and extra concurrency only makes requests queue.
+fn saturated(snap: &Snapshot) -> Option<String> {
+    let h = &snap.history;
+    let now = h.get(h.len().checked_sub(5)?..)?;
+    let limit = now.last()?.limit;
+    let full = |p: &HistoryPoint| p.limit > 0 && p.in_flight * 10 >= p.limit * 9;
+    if limit < 8 || !now.iter().all(|p| p.limit == limit && full(p)) {
+        return None;
+    }
+    // An earlier stretch of five seconds at half the limit or less, also full.
+    let earlier = h[..h.len() - 5].windows(5).rev().find(|w| {
+        w.iter()
+            .all(|p| p.limit * 2 <= limit && p.limit == w[0].limit && full(p))
+    })?;
+    let (then, rate_then, rate_now) = (earlier[0].limit, mean_rate(earlier), mean_rate(now));
+    if rate_then <= 0.0 || rate_now >= rate_then * 1.15 {
+        return None;
+    }
+    Some(format!(
+        "limit {} gives no more throughput than {} did ({} vs {}): the server is saturated, extra requests only wait",
+        format::count(limit),
+        format::count(then),
+        format::rate(rate_now),
+        format::rate(rate_then)
+    ))
+}
+
+/// Renders the warnings panel (only called when there are warnings).
+pub fn render(frame: &mut Frame, area: Rect, warnings: &[String], theme: &Theme) {
+    let sym = if theme.unicode { "⚠ " } else { "! " };
+    let lines: Vec<Line> = warnings
+        .iter()
+        .map(|w| Line::from(vec![Span::styled(sym, theme.warn()), Span::raw(w.clone())]))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(panel(" warnings ", theme)),
+        area,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::StateCounts;
+
+    fn points(spec: &[(u64, u64, u64)]) -> Vec<HistoryPoint> {
+        let mut t = 0;
+        spec.iter()
+            .flat_map(|&(secs, limit, rate)| (0..secs).map(move |_| (limit, rate)))
+            .map(|(limit, rate)| {
+                t += 1;
+                HistoryPoint {
+                    t_s: t,
+                    finished: rate,
+                    in_flight: limit,
+                    limit,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_healthy_run_has_no_warnings() {
+        let snap = Snapshot {
+            counts: StateCounts {
+                done: 1000,
+                failed: 20,
+                ..StateCounts::default()
+            },
+            errors: vec![(ErrorKind::Http5xx, 20)],
+            history: points(&[(10, 50, 2000), (10, 100, 3900)]),
+            ..Snapshot::default()
+        };
+        assert!(warnings(&snap).is_empty(), "{:?}", warnings(&snap));
+    }
+
+    #[test]
+    fn errors_timeouts_and_saturation_are_named() {
+        let snap = Snapshot {
+            counts: StateCounts {
+                done: 700,
+                failed: 300,
+                ..StateCounts::default()
+            },
+            errors: vec![(ErrorKind::Timeout, 200), (ErrorKind::Http5xx, 100)],
+            history: points(&[(10, 50, 2000), (10, 200, 2050)]),
+            source_error: Some("read failed\u{1b}[2J".into()),
+            ..Snapshot::default()
+        };
+        let w = warnings(&snap);
+        assert_eq!(w.len(), 4, "{w:?}");
+        assert!(w[0].contains("stopped early") && !w[0].contains('\u{1b}'));
+        assert!(w[1].contains("30%") && w[1].contains("timeout"));
+        assert!(w[2].contains("many timeouts: 200"));
+        assert!(
+            w[3].contains("limit 200") && w[3].contains("50"),
+            "{}",
+            w[3]
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! The dashboard rendered into ratatui's `TestBackend` from fixture
+//! snapshots: whole screens checked with insta, plus targeted assertions
+//! (symbols, colours, hostile text, small terminals).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fetchtop::app::App;
+use fetchtop::engine::{ErrorKind, Phase};
+use fetchtop::keymap::Action;
+use fetchtop::snapshot::{
+    HistogramBar, HistoryPoint, Percentiles, RunState, Snapshot, StateCounts, TaskView,
+};
+use fetchtop::ui::{Theme, draw};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+const UNICODE: Theme = Theme {
+    color: true,
+    unicode: true,
+};
+
+fn render(snap: &Snapshot, app: &mut App, theme: Theme, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| draw(f, app, snap, &theme)).unwrap();
+    terminal
+}
+
+fn text(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn task(id: u64, phase: Phase, age_ms: u64, bytes: u64) -> TaskView {
+    TaskView {
+        id,
+        phase,
+        url: Arc::from(format!("http://127.0.0.1:8080/items/{id}").as_str()),
+        age: Duration::from_millis(age_ms),
+        bytes,
+    }
+}
+
+fn latency(p50: f64, count: u64) -> Percentiles {
+    Percentiles {
+        p50,
+        p90: p50 * 4.0,
+        p99: p50 * 9.0,
+        p999: p50 * 11.0,
+        max: p50 * 12.0,
+        mean: p50 * 2.0,
+        count,
+    }
+}
+
+fn empty_start() -> Snapshot {
+    Snapshot {
+        target: "http://127.0.0.1:8080/items/{1..100000}".into(),
+        limit: 50,
+        total: Some(100_000),
+        ..Snapshot::default()
+    }
+}
+
+fn busy() -> Snapshot {
+    let history: Vec<HistoryPoint> = (1..=40)
+        .map(|t| {
+            let limit = if t <= 20 { 50 } else { 100 };
+            HistoryPoint {
+                t_s: t,
+                finished: if t <= 20 { 2200 } else { 4100 } + (t % 3) * 40,
+                in_flight: limit - (t % 4),
+                limit,
+            }
+        })
+        .collect();
+    let histogram = (0..24)
+        .map(|i| HistogramBar {
+            le_ms: 5.0 * 1.2f64.powi(i + 1),
+            count: 40_000 / (i as u64 + 1).pow(2),
+        })
+        .collect();
+    Snapshot {
+        target: "http://127.0.0.1:8080/items/{1..100000}".into(),
+        elapsed: Duration::from_secs(40),
+        limit: 100,
+        in_flight: 98,
+        max_in_flight: 100,
+        total: Some(100_000),
+        dispatched: 63_098,
+        counts: StateCounts {
+            queued: 2,
+            waiting: 90,
+            receiving: 6,
+            done: 62_400,
+            failed: 600,
+            ..StateCounts::default()
+        },
+        latency: latency(8.9, 63_000),
+        latency_recent: latency(14.2, 20_500),
+        histogram,
+        status: vec![(200, 62_400), (500, 310), (503, 290)],
+        errors: vec![(ErrorKind::Http5xx, 600)],
+        bytes: 11_200_000,
+        rate_recent: 4105.0,
+        rate_overall: 1575.0,
+        history,
+        tasks: (0..40)
+            .map(|i| {
+                let phase = [Phase::Waiting, Phase::Receiving, Phase::Queued][i as usize % 3];
+                task(
+                    63_000 + i,
+                    phase,
+                    150 - i * 3,
+                    if phase == Phase::Receiving { 120 } else { 0 },
+                )
+            })
+            .collect(),
+        ..Snapshot::default()
+    }
+}
+
+fn many_errors() -> Snapshot {
+    let mut s = busy();
+    s.counts.done = 20_000;
+    s.counts.failed = 43_000;
+    s.errors = vec![
+        (ErrorKind::Timeout, 30_000),
+        (ErrorKind::Connect, 8_000),
+        (ErrorKind::Http5xx, 5_000),
+    ];
+    s.status = vec![(200, 20_000), (503, 5_000)];
+    s
+}
+
+fn paused() -> Snapshot {
+    let mut s = busy();
+    s.paused = true;
+    s.state = RunState::Paused;
+    s.in_flight = 0;
+    s.tasks.clear();
+    s
+}
+
+#[test]
+fn empty_start_screen() {
+    let t = render(&empty_start(), &mut App::default(), UNICODE, 120, 40);
+    insta::assert_snapshot!("empty_start_120x40", t.backend());
+    let s = text(&t);
+    assert!(s.contains("0 in flight / limit 50"));
+    assert!(s.contains("0/100,000"));
+    assert!(s.contains("no responses yet"));
+}
+
+#[test]
+fn busy_run_screen() {
+    let t = render(&busy(), &mut App::default(), UNICODE, 160, 45);
+    insta::assert_snapshot!("busy_160x45", t.backend());
+    let s = text(&t);
+    assert!(s.contains("98 in flight / limit 100"));
+    assert!(s.contains("62,400"), "done count");
+    assert!(s.contains("p99.9"));
+    assert!(s.contains("in flight 98 · oldest 40 shown · sort: age"));
+    assert!(s.contains("ETA"));
+    assert!(
+        !s.contains("warnings"),
+        "a healthy run shows no warnings panel"
+    );
+}
+
+#[test]
+fn many_errors_raise_warnings() {
+    let t = render(&many_errors(), &mut App::default(), UNICODE, 160, 45);
+    insta::assert_snapshot!("many_errors_160x45", t.backend());
+    let s = text(&t);
+    assert!(s.contains("warnings"));
+    assert!(s.contains("high error rate"));
+    assert!(s.contains("many timeouts"));
+    assert!(s.contains("timeout") && s.contains("30,000"));
+}
+
+#[test]
+fn paused_screen() {
+    let t = render(&paused(), &mut App::default(), UNICODE, 160, 45);
+    insta::assert_snapshot!("paused_160x45", t.backend());
+    let s = text(&t);
+    assert!(s.contains("paused · 00:40"));
+    assert!(s.contains("limit 100 · paused"));
+}
+
+#[test]
+fn small_terminal_collapses_gracefully() {
+    let t = render(&busy(), &mut App::default(), UNICODE, 80, 24);
+    insta::assert_snapshot!("busy_80x24", t.backend());
+    let s = text(&t);
+    assert!(s.contains("98 in flight / limit 100"));
+    assert!(s.contains("states") && s.contains("latency") && s.contains("outcomes"));
+    assert!(!s.contains("throughput"), "charts are the first to go");
+    assert!(s.contains("in flight 98"));
+    // Tiny terminals keep the header, the table and the footer, and never panic.
+    for (w, h) in [(60, 16), (40, 10), (20, 5), (1, 1)] {
+        let t = render(&busy(), &mut App::default(), UNICODE, w, h);
+        if h >= 10 {
+            assert!(text(&t).contains("limit"), "{w}x{h}");
+        }
+    }
+}
+
+#[test]
+fn help_and_details_popups() {
+    let snap = busy();
+    let mut app = App::default();
+    app.update(Action::Help, &snap);
+    let s = text(&render(&snap, &mut app, UNICODE, 160, 45));
+    for (keys, _) in fetchtop::keymap::help() {
+        assert!(s.contains(keys), "help lists {keys}");
+    }
+    let mut app = App::default();
+    app.update(Action::Down, &snap);
+    app.update(Action::Details, &snap);
+    let s = text(&render(&snap, &mut app, UNICODE, 160, 45));
+    assert!(s.contains("request"));
+    let selected = app.selected.unwrap();
+    assert!(s.contains(&format!("http://127.0.0.1:8080/items/{selected}")));
+}
+
+#[test]
+fn footer_comes_from_the_key_table() {
+    let s = text(&render(&busy(), &mut App::default(), UNICODE, 160, 45));
+    let footer = s.lines().last().unwrap();
+    for (keys, what) in fetchtop::keymap::footer() {
+        assert!(
+            footer.contains(keys) && footer.contains(what),
+            "{keys} {what} in {footer:?}"
+        );
+    }
+}
+
+#[test]
+fn ascii_fallback_draws_only_ascii() {
+    let ascii = Theme {
+        color: true,
+        unicode: false,
+    };
+    let s = text(&render(&busy(), &mut App::default(), ascii, 160, 45));
+    assert!(s.is_ascii(), "{s}");
+    assert!(
+        s.contains("+-") && s.contains("| . queued") && s.contains("| + done"),
+        "{s}"
+    );
+    assert!(s.contains("]/[ x2 /2"), "{s}");
+}
+
+#[test]
+fn no_color_means_no_colours() {
+    let plain = Theme {
+        color: false,
+        unicode: true,
+    };
+    let t = render(&many_errors(), &mut App::default(), plain, 160, 45);
+    let buf = t.backend().buffer();
+    for cell in buf.content() {
+        assert!(matches!(cell.fg, Color::Reset), "{:?}", cell);
+        assert!(matches!(cell.bg, Color::Reset), "{:?}", cell);
+    }
+    let t = render(&many_errors(), &mut App::default(), UNICODE, 160, 45);
+    assert!(
+        t.backend()
+            .buffer()
+            .content()
+            .iter()
+            .any(|c| c.fg != Color::Reset)
+    );
+}
+
+#[test]
+fn hostile_text_is_drawn_inert() {
+    let mut snap = busy();
+    snap.target = "evil\u{1b}]0;pwned\u{7}target".into();
+    snap.tasks[0].url = Arc::from("http://x/\u{1b}[2J\u{9b}31m\r\nrm -rf");
+    snap.source_error = Some("bad\u{1b}[5mblink".into());
+    let mut app = App::default();
+    let s = text(&render(&snap, &mut app, UNICODE, 160, 45));
+    assert!(!s.chars().any(|c| c.is_control() && c != '\n'), "{s:?}");
+    assert!(s.contains("evil?]0;pwned?target"));
+    app.update(Action::Details, &snap);
+    let s = text(&render(&snap, &mut app, UNICODE, 160, 45));
+    assert!(!s.chars().any(|c| c.is_control() && c != '\n'));
+}
