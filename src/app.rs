@@ -69,6 +69,8 @@ pub struct App {
     selected_row: usize,
     /// Order of the in-flight table.
     pub sort: SortKey,
+    /// The latency histogram shows the last seconds rather than the whole run.
+    pub recent_latency: bool,
     /// The snapshot on screen while frozen.
     pub frozen: Option<Snapshot>,
     /// The open popup.
@@ -244,6 +246,18 @@ impl App {
             Action::Sort => {
                 self.sort = self.sort.next();
                 self.say(format!("sorted by {}", self.sort.as_str()));
+                None
+            }
+            Action::LatencyWindow => {
+                self.recent_latency = !self.recent_latency;
+                self.say(format!(
+                    "latency histogram: {}",
+                    if self.recent_latency {
+                        "last 5 s"
+                    } else {
+                        "whole run"
+                    }
+                ));
                 None
             }
             Action::Up => {

@@ -26,6 +26,8 @@ pub enum Action {
     Freeze,
     /// Change the order of the in-flight table.
     Sort,
+    /// Switch the latency histogram between the whole run and the last seconds.
+    LatencyWindow,
     /// Move the selection up.
     Up,
     /// Move the selection down.
@@ -153,6 +155,14 @@ pub const BINDINGS: &[Binding] = &[
         in_footer: false,
     },
     Binding {
+        action: Action::LatencyWindow,
+        keys: &[(KeyCode::Char('l'), NONE)],
+        label: "l",
+        short: "latency window",
+        help: "latency histogram: whole run / last 5 seconds",
+        in_footer: false,
+    },
+    Binding {
         action: Action::Freeze,
         keys: &[(KeyCode::Char('f'), NONE)],
         label: "f",
@@ -258,6 +268,8 @@ mod tests {
             (KeyCode::Char('?'), KeyModifiers::SHIFT, Action::Help),
             (KeyCode::Up, NONE, Action::Up),
             (KeyCode::Char('j'), NONE, Action::Down),
+            (KeyCode::Char('l'), NONE, Action::LatencyWindow),
+            (KeyCode::Char('s'), NONE, Action::Sort),
         ];
         for (code, m, want) in cases {
             assert_eq!(action_for(key(code, m)), Some(want), "{code:?} {m:?}");

@@ -100,7 +100,7 @@ pub struct HistogramBar {
 pub struct HistoryPoint {
     /// Seconds since the run started (end of the second this point covers).
     pub t_s: u64,
-    /// Items that ended during that second.
+    /// Items that completed (done or failed, not cancelled) during that second.
     pub finished: u64,
     /// In-flight count at the end of that second.
     pub in_flight: u64,
@@ -156,15 +156,17 @@ pub struct Snapshot {
     pub latency_recent: Percentiles,
     /// Log-spaced histogram of the whole run's latency.
     pub histogram: Vec<HistogramBar>,
+    /// Log-spaced histogram of the last few seconds' latency.
+    pub histogram_recent: Vec<HistogramBar>,
     /// Response status codes and their counts, ascending by code.
     pub status: Vec<(u16, u64)>,
     /// Error kinds and their counts, most frequent first.
     pub errors: Vec<(ErrorKind, u64)>,
     /// Body bytes received over the run.
     pub bytes: u64,
-    /// Items ended per second over the last few seconds.
+    /// Items completed (done or failed) per second over the last few seconds.
     pub rate_recent: f64,
-    /// Items ended per second over the whole run.
+    /// Items completed (done or failed) per second over the whole run.
     pub rate_overall: f64,
     /// One point per second, the last couple of minutes.
     pub history: Vec<HistoryPoint>,
@@ -181,8 +183,12 @@ impl Snapshot {
     }
 
     /// Estimated time left, when the total is known and items are ending.
+    /// Not before a few seconds and items, when the rate is still noise.
     pub fn eta(&self) -> Option<Duration> {
         let total = self.total?;
+        if self.elapsed < Duration::from_secs(3) || self.counts.finished() < 20 {
+            return None;
+        }
         let left = total.saturating_sub(self.counts.finished());
         let rate = if self.rate_recent > 0.0 {
             self.rate_recent

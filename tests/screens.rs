@@ -233,6 +233,24 @@ fn help_and_details_popups() {
 }
 
 #[test]
+fn the_histogram_switches_between_run_and_recent() {
+    let mut snap = busy();
+    snap.histogram_recent = vec![HistogramBar {
+        le_ms: 999.0,
+        count: 4242,
+    }];
+    let mut app = App::default();
+    let s = text(&render(&snap, &mut app, UNICODE, 160, 45));
+    assert!(s.contains("histogram: whole run") && !s.contains("4,242"));
+    app.update(Action::LatencyWindow, &snap);
+    let s = text(&render(&snap, &mut app, UNICODE, 160, 45));
+    assert!(
+        s.contains("histogram: last 5s") && s.contains("4,242"),
+        "{s}"
+    );
+}
+
+#[test]
 fn footer_comes_from_the_key_table() {
     let s = text(&render(&busy(), &mut App::default(), UNICODE, 160, 45));
     let footer = s.lines().last().unwrap();

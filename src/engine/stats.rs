@@ -128,10 +128,10 @@ pub struct Stats {
     failed: u64,
     cancelled: u64,
     bytes: u64,
-    /// (elapsed, items finished so far), sampled at every tick, for the recent rate.
+    /// (elapsed, items completed so far), sampled at every tick, for the recent rate.
     samples: VecDeque<(Duration, u64)>,
     history: VecDeque<HistoryPoint>,
-    /// Items finished when the last history point was taken.
+    /// Items completed when the last history point was taken.
     history_mark: u64,
 }
 
@@ -164,6 +164,12 @@ impl Stats {
         self.done + self.failed + self.cancelled
     }
 
+    /// Items that ran to an outcome of their own (done or failed). Rates count
+    /// these: a cancellation is the user's doing, not work the target did.
+    pub fn completed(&self) -> u64 {
+        self.done + self.failed
+    }
+
     /// Counts one finished item, `elapsed` after the run started. O(1).
     pub fn record(&mut self, r: &Record, elapsed: Duration) {
         match r.state {
@@ -187,7 +193,7 @@ impl Stats {
 
     /// Advances the rolling windows; call at every snapshot tick.
     pub fn tick(&mut self, elapsed: Duration, in_flight: u64, limit: u64) {
-        let finished = self.finished();
+        let finished = self.completed();
         self.samples.push_back((elapsed, finished));
         while let Some(&(t, _)) = self.samples.front() {
             if elapsed.saturating_sub(t) > RATE_WINDOW && self.samples.len() > 2 {
@@ -221,7 +227,7 @@ impl Stats {
         }
     }
 
-    /// Items finished per second over the recent window.
+    /// Items completed per second over the recent window.
     pub fn rate_recent(&self) -> f64 {
         match (self.samples.front(), self.samples.back()) {
             (Some(&(t0, n0)), Some(&(t1, n1))) if t1 > t0 => {
@@ -241,6 +247,7 @@ impl Stats {
         snap.latency = percentiles(&self.latency);
         snap.latency_recent = self.recent.percentiles(elapsed.as_secs());
         snap.histogram = bars(&self.latency);
+        snap.histogram_recent = bars(&self.recent.merged);
         snap.status = self
             .status
             .iter()
@@ -258,7 +265,7 @@ impl Stats {
         snap.rate_recent = self.rate_recent();
         let secs = elapsed.as_secs_f64();
         snap.rate_overall = if secs > 0.0 {
-            self.finished() as f64 / secs
+            self.completed() as f64 / secs
         } else {
             0.0
         };
@@ -358,6 +365,10 @@ mod tests {
         };
         s.fill(&mut snap);
         assert_eq!(snap.latency_recent.count, 1);
+        assert_eq!(
+            snap.histogram_recent.iter().map(|b| b.count).sum::<u64>(),
+            1
+        );
         assert!(snap.latency_recent.max < 20.0);
         assert!(snap.latency.max > 800.0);
     }

@@ -13,6 +13,8 @@ use crate::snapshot::{RunState, Snapshot};
 
 /// Label width, so both meters start in the same column.
 const LABEL: usize = 7;
+/// Room kept for the text beside the meters.
+const TEXT_COLUMN: usize = 52;
 
 /// A horizontal meter `width` cells wide, `ratio` of it filled.
 pub(super) fn meter(
@@ -116,8 +118,13 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme: 
         ),
         _ => (None, format!("{} done · {rate}", format::count(finished))),
     };
-    // Both meters get what the longer text leaves; on a narrow screen they go.
-    let text_width = limit_text.chars().count().max(text.chars().count());
+    // Both meters get what a fixed text column leaves, so they do not jump as
+    // the text changes length; on a narrow screen they go.
+    let text_width = limit_text
+        .chars()
+        .count()
+        .max(text.chars().count())
+        .max(TEXT_COLUMN.min(inner_width / 2));
     let bar = inner_width.saturating_sub(LABEL + text_width + 2);
     let bar = if bar >= 8 { bar } else { 0 };
     let line = |label: &'static str, ratio: Option<f64>, text: String, style| {

@@ -77,8 +77,13 @@ pub(super) fn group(bars: &[HistogramBar], rows: usize) -> Vec<HistogramBar> {
         .collect()
 }
 
-fn histogram<'a>(snap: &Snapshot, width: usize, rows: usize, theme: &Theme) -> Vec<Line<'a>> {
-    let bars = group(&snap.histogram, rows);
+fn histogram<'a>(
+    source: &[HistogramBar],
+    width: usize,
+    rows: usize,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
+    let bars = group(source, rows);
     if bars.is_empty() {
         return vec![Line::styled("no responses yet", theme.dim())];
     }
@@ -103,17 +108,28 @@ fn histogram<'a>(snap: &Snapshot, width: usize, rows: usize, theme: &Theme) -> V
         .collect()
 }
 
-/// Renders the latency panel.
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
-    let block = panel(" latency ", theme);
+/// Renders the latency panel; `recent` picks the last seconds' histogram.
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, theme: &Theme) {
+    let with_histogram = area.width.saturating_sub(2) >= TABLE + HISTOGRAM_MIN;
+    let title = match (with_histogram, recent) {
+        (false, _) => " latency ",
+        (true, true) => " latency · histogram: last 5s (l) ",
+        (true, false) => " latency · histogram: whole run (l) ",
+    };
+    let block = panel(title, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if inner.width >= TABLE + HISTOGRAM_MIN {
+    if with_histogram {
         let [left, right] =
             Layout::horizontal([Constraint::Length(TABLE), Constraint::Min(HISTOGRAM_MIN)])
                 .areas(inner);
         frame.render_widget(Paragraph::new(table(snap, theme)), left);
-        let lines = histogram(snap, right.width as usize, right.height as usize, theme);
+        let source = if recent {
+            &snap.histogram_recent
+        } else {
+            &snap.histogram
+        };
+        let lines = histogram(source, right.width as usize, right.height as usize, theme);
         frame.render_widget(Paragraph::new(lines), right);
     } else {
         frame.render_widget(Paragraph::new(table(snap, theme)), inner);

@@ -101,7 +101,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, live: &Snapshot, theme: &Theme) {
 
     header::render(frame, head, &snap, app, theme);
     if body_height > 0 {
-        draw_body(frame, body, &snap, theme);
+        draw_body(frame, body, &snap, app.recent_latency, theme);
     }
     if chart_height > 0 {
         throughput::render(frame, charts, &snap, theme);
@@ -122,7 +122,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, live: &Snapshot, theme: &Theme) {
     }
 }
 
-fn draw_body(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
+fn draw_body(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, theme: &Theme) {
     if area.width >= 100 {
         let [states_area, latency_area, outcomes_area] = Layout::horizontal([
             Constraint::Length(22),
@@ -131,7 +131,7 @@ fn draw_body(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         ])
         .areas(area);
         states::render(frame, states_area, snap, theme);
-        latency::render(frame, latency_area, snap, theme);
+        latency::render(frame, latency_area, snap, recent, theme);
         outcomes::render(frame, outcomes_area, snap, theme);
     } else {
         let [states_area, latency_area, outcomes_area] = Layout::horizontal([
@@ -141,7 +141,7 @@ fn draw_body(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         ])
         .areas(area);
         states::render(frame, states_area, snap, theme);
-        latency::render(frame, latency_area, snap, theme);
+        latency::render(frame, latency_area, snap, recent, theme);
         outcomes::render(frame, outcomes_area, snap, theme);
     }
 }

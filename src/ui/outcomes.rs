@@ -5,7 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::theme::StateKind;
 use super::{Theme, panel};
+use crate::engine::ErrorKind;
 use crate::format;
 use crate::snapshot::Snapshot;
 
@@ -36,18 +38,28 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     for &(code, n) in &snap.status {
         lines.push(row(format!("{code}"), n, width, theme.status(code), theme));
     }
-    if !snap.errors.is_empty() {
-        let finished = snap.counts.finished().max(1);
-        lines.push(Line::styled(
-            format!(
-                "failed {:.1}%",
-                snap.counts.failed as f64 * 100.0 / finished as f64
-            ),
-            theme.label(),
-        ));
-        for &(kind, n) in &snap.errors {
+    let failures: Vec<_> = snap
+        .errors
+        .iter()
+        .filter(|e| e.0 != ErrorKind::Cancelled)
+        .collect();
+    if !failures.is_empty() {
+        let completed = (snap.counts.done + snap.counts.failed).max(1);
+        let pct = snap.counts.failed as f64 * 100.0 / completed as f64;
+        lines.push(Line::styled(format!("failed {pct:.1}%"), theme.label()));
+        for &&(kind, n) in &failures {
             lines.push(row(kind.as_str().to_string(), n, width, theme.bad(), theme));
         }
+    }
+    if snap.counts.cancelled > 0 {
+        let (_, style) = theme.state(StateKind::Cancelled);
+        lines.push(row(
+            "cancelled".into(),
+            snap.counts.cancelled,
+            width,
+            style,
+            theme,
+        ));
     }
     if lines.len() > height && height > 0 {
         let hidden = lines.len() - (height - 1);

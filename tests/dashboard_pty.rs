@@ -1,0 +1,349 @@
+//! End-to-end test of the live dashboard in a real pseudo-terminal.
+//!
+//! `fetchtop demo` runs on a 40x120 pty, exactly as a user would start it,
+//! and its output is fed into a vt100 emulator. The test proves that:
+//!
+//! - the dashboard draws its first frame with the header reading
+//!   `5 in flight / limit 5` for `-c 5`;
+//! - `+` raises the limit to 6: the header shows it, and the demo server's own
+//!   counters (`GET /stats`, after `POST /stats/reset`) see a 6th request in
+//!   flight and never more than 6;
+//! - `C` cancels the requests in flight: the states panel counts them as
+//!   cancelled;
+//! - `q` stops the run and exits with status 0, the terminal is restored (main
+//!   screen, cursor shown) and the text summary is printed on the normal screen.
+//!
+//! Every check polls with a deadline; nothing about timing is asserted. The only
+//! network traffic goes to the demo server that fetchtop itself starts on
+//! 127.0.0.1.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::num::NonZeroU16;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
+
+const ROWS: u16 = 40;
+const COLS: u16 = 120;
+
+/// Kills the child when the test fails before it has exited by itself.
+struct ChildGuard(Box<dyn Child + Send + Sync>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// The pty's output: every raw byte, and the screen they draw.
+struct Term {
+    rx: Receiver<Vec<u8>>,
+    parser: vt100::Parser,
+    raw: Vec<u8>,
+    eof: bool,
+}
+
+impl Term {
+    fn new(rx: Receiver<Vec<u8>>) -> Term {
+        let rows = NonZeroU16::new(ROWS).unwrap();
+        let cols = NonZeroU16::new(COLS).unwrap();
+        Term {
+            rx,
+            parser: vt100::Parser::new(rows, cols, 0),
+            raw: Vec::new(),
+            eof: false,
+        }
+    }
+
+    fn screen(&self) -> &vt100::Screen {
+        self.parser.screen()
+    }
+
+    /// Takes in whatever output arrives within `wait` (and all that is queued).
+    fn pump(&mut self, wait: Duration) {
+        if self.eof {
+            std::thread::sleep(wait);
+            return;
+        }
+        match self.rx.recv_timeout(wait) {
+            Ok(bytes) => self.feed(&bytes),
+            Err(RecvTimeoutError::Timeout) => return,
+            Err(RecvTimeoutError::Disconnected) => {
+                self.eof = true;
+                return;
+            }
+        }
+        while let Ok(bytes) = self.rx.try_recv() {
+            self.feed(&bytes);
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        self.raw.extend_from_slice(bytes);
+        self.parser.process(bytes);
+    }
+
+    /// Polls `pred` until it holds; panics with the screen after `limit`.
+    fn wait_until(&mut self, what: &str, limit: Duration, mut pred: impl FnMut(&mut Term) -> bool) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if pred(self) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {limit:?} waiting for {what}\n--- screen ---\n{}\n--------------",
+                    self.screen().contents()
+                );
+            }
+            self.pump(Duration::from_millis(50));
+        }
+    }
+
+    /// Panics with `msg` and the screen.
+    fn fail(&self, msg: &str) -> ! {
+        panic!(
+            "{msg}\n--- screen ---\n{}\n--------------",
+            self.screen().contents()
+        );
+    }
+}
+
+/// The demo server's address, from the line printed before the dashboard opens.
+fn demo_addr(raw: &[u8]) -> Option<SocketAddr> {
+    let text = String::from_utf8_lossy(raw);
+    let marker = "serving at http://";
+    let start = text.find(marker)? + marker.len();
+    let rest = &text[start..];
+    let end = rest.find(|c: char| c == '/' || c.is_whitespace())?;
+    rest[..end].parse().ok()
+}
+
+/// The first number after `label` on the screen, commas removed.
+fn number_after(contents: &str, label: &str) -> Option<u64> {
+    let start = contents.find(label)? + label.len();
+    let digits: String = contents[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',')
+        .filter(|c| *c != ',')
+        .collect();
+    digits.parse().ok()
+}
+
+/// The cancelled count of the states panel (`│ ⊘ cancelled      5 │`).
+///
+/// On every line, the text after "cancelled" up to the next border must be a
+/// bare number; that skips notices such as "cancelled all 6 in flight". The
+/// states panel's line (with its ⊘) wins over the outcomes panel's.
+fn cancelled_count(contents: &str) -> Option<u64> {
+    let mut found = None;
+    for line in contents.lines() {
+        for (at, _) in line.match_indices("cancelled") {
+            let rest = &line[at + "cancelled".len()..];
+            let cell = rest.split(['│', '|']).next().unwrap_or_default().trim();
+            let digits = cell.replace(',', "");
+            if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(n) = digits.parse::<u64>() else {
+                continue;
+            };
+            if line[..at].contains('⊘') {
+                return Some(n);
+            }
+            found.get_or_insert(n);
+        }
+    }
+    found
+}
+
+/// The demo server's counters: (in_flight, max_in_flight).
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    in_flight: u64,
+    max_in_flight: u64,
+}
+
+/// One HTTP/1.1 request to the demo server, by hand; answers the JSON body.
+fn http(addr: SocketAddr, method: &str, path: &str) -> Result<serde_json::Value, String> {
+    let timeout = Duration::from_secs(5);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).map_err(|e| e.to_string())?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no end of head: {answer:?}"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!("{method} {path}: {head}"));
+    }
+    // The body is small JSON; skip any chunk framing around it.
+    let (from, to) = (body.find('{'), body.rfind('}'));
+    let json = match (from, to) {
+        (Some(f), Some(t)) if f < t => &body[f..=t],
+        _ => return Err(format!("{method} {path}: no JSON in {body:?}")),
+    };
+    serde_json::from_str(json).map_err(|e| format!("{method} {path}: {e}: {json}"))
+}
+
+fn stats(addr: SocketAddr, method: &str, path: &str) -> Result<Stats, String> {
+    let v = http(addr, method, path)?;
+    let field = |k: &str| v[k].as_u64().ok_or_else(|| format!("no {k} in {v}"));
+    Ok(Stats {
+        in_flight: field("in_flight")?,
+        max_in_flight: field("max_in_flight")?,
+    })
+}
+
+#[test]
+fn dashboard_limit_cancel_and_quit_in_a_real_terminal() {
+    let pty = native_pty_system()
+        .openpty(PtySize {
+            rows: ROWS,
+            cols: COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("open a pty");
+
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_fetchtop"));
+    cmd.args([
+        "demo",
+        "--items",
+        "100000",
+        "--latency",
+        "200ms",
+        "-c",
+        "5",
+        "--error-rate",
+        "0",
+    ]);
+    cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("LANG", "C.UTF-8");
+    // These would take precedence over LANG, and colours do not matter here.
+    for var in ["LC_ALL", "LC_CTYPE", "NO_COLOR"] {
+        cmd.env_remove(var);
+    }
+    let child = pty.slave.spawn_command(cmd).expect("spawn fetchtop demo");
+    let mut child = ChildGuard(child);
+    // Without this the master never sees EOF.
+    drop(pty.slave);
+
+    let mut reader = pty.master.try_clone_reader().expect("pty reader");
+    let mut keys = pty.master.take_writer().expect("pty writer");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            // Linux reports the end of the pty as EIO rather than Ok(0).
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let mut term = Term::new(rx);
+    let mut press = |term: &Term, key: &[u8]| {
+        if let Err(e) = keys.write_all(key).and_then(|()| keys.flush()) {
+            term.fail(&format!("cannot send {key:?}: {e}"));
+        }
+    };
+
+    // 1. The first frame, and the demo server's address printed before it.
+    term.wait_until("the first frame at -c 5", Duration::from_secs(20), |t| {
+        t.screen().alternate_screen() && t.screen().contents().contains("5 in flight / limit 5")
+    });
+    let Some(addr) = demo_addr(&term.raw) else {
+        term.fail(&format!(
+            "no demo URL in the output before the dashboard: {:?}",
+            String::from_utf8_lossy(&term.raw[..term.raw.len().min(400)])
+        ));
+    };
+
+    // 2. `+` raises the limit to 6, on screen and at the server.
+    let reset = stats(addr, "POST", "/stats/reset").unwrap_or_else(|e| term.fail(&e));
+    assert!(reset.max_in_flight <= 5, "{reset:?} at -c 5");
+    press(&term, b"+");
+    let mut last = reset;
+    term.wait_until(
+        "limit 6 on screen and a 6th request at the server",
+        Duration::from_secs(20),
+        |t| {
+            let s = stats(addr, "GET", "/stats").unwrap_or_else(|e| t.fail(&e));
+            if s.max_in_flight > 6 {
+                t.fail(&format!("more than 6 requests in flight at limit 6: {s:?}"));
+            }
+            last = s;
+            let limit = number_after(&t.screen().contents(), "in flight / limit ");
+            limit == Some(6) && (s.in_flight == 6 || s.max_in_flight >= 6)
+        },
+    );
+    assert!(last.max_in_flight <= 6, "{last:?}");
+
+    // 3. `C` cancels everything in flight; the states panel counts it.
+    press(&term, b"C");
+    term.wait_until(
+        "a cancelled count in the states panel",
+        Duration::from_secs(20),
+        |t| cancelled_count(&t.screen().contents()).is_some_and(|n| n > 0),
+    );
+
+    // 4. `q` stops the run; fetchtop exits 0 and restores the terminal.
+    press(&term, b"q");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        match child.0.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => term.pump(Duration::from_millis(50)),
+            Ok(None) => term.fail("fetchtop did not exit within 15 s of q"),
+            Err(e) => term.fail(&format!("cannot wait for fetchtop: {e}")),
+        }
+    };
+    if !status.success() {
+        let tail = &term.raw[term.raw.len().saturating_sub(600)..];
+        term.fail(&format!(
+            "fetchtop exited with {status:?}; last output: {:?}",
+            String::from_utf8_lossy(tail)
+        ));
+    }
+    term.wait_until("the terminal restored", Duration::from_secs(10), |t| {
+        !t.screen().alternate_screen() && !t.screen().hide_cursor()
+    });
+    term.wait_until(
+        "the text summary after the dashboard",
+        Duration::from_secs(10),
+        |t| {
+            // What came after the last switch back from the alternate screen.
+            let leave = b"\x1b[?1049l";
+            let from = t
+                .raw
+                .windows(leave.len())
+                .rposition(|w| w == leave)
+                .map_or(0, |i| i + leave.len());
+            let after = String::from_utf8_lossy(&t.raw[from..]);
+            after.contains("fetchtop finished") && after.contains("items")
+        },
+    );
+}
