@@ -123,25 +123,19 @@ pub fn draw(frame: &mut Frame, app: &mut App, live: &Snapshot, theme: &Theme) {
 }
 
 fn draw_body(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, theme: &Theme) {
-    if area.width >= 100 {
-        let [states_area, latency_area, outcomes_area] = Layout::horizontal([
-            Constraint::Length(22),
-            Constraint::Min(40),
-            Constraint::Length(34),
-        ])
-        .areas(area);
-        states::render(frame, states_area, snap, theme);
-        latency::render(frame, latency_area, snap, recent, theme);
-        outcomes::render(frame, outcomes_area, snap, theme);
+    // Wide screens give the side panels room for big counts.
+    let (side, middle, right) = if area.width >= 100 {
+        (22, 40, 34)
     } else {
-        let [states_area, latency_area, outcomes_area] = Layout::horizontal([
-            Constraint::Length(20),
-            Constraint::Min(28),
-            Constraint::Length(24),
-        ])
-        .areas(area);
-        states::render(frame, states_area, snap, theme);
-        latency::render(frame, latency_area, snap, recent, theme);
-        outcomes::render(frame, outcomes_area, snap, theme);
-    }
+        (20, 28, 24)
+    };
+    let [states_area, latency_area, outcomes_area] = Layout::horizontal([
+        Constraint::Length(side),
+        Constraint::Min(middle),
+        Constraint::Length(right),
+    ])
+    .areas(area);
+    states::render(frame, states_area, snap, theme);
+    latency::render(frame, latency_area, snap, recent, theme);
+    outcomes::render(frame, outcomes_area, snap, theme);
 }

@@ -59,36 +59,13 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         return;
     }
     let xb = x_bounds(points);
-    let x_axis = || {
-        Axis::default()
-            .bounds(xb)
-            .style(theme.dim())
-            .labels(axis_labels(xb, |v| format!("{v:.0}s")))
-    };
 
     let rate: Vec<(f64, f64)> = points
         .iter()
         .map(|p| (p.t_s as f64, p.finished as f64))
         .collect();
-    let ymax = y_max(rate.iter().map(|p| p.1));
-    let chart = Chart::new(vec![
-        Dataset::default()
-            .name("req/s")
-            .marker(theme.marker())
-            .graph_type(GraphType::Line)
-            .style(theme.series(0))
-            .data(&rate),
-    ])
-    .block(panel(rate_title, theme))
-    .x_axis(x_axis())
-    .y_axis(
-        Axis::default()
-            .bounds([0.0, ymax])
-            .style(theme.dim())
-            .labels(axis_labels([0.0, ymax], |v| format::count(v as u64))),
-    )
-    .legend_position(None);
-    frame.render_widget(chart, left);
+    let rate_chart = line_chart(&[("req/s", 0, &rate)], rate_title, xb, theme);
+    frame.render_widget(rate_chart.legend_position(None), left);
 
     let flight: Vec<(f64, f64)> = points
         .iter()
@@ -105,30 +82,47 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         })
         .filter(|p| p.0 >= xb[0])
         .collect();
-    let ymax = y_max(flight.iter().chain(limit.iter()).map(|p| p.1));
-    let chart = Chart::new(vec![
-        Dataset::default()
-            .name("limit")
-            .marker(theme.marker())
-            .graph_type(GraphType::Line)
-            .style(theme.series(2))
-            .data(&limit),
-        Dataset::default()
-            .name("in flight")
-            .marker(theme.marker())
-            .graph_type(GraphType::Line)
-            .style(theme.series(1))
-            .data(&flight),
-    ])
-    .block(panel(flight_title, theme))
-    .x_axis(x_axis())
-    .y_axis(
-        Axis::default()
-            .bounds([0.0, ymax])
-            .style(theme.dim())
-            .labels(axis_labels([0.0, ymax], |v| format::count(v as u64))),
+    let flight_chart = line_chart(
+        &[("limit", 2, &limit), ("in flight", 1, &flight)],
+        flight_title,
+        xb,
+        theme,
     );
-    frame.render_widget(chart, right);
+    frame.render_widget(flight_chart, right);
+}
+
+/// One line of a chart: its name, colour index and points.
+type Series<'a> = (&'a str, usize, &'a [(f64, f64)]);
+
+/// A line chart of `series` (name, colour index, points) over seconds
+/// `xb`, with a round y axis from 0 that fits them all.
+fn line_chart<'a>(series: &[Series<'a>], title: String, xb: [f64; 2], theme: &Theme) -> Chart<'a> {
+    let ymax = y_max(series.iter().flat_map(|s| s.2.iter().map(|p| p.1)));
+    let datasets = series
+        .iter()
+        .map(|&(name, colour, data)| {
+            Dataset::default()
+                .name(name)
+                .marker(theme.marker())
+                .graph_type(GraphType::Line)
+                .style(theme.series(colour))
+                .data(data)
+        })
+        .collect();
+    Chart::new(datasets)
+        .block(panel(title, theme))
+        .x_axis(
+            Axis::default()
+                .bounds(xb)
+                .style(theme.dim())
+                .labels(axis_labels(xb, |v| format!("{v:.0}s"))),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, ymax])
+                .style(theme.dim())
+                .labels(axis_labels([0.0, ymax], |v| format::count(v as u64))),
+        )
 }
 
 #[cfg(test)]
