@@ -10,8 +10,9 @@ use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
 use crate::demo::{DemoServer, ServerConfig};
 use crate::engine::source::Template;
 use crate::engine::task::check_url;
-use crate::engine::{Engine, EngineConfig, RequestOptions, Source, SourceSpec};
+use crate::engine::{Engine, EngineConfig, EngineHandle, RequestOptions, Source, SourceSpec};
 use crate::headless::{self, HeadlessOptions};
+use crate::interrupt::Outcome;
 use crate::output::summary::OutputFile;
 use crate::output::{JsonlWriter, Summary};
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
@@ -205,6 +206,12 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
         ..EngineConfig::default()
     };
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
+    let outcome = follow(handle, run, dashboard).await?;
+    report(outcome, writer, run).await
+}
+
+/// Watches the run to its end with the dashboard or headless.
+async fn follow(handle: EngineHandle, run: &RunArgs, dashboard: bool) -> Result<Outcome, Failure> {
     let outcome = if dashboard {
         let opts = DashboardOptions {
             fps: f64::from(run.output.fps),
@@ -218,7 +225,15 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
         };
         headless::run(handle, opts).await?
     };
+    Ok(outcome)
+}
 
+/// Flushes the output file, prints the summary, and picks the exit status.
+async fn report(
+    outcome: Outcome,
+    writer: Option<JsonlWriter>,
+    run: &RunArgs,
+) -> Result<ExitCode, Failure> {
     let mut summary = Summary::from_snapshot(&outcome.snapshot);
     summary.interrupted = outcome.interrupted;
     let mut write_error = None;
