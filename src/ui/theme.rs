@@ -179,10 +179,11 @@ impl Theme {
         }
     }
 
-    /// The chart marker.
+    /// The chart marker: half blocks read as solid lines in any font
+    /// (Braille dots vanish in many), at twice the vertical resolution.
     pub fn marker(&self) -> symbols::Marker {
         if self.unicode {
-            symbols::Marker::Braille
+            symbols::Marker::HalfBlock
         } else {
             symbols::Marker::Dot
         }
