@@ -164,6 +164,10 @@ pub struct OutputArgs {
     #[arg(long = "json")]
     pub json: bool,
 
+    /// Also write the summary as one JSON object to FILE (handy with the dashboard).
+    #[arg(long = "summary-file", value_name = "FILE")]
+    pub summary_file: Option<PathBuf>,
+
     /// No progress line on stderr.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,

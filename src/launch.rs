@@ -250,6 +250,14 @@ async fn report(
     } else {
         print!("{}", summary.to_text());
     }
+    if let Some(path) = &run.output.summary_file {
+        std::fs::write(path, summary.to_json() + "\n").map_err(|e| {
+            Failure::Run(Report::msg(format!(
+                "cannot write the summary file {}: {e}",
+                path.display()
+            )))
+        })?;
+    }
     if let Some(e) = outcome.failure.or(write_error) {
         return Err(Failure::Run(e));
     }

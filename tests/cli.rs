@@ -46,7 +46,10 @@ async fn a_5000_item_template_run_writes_every_item_once() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("items.jsonl");
     let url = srv.url("/items/{1..5000}");
+    let summary_file = dir.path().join("summary.json");
     let o = run(&[
+        "--summary-file",
+        summary_file.to_str().unwrap(),
         "--no-tui",
         "--json",
         "-c",
@@ -65,6 +68,12 @@ async fn a_5000_item_template_run_writes_every_item_once() {
     let stdout = text(&o.stdout);
     assert_eq!(stdout.trim_end().lines().count(), 1, "{stdout}");
     let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let written = std::fs::read_to_string(&summary_file).unwrap();
+    assert_eq!(
+        written.trim(),
+        stdout.trim(),
+        "--summary-file holds the same summary"
+    );
     let n = |k: &str| summary[k].as_u64().unwrap();
     assert_eq!(n("total"), 5000);
     assert_eq!(n("done") + n("failed") + n("cancelled"), n("total"));
