@@ -66,7 +66,7 @@ pub async fn run(mut handle: EngineHandle, opts: HeadlessOptions) -> Result<Outc
         }
     };
     if tty && printed {
-        eprint!("\r\x1b[K");
+        let _ = write!(std::io::stderr(), "\r\x1b[K");
     }
     Ok(Outcome {
         snapshot,

@@ -1,7 +1,7 @@
 //! From a parsed command line to a finished run: builds the source, the
 //! engine and the writer, picks the reader, prints the summary.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use color_eyre::eyre::Report;
@@ -39,12 +39,13 @@ impl Failure {
     /// Prints the one-line error and gives the exit status.
     pub fn report(&self) -> ExitCode {
         match self {
+            // stderr may be gone with a hung-up terminal: never panic over it.
             Failure::Usage(msg) => {
-                eprintln!("fetchtop: {msg}");
+                let _ = writeln!(std::io::stderr(), "fetchtop: {msg}");
                 ExitCode::from(2)
             }
             Failure::Run(e) => {
-                eprintln!("fetchtop: error: {e:#}");
+                let _ = writeln!(std::io::stderr(), "fetchtop: error: {e:#}");
                 ExitCode::from(1)
             }
         }
@@ -245,11 +246,17 @@ async fn report(
             Err(e) => write_error = Some(Report::msg(format!("the output writer stopped: {e}"))),
         }
     }
-    if run.output.json {
-        println!("{}", summary.to_json());
+    // The terminal may be gone (a hang-up): printing is best effort, and
+    // comes after the output file is safe.
+    let text = if run.output.json {
+        summary.to_json() + "\n"
     } else {
-        print!("{}", summary.to_text());
-    }
+        summary.to_text()
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
     if let Some(path) = &run.output.summary_file {
         std::fs::write(path, summary.to_json() + "\n").map_err(|e| {
             Failure::Run(Report::msg(format!(

@@ -44,25 +44,37 @@ pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome
     tokio::pin!(ui);
     let mut signals = Signals::new();
     let mut signalled = false;
+    let mut grace: Option<tokio::time::Instant> = None;
     let joined = loop {
         tokio::select! {
-            r = &mut ui => break r,
+            r = &mut ui => break Some(r),
             _ = signals.next() => {
+                if signalled {
+                    break None;
+                }
                 signalled = true;
                 stop.store(true, Ordering::Relaxed);
                 let _ = commands.send(Command::Abort).await;
+                grace = Some(tokio::time::Instant::now() + UI_GRACE);
             }
+            _ = sleep_until(grace), if grace.is_some() => break None,
         }
     };
     let (interrupted, failure) = match joined {
-        Ok(Ok(exit)) => (exit.interrupted, None),
-        Ok(Err(e)) => (false, Some(e)),
-        Err(e) => (false, Some(eyre!("the dashboard crashed: {e}"))),
+        Some(Ok(Ok(exit))) => (exit.interrupted, None),
+        Some(Ok(Err(e))) => (false, Some(e)),
+        Some(Err(e)) => (false, Some(eyre!("the dashboard crashed: {e}"))),
+        None => {
+            // The terminal loop did not come back after a signal: its terminal
+            // is most likely gone (a hang-up), and crossterm's poll never
+            // returns then. Leave it behind; the process exits without it.
+            let _ = ratatui::try_restore();
+            (true, None)
+        }
     };
-    if failure.is_some() {
-        // Without a screen nobody can steer the run: end it, keep every record.
-        let _ = commands.send(Command::Abort).await;
-    }
+    // The screen is gone, so nobody can steer the run: end it if it has not
+    // ended (after `q` it has, and this is a no-op), keeping every record.
+    let _ = commands.send(Command::Abort).await;
     let snapshot = finished
         .await
         .map_err(|e| eyre!("the engine stopped unexpectedly: {e}"))?;
@@ -71,6 +83,16 @@ pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome
         interrupted: interrupted || signalled,
         failure,
     })
+}
+
+/// How long the terminal loop gets to notice a signal's abort and leave.
+const UI_GRACE: Duration = Duration::from_secs(3);
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// How the terminal loop ended.
@@ -87,9 +109,25 @@ fn ui_thread(
     // try_init also installs a panic hook that restores the terminal first.
     let mut terminal =
         ratatui::try_init().wrap_err("cannot open the terminal for the dashboard")?;
-    let result = event_loop(&mut terminal, commands, snapshots, opts, &stop);
-    ratatui::restore();
+    let result = match event_loop(&mut terminal, commands, snapshots, opts, &stop) {
+        // A hung-up terminal is the user leaving, not a failure of fetchtop.
+        Err(e) if terminal_gone(&e) => Ok(UiExit { interrupted: true }),
+        other => other,
+    };
+    // try_restore: restore() prints its error with eprintln!, which panics when
+    // the terminal (stderr) has gone away.
+    let _ = ratatui::try_restore();
     result
+}
+
+/// Whether an error says the terminal itself has gone away (EIO, ENXIO,
+/// a broken pipe), as it does after a hang-up.
+fn terminal_gone(e: &color_eyre::Report) -> bool {
+    e.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            io.kind() == std::io::ErrorKind::BrokenPipe || matches!(io.raw_os_error(), Some(5 | 6))
+        })
+    })
 }
 
 fn event_loop(
