@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh's raw results into one table of medians and the ratios.
+
+Input: a folder with one `<client>-<round>.json` (the client's own result)
+and `<client>-<round>.time` (GNU time -v) per run. Output: a Markdown table.
+"""
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+
+def time_v(path):
+    text = path.read_text()
+    def field(name):
+        m = re.search(rf"{re.escape(name)}: ([0-9.]+)", text)
+        return float(m.group(1)) if m else None
+    return {
+        "cpu_s": (field("User time (seconds)") or 0) + (field("System time (seconds)") or 0),
+        "rss_mb": (field("Maximum resident set size (kbytes)") or 0) / 1024,
+    }
+
+
+def parse(client, path):
+    text = path.read_text()
+    if client == "wrk":
+        line = next(l for l in text.splitlines() if l.startswith("WRK_JSON "))
+        v = json.loads(line[len("WRK_JSON "):])
+        secs = v["duration_us"] / 1e6
+        return {"requests": v["requests"], "rps": v["requests"] / secs,
+                "p50": v["p50_us"] / 1e3, "p99": v["p99_us"] / 1e3, "p999": v["p999_us"] / 1e3,
+                "errors": v["errors"]}
+    if client == "oha":
+        v = json.loads(text)
+        codes = v.get("statusCodeDistribution", {})
+        errors = sum(v.get("errorDistribution", {}).values())
+        requests = sum(codes.values()) + errors
+        lp = v["latencyPercentiles"]
+        return {"requests": requests, "rps": v["summary"]["requestsPerSec"],
+                "p50": lp["p50"] * 1e3, "p99": lp["p99"] * 1e3, "p999": lp["p99.9"] * 1e3,
+                "errors": errors}
+    # fetchtop (headless or dashboard): its --json summary.
+    v = json.loads(text.strip().splitlines()[-1])
+    lat = v["latency_ms"]
+    return {"requests": v["total"], "rps": v["rps"], "p50": lat["p50"], "p99": lat["p99"],
+            "p999": lat["p999"], "errors": v["failed"]}
+
+
+def main(folder):
+    folder = Path(folder)
+    runs = {}
+    for result in sorted(folder.glob("*.json")):
+        client, _round = result.stem.rsplit("-", 1)
+        r = parse(client, result)
+        r.update(time_v(result.with_suffix(".time")))
+        r["cpu_us_per_req"] = r["cpu_s"] / max(r["requests"], 1) * 1e6
+        runs.setdefault(client, []).append(r)
+    keys = ["rps", "p50", "p99", "p999", "rss_mb", "cpu_us_per_req"]
+    med = {c: {k: statistics.median(r[k] for r in rs) for k in keys} | {"n": len(rs)}
+           for c, rs in runs.items()}
+    print("| client | runs | requests/s | p50 ms | p99 ms | p99.9 ms | peak RSS MB | CPU µs/request |")
+    print("|---|---|---|---|---|---|---|---|")
+    for c, m in med.items():
+        print(f"| {c} | {m['n']} | {m['rps']:,.0f} | {m['p50']:.2f} | {m['p99']:.2f} | {m['p999']:.2f} "
+              f"| {m['rss_mb']:.1f} | {m['cpu_us_per_req']:.2f} |")
+    def ratio(a, b, k):
+        if a in med and b in med and med[b][k]:
+            return f"{med[a][k] / med[b][k]:.2f}"
+        return "n/a"
+    print()
+    print("| ratio (medians) | requests/s | p99 | CPU µs/request | peak RSS |")
+    print("|---|---|---|---|---|")
+    for a, b in [("fetchtop-tui", "wrk"), ("fetchtop-tui", "oha"), ("fetchtop-headless", "wrk"),
+                 ("fetchtop-headless", "oha"), ("fetchtop-tui", "fetchtop-headless")]:
+        print(f"| {a} / {b} | {ratio(a, b, 'rps')} | {ratio(a, b, 'p99')} "
+              f"| {ratio(a, b, 'cpu_us_per_req')} | {ratio(a, b, 'rss_mb')} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
