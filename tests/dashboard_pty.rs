@@ -212,16 +212,21 @@ fn stats(addr: SocketAddr, method: &str, path: &str) -> Result<Stats, String> {
     })
 }
 
-#[test]
-fn dashboard_limit_cancel_and_quit_in_a_real_terminal() {
-    let pty = native_pty_system()
+/// A pseudo-terminal of ROWS x COLS.
+fn open_pty() -> portable_pty::PtyPair {
+    native_pty_system()
         .openpty(PtySize {
             rows: ROWS,
             cols: COLS,
             pixel_width: 0,
             pixel_height: 0,
         })
-        .expect("open a pty");
+        .expect("open a pty")
+}
+
+#[test]
+fn dashboard_limit_cancel_and_quit_in_a_real_terminal() {
+    let pty = open_pty();
 
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_fetchtop"));
     cmd.args([
@@ -359,14 +364,7 @@ fn hanging_up_the_terminal_ends_the_run_and_keeps_the_output() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("out.jsonl");
-    let pty = native_pty_system()
-        .openpty(PtySize {
-            rows: ROWS,
-            cols: COLS,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .expect("open a pty");
+    let pty = open_pty();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_fetchtop"));
     cmd.args(["demo", "--latency", "300ms", "-c", "20", "-o"]);
     cmd.arg(out.as_os_str());
