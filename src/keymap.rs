@@ -144,7 +144,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "Enter",
         short: "details",
         help: "details of the selected request",
-        in_footer: false,
+        in_footer: true,
     },
     Binding {
         action: Action::Sort,
@@ -152,15 +152,15 @@ pub const BINDINGS: &[Binding] = &[
         label: "s",
         short: "sort",
         help: "sort the in-flight table: age, bytes, phase, id",
-        in_footer: false,
+        in_footer: true,
     },
     Binding {
         action: Action::LatencyWindow,
         keys: &[(KeyCode::Char('l'), NONE)],
         label: "l",
-        short: "latency window",
+        short: "latency",
         help: "latency histogram: whole run / last 5 seconds",
-        in_footer: false,
+        in_footer: true,
     },
     Binding {
         action: Action::Freeze,
