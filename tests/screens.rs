@@ -313,3 +313,19 @@ fn hostile_text_is_drawn_inert() {
     let s = text(&render(&snap, &mut app, UNICODE, 160, 45));
     assert!(!s.chars().any(|c| c.is_control() && c != '\n'));
 }
+
+#[test]
+fn a_frozen_display_keeps_its_snapshot_while_the_run_goes_on() {
+    let before = busy();
+    let mut app = App::default();
+    app.update(Action::Freeze, &before);
+    let mut later = busy();
+    later.in_flight = 7;
+    later.counts.done = 99_999;
+    let s = text(&render(&later, &mut app, UNICODE, 160, 45));
+    assert!(s.contains("FROZEN · running"), "{s}");
+    assert!(s.contains("98 in flight / limit 100") && !s.contains("99,999"));
+    app.update(Action::Freeze, &later);
+    let s = text(&render(&later, &mut app, UNICODE, 160, 45));
+    assert!(!s.contains("FROZEN") && s.contains("99,999"));
+}

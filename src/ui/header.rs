@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Theme, panel};
-use crate::app::App;
 use crate::format;
 use crate::snapshot::{RunState, Snapshot};
 
@@ -40,14 +39,14 @@ pub(super) fn meter(
     ]
 }
 
-fn state_span(snap: &Snapshot, app: &App, theme: &Theme) -> Span<'static> {
+fn state_span(snap: &Snapshot, frozen: bool, theme: &Theme) -> Span<'static> {
     let (text, style) = match snap.state {
         RunState::Running => ("running", theme.good()),
         RunState::Paused => ("paused", theme.warn()),
         RunState::Stopping => ("stopping", theme.warn()),
         RunState::Finished => ("finished · q to quit", theme.value()),
     };
-    let text = if app.frozen.is_some() {
+    let text = if frozen {
         format!("FROZEN · {text}")
     } else {
         text.to_string()
@@ -56,11 +55,11 @@ fn state_span(snap: &Snapshot, app: &App, theme: &Theme) -> Span<'static> {
 }
 
 /// Renders the header into `area` (4 rows with borders).
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme: &Theme) {
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, frozen: bool, theme: &Theme) {
     let inner_width = area.width.saturating_sub(2) as usize;
     let target = format::inert(&snap.target);
     let right = Line::from(vec![
-        state_span(snap, app, theme),
+        state_span(snap, frozen, theme),
         Span::styled(
             format!(" · {} ", format::clock(snap.elapsed)),
             theme.label(),

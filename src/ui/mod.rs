@@ -70,9 +70,25 @@ fn pair<'a>(label: &'a str, value: String, theme: &Theme) -> Vec<Span<'a>> {
 
 /// Draws one frame.
 pub fn draw(frame: &mut Frame, app: &mut App, live: &Snapshot, theme: &Theme) {
-    let snap = app.view(live).clone();
+    // The frozen snapshot leaves the app while drawing, so widgets can borrow
+    // it while the table settles the app's selection; no copy per frame.
+    let frozen = app.frozen.take();
+    draw_view(
+        frame,
+        app,
+        frozen.as_ref().unwrap_or(live),
+        frozen.is_some(),
+        theme,
+    );
+    app.frozen = frozen;
+    if !theme.unicode {
+        theme::fold_to_ascii(frame.buffer_mut());
+    }
+}
+
+fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, theme: &Theme) {
     let area = frame.area();
-    let warn = warnings(&snap);
+    let warn = warnings(snap);
     let warn_height = if warn.is_empty() {
         0
     } else {
@@ -99,26 +115,23 @@ pub fn draw(frame: &mut Frame, app: &mut App, live: &Snapshot, theme: &Theme) {
     ])
     .areas(area);
 
-    header::render(frame, head, &snap, app, theme);
+    header::render(frame, head, snap, frozen, theme);
     if body_height > 0 {
-        draw_body(frame, body, &snap, app.recent_latency, theme);
+        draw_body(frame, body, snap, app.recent_latency, theme);
     }
     if chart_height > 0 {
-        throughput::render(frame, charts, &snap, theme);
+        throughput::render(frame, charts, snap, theme);
     }
     if warn_height > 0 {
         warnings::render(frame, warn_area, &warn, theme);
     }
-    tasks::render(frame, table, &snap, app, theme);
-    footer::render(frame, foot, app, &snap, theme);
+    tasks::render(frame, table, snap, app, theme);
+    footer::render(frame, foot, app, snap, theme);
 
     match app.popup {
         Popup::None => {}
         Popup::Help => popup::help(frame, area, theme),
-        Popup::Details => popup::details(frame, area, &snap, app, theme),
-    }
-    if !theme.unicode {
-        theme::fold_to_ascii(frame.buffer_mut());
+        Popup::Details => popup::details(frame, area, snap, app, theme),
     }
 }
 
