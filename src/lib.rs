@@ -12,6 +12,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod deadline;
 pub mod demo;
 pub mod engine;
 pub mod format;

@@ -21,6 +21,7 @@ use super::source::{Item, Source};
 use super::stats::Stats;
 use super::task::{self, FetchContext, TaskSpec};
 use super::{EngineConfig, MAX_CONCURRENCY};
+use crate::deadline::sleep_until;
 use crate::snapshot::{RunState, Snapshot};
 
 /// Items taken from the source or completions handled per loop turn, so
@@ -341,11 +342,4 @@ impl Dispatcher {
 enum RunStateHint {
     Live,
     Finished,
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }

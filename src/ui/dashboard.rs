@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{Theme, draw};
 use crate::app::App;
+use crate::deadline::sleep_until;
 use crate::engine::{Command, EngineHandle};
 use crate::interrupt::{Outcome, Signals};
 use crate::keymap;
@@ -87,13 +88,6 @@ pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome
 
 /// How long the terminal loop gets to notice a signal's abort and leave.
 const UI_GRACE: Duration = Duration::from_secs(3);
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
 
 /// How the terminal loop ended.
 struct UiExit {
