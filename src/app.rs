@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::engine::pace::clamp_rate;
 use crate::engine::{Command, MAX_CONCURRENCY};
+use crate::format;
 use crate::keymap::Action;
 use crate::snapshot::{RunState, Snapshot, TaskView};
 
@@ -83,6 +85,8 @@ pub struct App {
     pub interrupted: bool,
     /// A limit asked for and not yet seen in a snapshot, so quick presses add up.
     pending_limit: Option<u64>,
+    /// A rate asked for and not yet seen in a snapshot, likewise.
+    pending_rate: Option<f64>,
     /// A short message about the last action, and when it was set.
     notice: Option<(String, Instant)>,
 }
@@ -165,10 +169,29 @@ impl App {
         Command::SetConcurrency(limit)
     }
 
-    /// Forgets a pending limit once the engine reports it; call per snapshot.
+    /// Halves or doubles the rate; without `--rate` there is nothing to change.
+    fn set_rate(&mut self, live: &Snapshot, factor: f64) -> Option<Command> {
+        let Some(base) = self.pending_rate.or(live.rate_limit) else {
+            self.say("no rate to change: start with --rate R".into());
+            return None;
+        };
+        let rate = clamp_rate(base * factor);
+        self.pending_rate = Some(rate);
+        self.say(format!(
+            "rate {} → {}",
+            format::pace(base),
+            format::pace(rate)
+        ));
+        Some(Command::SetRate(rate))
+    }
+
+    /// Forgets a pending limit or rate once the engine reports it; call per snapshot.
     pub fn observe(&mut self, live: &Snapshot) {
         if self.pending_limit == Some(live.limit) {
             self.pending_limit = None;
+        }
+        if self.pending_rate.is_some() && self.pending_rate == live.rate_limit {
+            self.pending_rate = None;
         }
         if self.quitting && live.state == RunState::Finished {
             self.exit = true;
@@ -200,6 +223,8 @@ impl App {
             Action::LimitDown => Some(self.set_limit(live, |l| l.saturating_sub(1))),
             Action::LimitDouble => Some(self.set_limit(live, |l| l.saturating_mul(2).max(1))),
             Action::LimitHalve => Some(self.set_limit(live, |l| l / 2)),
+            Action::RateHalve => self.set_rate(live, 0.5),
+            Action::RateDouble => self.set_rate(live, 2.0),
             Action::PauseResume => {
                 if live.paused {
                     self.say("resumed".into());

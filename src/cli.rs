@@ -11,8 +11,9 @@ use clap::{Args, Parser, Subcommand};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::demo::server::{parse_error_rate, parse_latency_range};
-use crate::engine::MAX_CONCURRENCY;
 use crate::engine::http::parse_header;
+use crate::engine::pace::parse_rate;
+use crate::engine::{MAX_CONCURRENCY, MAX_RETRIES};
 
 /// Watch thousands of concurrent HTTP fetches live.
 #[derive(Debug, Parser)]
@@ -80,6 +81,12 @@ pub struct RunArgs {
     #[arg(short = 'z', long = "duration", value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
+    /// Start at most R requests per second (fractions allowed, e.g. 0.5);
+    /// r / R on the dashboard halve / double it. Latency counts from each
+    /// request's scheduled send time.
+    #[arg(long = "rate", value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+
     /// HTTP request options.
     #[command(flatten)]
     pub http: HttpArgs,
@@ -134,6 +141,18 @@ pub struct HttpArgs {
     /// Accept invalid TLS certificates (verification is on unless you ask).
     #[arg(long = "insecure")]
     pub insecure: bool,
+
+    /// Try again up to N times after a connect error, a timeout, a 429 or a
+    /// 5xx, with exponential backoff (full jitter, from 100ms) or the
+    /// server's Retry-After.
+    #[arg(long = "retries", value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=MAX_RETRIES as i64))]
+    pub retries: u32,
+
+    /// Longest wait before a retry, Retry-After included.
+    #[arg(long = "max-backoff", value_name = "DURATION", default_value = "30s",
+          value_parser = parse_duration)]
+    pub max_backoff: Duration,
 }
 
 /// What is written, and where.

@@ -76,6 +76,15 @@ pub fn rate(v: f64) -> String {
     }
 }
 
+/// A `--rate` setting: like [`rate`], with two decimals below 1/s (`0.25/s`).
+pub fn pace(v: f64) -> String {
+    if v < 1.0 {
+        format!("{v:.2}/s")
+    } else {
+        rate(v)
+    }
+}
+
 /// Makes text from outside (URLs from a list, error messages, anything a
 /// server sent) safe to draw: control characters (C0, DEL, C1, which carry
 /// ESC/CSI/OSC sequences) and invisible direction overrides become `?`.

@@ -14,6 +14,10 @@ pub enum Action {
     LimitDouble,
     /// Halve the concurrency limit.
     LimitHalve,
+    /// Halve the `--rate`.
+    RateHalve,
+    /// Double the `--rate`.
+    RateDouble,
     /// Pause admission, or resume it.
     PauseResume,
     /// Cancel the selected request.
@@ -90,6 +94,25 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         action: Action::LimitHalve,
         keys: &[(KeyCode::Char('['), NONE)],
+        label: "",
+        short: "",
+        help: "",
+        in_footer: false,
+    },
+    Binding {
+        action: Action::RateHalve,
+        keys: &[(KeyCode::Char('r'), NONE)],
+        label: "r/R",
+        short: "rate ÷2 ×2",
+        help: "halve / double the --rate (requests started per second)",
+        in_footer: false,
+    },
+    Binding {
+        action: Action::RateDouble,
+        keys: &[
+            (KeyCode::Char('R'), NONE),
+            (KeyCode::Char('R'), KeyModifiers::SHIFT),
+        ],
         label: "",
         short: "",
         help: "",
@@ -270,6 +293,9 @@ mod tests {
             (KeyCode::Char('j'), NONE, Action::Down),
             (KeyCode::Char('l'), NONE, Action::LatencyWindow),
             (KeyCode::Char('s'), NONE, Action::Sort),
+            (KeyCode::Char('r'), NONE, Action::RateHalve),
+            (KeyCode::Char('R'), NONE, Action::RateDouble),
+            (KeyCode::Char('R'), KeyModifiers::SHIFT, Action::RateDouble),
         ];
         for (code, m, want) in cases {
             assert_eq!(action_for(key(code, m)), Some(want), "{code:?} {m:?}");

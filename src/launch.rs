@@ -8,6 +8,7 @@ use color_eyre::eyre::Report;
 
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
 use crate::demo::{DemoServer, ServerConfig};
+use crate::engine::retry::RetryPolicy;
 use crate::engine::source::Template;
 use crate::engine::task::check_url;
 use crate::engine::{Engine, EngineConfig, EngineHandle, RequestOptions, Source, SourceSpec};
@@ -158,6 +159,11 @@ fn request_options(run: &RunArgs) -> Result<RequestOptions, Failure> {
         keep_body: run.output.keep_body,
         extract: run.output.extract.clone(),
         max_body: run.output.max_body,
+        retry: RetryPolicy {
+            retries: http.retries,
+            max_backoff: http.max_backoff,
+            ..RetryPolicy::default()
+        },
     })
 }
 
@@ -203,6 +209,7 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
     let config = EngineConfig {
         concurrency: run.concurrency,
         duration: run.duration,
+        rate: run.rate,
         request,
         ..EngineConfig::default()
     };

@@ -47,7 +47,7 @@ pub struct StateCounts {
     pub waiting: u64,
     /// Response headers arrived; reading the body.
     pub receiving: u64,
-    /// Waiting to try again (reserved for retries).
+    /// Waiting before trying again (`--retries`).
     pub retrying: u64,
     /// Finished with a successful response.
     pub done: u64,
@@ -138,6 +138,8 @@ pub struct Snapshot {
     pub limit: u64,
     /// Whether admission is paused.
     pub paused: bool,
+    /// Most items started per second (`--rate`), when there is a rate.
+    pub rate_limit: Option<f64>,
     /// Requests in flight now.
     pub in_flight: u64,
     /// Highest in-flight count so far.

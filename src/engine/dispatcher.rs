@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::command::Command;
 use super::limiter::Limiter;
+use super::pace::Pacer;
 use super::record::{ErrorKind, Failure, ItemState, Record};
 use super::registry::{Entry, PhaseCounters, Registry, Tracker};
 use super::source::{Item, Source};
@@ -79,6 +80,7 @@ pub(super) struct Dispatcher {
     ctx: Arc<FetchContext>,
     started: Instant,
     limiter: Limiter,
+    pacer: Option<Pacer>,
     registry: Registry,
     phases: Arc<PhaseCounters>,
     stats: Stats,
@@ -112,6 +114,7 @@ impl Dispatcher {
             ctx,
             started: Instant::now(),
             limiter: Limiter::new(limit),
+            pacer: config.rate.map(Pacer::new),
             registry: Registry::default(),
             phases: Arc::new(PhaseCounters::default()),
             stats: Stats::new(),
@@ -152,11 +155,18 @@ impl Dispatcher {
             if (self.stopping || self.source_done) && self.registry.is_empty() {
                 break;
             }
-            let room = if self.stopping || self.source_done {
-                0
-            } else {
+            let admitting = !(self.stopping || self.source_done);
+            let mut room = if admitting {
                 self.limiter.room().min(BATCH as u64) as usize
+            } else {
+                0
             };
+            if let Some(p) = &self.pacer {
+                room = room.min(p.available());
+            }
+            let pacing = admitting
+                && !self.limiter.is_paused()
+                && self.pacer.as_ref().is_some_and(Pacer::wants_slots);
             tokio::select! {
                 biased;
                 Some(cmd) = commands.recv() => self.apply(cmd, &mut items),
@@ -166,12 +176,18 @@ impl Dispatcher {
                 _ = sleep_until(deadline), if deadline.is_some() && !self.stopping => {
                     self.stop(&mut items);
                 }
+                at = next_slot(self.pacer.as_ref()), if pacing => {
+                    if let Some(p) = &mut self.pacer {
+                        p.push(at);
+                    }
+                }
                 n = items.recv_many(&mut item_buf, room), if room > 0 => {
                     if n == 0 {
                         self.source_done = true;
                     }
                     for item in item_buf.drain(..) {
-                        self.dispatch(item).await;
+                        let slot = self.pacer.as_mut().and_then(Pacer::take);
+                        self.dispatch(item, slot).await;
                     }
                 }
                 _ = self.done_rx.recv_many(&mut done_buf, BATCH) => {
@@ -221,6 +237,10 @@ impl Dispatcher {
             Command::CancelAll => {
                 self.registry.cancel_all();
             }
+            Command::SetRate(rate) => match &mut self.pacer {
+                Some(p) => p.set_rate(rate),
+                None => self.pacer = Some(Pacer::new(rate)),
+            },
             Command::Pause => self.limiter.pause(),
             Command::Resume => self.limiter.resume(),
             Command::Stop => self.stop(items),
@@ -228,6 +248,13 @@ impl Dispatcher {
                 self.stop(items);
                 self.root.cancel();
             }
+        }
+        // Nothing was meant to be sent while paused: a resumed run starts a
+        // fresh schedule rather than a burst of stale slots.
+        if self.limiter.is_paused()
+            && let Some(p) = &mut self.pacer
+        {
+            p.reset();
         }
     }
 
@@ -237,9 +264,11 @@ impl Dispatcher {
         items.close();
     }
 
-    async fn dispatch(&mut self, item: Item) {
+    /// Starts `item`. Under `--rate`, `slot` is when it was meant to start,
+    /// and its latency counts from then.
+    async fn dispatch(&mut self, item: Item, slot: Option<Instant>) {
         self.dispatched += 1;
-        let now = Instant::now();
+        let now = slot.unwrap_or_else(Instant::now);
         if let Some(defect) = item.defect {
             let failure = Failure::new(ErrorKind::Input, defect);
             self.finish(failed(item.seq, item.url, item.line, now, failure))
@@ -322,6 +351,7 @@ impl Dispatcher {
             state: self.run_state(hint),
             limit: self.limiter.limit(),
             paused: self.limiter.is_paused(),
+            rate_limit: self.pacer.as_ref().map(Pacer::rate),
             in_flight,
             max_in_flight: self.max_in_flight,
             total: self.total,
@@ -335,6 +365,15 @@ impl Dispatcher {
         self.stats.fill(&mut snap);
         self.snapshots.send_replace(snap.clone());
         snap
+    }
+}
+
+/// The pacer's next slot; never resolves without a pacer (its branch is
+/// disabled then anyway).
+async fn next_slot(pacer: Option<&Pacer>) -> Instant {
+    match pacer {
+        Some(p) => p.next_slot().await,
+        None => std::future::pending().await,
     }
 }
 

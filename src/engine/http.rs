@@ -7,6 +7,8 @@ use color_eyre::eyre::{Result, WrapErr};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use reqwest::{Client, Method};
 
+use super::retry::RetryPolicy;
+
 /// The `User-Agent` sent unless a `-H User-Agent: ...` replaces it.
 pub const DEFAULT_USER_AGENT: &str = concat!("fetchtop/", env!("CARGO_PKG_VERSION"));
 
@@ -35,6 +37,8 @@ pub struct RequestOptions {
     pub extract: Vec<String>,
     /// Largest body accepted, in bytes.
     pub max_body: u64,
+    /// Which failed attempts are tried again, and after how long.
+    pub retry: RetryPolicy,
 }
 
 impl Default for RequestOptions {
@@ -51,6 +55,7 @@ impl Default for RequestOptions {
             keep_body: false,
             extract: Vec::new(),
             max_body: 16 * 1024 * 1024,
+            retry: RetryPolicy::default(),
         }
     }
 }

@@ -8,8 +8,10 @@ pub mod command;
 mod dispatcher;
 pub mod http;
 pub mod limiter;
+pub mod pace;
 pub mod record;
 pub mod registry;
+pub mod retry;
 pub mod source;
 pub mod stats;
 pub mod task;
@@ -32,6 +34,9 @@ use crate::snapshot::Snapshot;
 /// Highest concurrency limit accepted, a guard against typos such as `-c 5000000`.
 pub const MAX_CONCURRENCY: u64 = 1_000_000;
 
+/// Most retries accepted per item, a guard against typos such as `--retries 1000000`.
+pub const MAX_RETRIES: u32 = 100;
+
 /// How a run is shaped.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -39,6 +44,8 @@ pub struct EngineConfig {
     pub concurrency: u64,
     /// Stop admitting after this long (`-z`).
     pub duration: Option<Duration>,
+    /// Most items started per second (`--rate`); `None`: as fast as the limit allows.
+    pub rate: Option<f64>,
     /// What every request looks like.
     pub request: RequestOptions,
     /// How often a snapshot is published.
@@ -52,6 +59,7 @@ impl Default for EngineConfig {
         EngineConfig {
             concurrency: 50,
             duration: None,
+            rate: None,
             request: RequestOptions::default(),
             snapshot_interval: Duration::from_millis(40),
             table_rows: 256,
@@ -101,6 +109,7 @@ impl Engine {
             target: source.describe(),
             total: source.total(),
             limit: config.concurrency,
+            rate_limit: config.rate,
             duration: config.duration,
             ..Snapshot::default()
         });

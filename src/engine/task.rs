@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::http::RequestOptions;
 use super::record::{ErrorKind, Failure, ItemState, Phase, Record};
 use super::registry::Tracker;
+use super::retry::parse_retry_after;
 
 /// What every task of a run shares: the client and the request options.
 #[derive(Debug)]
@@ -56,46 +57,85 @@ struct Attempt {
     ttfb_us: Option<u64>,
     bytes: u64,
     body: Vec<u8>,
+    /// The server's `Retry-After`, read from a 429 or 503 answer.
+    retry_after: Option<Duration>,
+}
+
+impl Attempt {
+    /// How the attempt ended, once its transfer is over: an error status
+    /// is a failure too.
+    fn verdict(&self, outcome: Result<(), Failure>) -> Result<(), Failure> {
+        outcome?;
+        match self.status.and_then(ErrorKind::from_status) {
+            Some(kind) => {
+                let code = self.status.unwrap_or_default();
+                let message = format!("{code} {}", self.reason).trim_end().to_string();
+                Err(Failure::new(kind, message))
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+fn cancelled() -> Failure {
+    Failure::new(ErrorKind::Cancelled, "cancelled by request")
+}
+
 /// Fetches one item and says how it ended. Never panics on anything the
 /// input or the server does; every outcome is a record.
+///
+/// Each attempt has the whole `--timeout`; between attempts the task is in
+/// the `retrying` phase, and a cancellation ends the wait at once.
 pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
-    spec.tracker.set_phase(Phase::Waiting);
+    let policy = ctx.options.retry;
     let mut att = Attempt::default();
-    let outcome = match check_url(&spec.url) {
+    let mut attempts = 0u32;
+    let verdict = match check_url(&spec.url) {
         Err(f) => Err(f),
-        Ok(url) => {
+        Ok(url) => loop {
+            attempts += 1;
+            att = Attempt::default();
+            spec.tracker.set_phase(Phase::Waiting);
             let timeout = ctx.options.timeout;
-            tokio::select! {
+            let outcome = tokio::select! {
                 biased;
-                _ = spec.token.cancelled() => Err(Failure::new(ErrorKind::Cancelled, "cancelled by request")),
-                r = tokio::time::timeout(timeout, fetch(&ctx, url, &spec, &mut att)) => match r {
+                _ = spec.token.cancelled() => Err(cancelled()),
+                r = tokio::time::timeout(timeout, fetch(&ctx, url.clone(), &spec, &mut att)) => match r {
                     Ok(r) => r,
                     Err(_) => Err(Failure::new(
                         ErrorKind::Timeout,
                         format!("no complete response within {}", humantime::format_duration(timeout)),
                     )),
                 },
+            };
+            let verdict = att.verdict(outcome);
+            let Err(failure) = &verdict else {
+                break verdict;
+            };
+            if !policy.should_retry(attempts, failure) {
+                break verdict;
             }
-        }
+            let wait = policy.delay(attempts, att.retry_after, fastrand::f64());
+            spec.tracker.set_phase(Phase::Retrying);
+            tokio::select! {
+                biased;
+                _ = spec.token.cancelled() => {
+                    // The last answer stays in the record; the item ends cancelled.
+                    break Err(cancelled());
+                }
+                _ = tokio::time::sleep(wait) => {}
+            }
+        },
     };
     let latency_us = micros(spec.dispatched.elapsed());
-    let (state, error) = match outcome {
+    let (state, error) = match verdict {
         Err(f) if f.kind == ErrorKind::Cancelled => (ItemState::Cancelled, Some(f)),
         Err(f) => (ItemState::Failed, Some(f)),
-        Ok(()) => match att.status.and_then(ErrorKind::from_status) {
-            Some(kind) => {
-                let code = att.status.unwrap_or_default();
-                let message = format!("{code} {}", att.reason).trim_end().to_string();
-                (ItemState::Failed, Some(Failure::new(kind, message)))
-            }
-            None => (ItemState::Done, None),
-        },
+        Ok(()) => (ItemState::Done, None),
     };
     let (body, fields) = keep(&ctx.options, &att.body, att.status.is_some());
     Record {
@@ -106,7 +146,7 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
         latency_us,
         ttfb_us: att.ttfb_us,
         bytes: att.bytes,
-        attempts: 1,
+        attempts,
         error,
         line: spec.line,
         body,
@@ -141,6 +181,13 @@ async fn fetch(
     att.ttfb_us = Some(micros(spec.dispatched.elapsed()));
     att.status = Some(response.status().as_u16());
     att.reason = response.status().canonical_reason().unwrap_or("");
+    if matches!(att.status, Some(429 | 503)) {
+        att.retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+    }
     spec.tracker.set_phase(Phase::Receiving);
     let buffer = ctx.options.buffers_body();
     while let Some(chunk) = response.chunk().await.map_err(classify)? {

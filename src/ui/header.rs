@@ -78,6 +78,9 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, frozen: bool, them
         format::count(snap.in_flight),
         format::count(snap.limit)
     );
+    if let Some(rate) = snap.rate_limit {
+        limit_text += &format!(" · rate {} (r/R)", format::pace(rate));
+    }
     if snap.paused {
         limit_text += " · paused";
     }
