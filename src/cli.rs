@@ -215,6 +215,12 @@ pub struct ServeArgs {
     /// Items in the catalogue: /items/1 to /items/N exist.
     #[arg(long = "items", value_name = "N", default_value_t = 1_000_000)]
     pub items: u64,
+
+    /// Also serve the fault paths (/reset, /stall, /slow, /endless,
+    /// /redirect-loop, /429/SECS/KEY, /503/N/KEY, /malformed, /chunked-close)
+    /// on this address.
+    #[arg(long = "faults", value_name = "ADDR")]
+    pub faults: Option<SocketAddr>,
 }
 
 /// How the demo API behaves.

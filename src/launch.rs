@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use color_eyre::eyre::Report;
 
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
-use crate::demo::{DemoServer, ServerConfig};
+use crate::demo::faults::FAULT_PATHS;
+use crate::demo::{DemoServer, FaultServer, ServerConfig};
 use crate::engine::retry::RetryPolicy;
 use crate::engine::source::Template;
 use crate::engine::task::check_url;
@@ -103,7 +104,24 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
         error_rate: args.api.error_rate,
         items: args.items,
     };
-    crate::demo::server::serve_until_ctrl_c(cfg).await?;
+    let faults = match args.faults {
+        Some(addr) => {
+            let server = FaultServer::start(addr).await?;
+            let paths: Vec<&str> = FAULT_PATHS.iter().map(|(p, _)| *p).collect();
+            eprintln!(
+                "fetchtop fault server listening on http://{} ({})",
+                server.addr(),
+                paths.join(", ")
+            );
+            Some(server)
+        }
+        None => None,
+    };
+    let served = crate::demo::server::serve_until_ctrl_c(cfg).await;
+    if let Some(f) = faults {
+        f.shutdown().await;
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,8 +1,10 @@
 //! The built-in demo API, so fetchtop can be tried and tested with no network.
 
 mod catalogue;
+pub mod faults;
 mod latency;
 mod listener;
 pub mod server;
 
+pub use faults::FaultServer;
 pub use server::{DemoServer, ServerConfig, ServerStats};
