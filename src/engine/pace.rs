@@ -38,7 +38,7 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
             "invalid rate {s:?}: it must be more than 0 requests per second (leave --rate out for no limit)"
         ));
     }
-    if r < MIN_RATE || r > MAX_RATE {
+    if !(MIN_RATE..=MAX_RATE).contains(&r) {
         return Err(format!(
             "invalid rate {s:?}: it must be from {MIN_RATE} to {MAX_RATE} requests per second"
         ));
