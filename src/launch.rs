@@ -64,10 +64,34 @@ pub fn clap_failure(e: &clap::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let rendered = e.render().to_string();
-    let first = rendered.lines().next().unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("fetchtop: {first} (see fetchtop --help)");
+    eprintln!("fetchtop: {} (see fetchtop --help)", first_line(&rendered));
     ExitCode::from(2)
+}
+
+/// The message of a rendered clap error as one line: its advice after a
+/// blank line goes, and control characters inside a quoted value (a header
+/// with a newline in it) are shown escaped instead of breaking the line.
+fn first_line(rendered: &str) -> String {
+    let body = ["\n\nUsage:", "\n\nFor more information", "\n\n  tip:"]
+        .iter()
+        .filter_map(|m| rendered.find(m))
+        .min()
+        .map_or(rendered, |end| &rendered[..end]);
+    let body = body.trim_end();
+    let body = body.strip_prefix("error: ").unwrap_or(body);
+    let mut out = String::with_capacity(body.len());
+    for c in body.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if out.is_empty() {
+        "invalid arguments".into()
+    } else {
+        out
+    }
 }
 
 /// What `fetchtop` alone prints: where to go next.
@@ -300,4 +324,20 @@ async fn report(
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        let e = "error: invalid value 'X: a\nb' for '--header <HEADER>': bad\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            first_line(e),
+            "invalid value 'X: a\\nb' for '--header <HEADER>': bad"
+        );
+        assert_eq!(first_line("error: x\r\u{1b}[2J\n"), "x\\r\\u{1b}[2J");
+        assert_eq!(first_line(""), "invalid arguments");
+    }
 }

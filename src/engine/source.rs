@@ -39,6 +39,10 @@ pub struct Item {
 /// buffering the rest of the long line.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
+/// Most URLs a command-line range may hold (ten billion: days of fetching
+/// even at full speed), a guard against a typo such as an extra digit.
+pub const MAX_TEMPLATE_ITEMS: u64 = 10_000_000_000;
+
 /// Capacity of the list reader's buffer.
 const READ_BUF_BYTES: usize = 64 * 1024;
 
@@ -75,6 +79,12 @@ impl SourceSpec {
                     return Err("the URL is empty".to_string());
                 }
                 Ok(match Template::parse(url)? {
+                    Some(t) if t.len() > MAX_TEMPLATE_ITEMS => {
+                        return Err(format!(
+                            "the range in {url} holds {} URLs, more than the {MAX_TEMPLATE_ITEMS} a run accepts: is a digit too many?",
+                            t.len()
+                        ));
+                    }
                     Some(t) => SourceSpec::Template(t),
                     None => SourceSpec::Repeat(url.to_string()),
                 })
@@ -579,6 +589,21 @@ mod tests {
     }
 
     // ---- from_args / open ----
+
+    #[test]
+    fn enormous_ranges_are_refused_on_the_command_line() {
+        let ok = format!("http://h/{{1..{MAX_TEMPLATE_ITEMS}}}");
+        assert!(matches!(
+            SourceSpec::from_args(Some(&ok), None),
+            Ok(SourceSpec::Template(_))
+        ));
+        let big = format!("http://h/{{0..{MAX_TEMPLATE_ITEMS}}}");
+        let e = SourceSpec::from_args(Some(&big), None).unwrap_err();
+        assert!(e.contains("more than the 10000000000"), "{e}");
+        let e =
+            SourceSpec::from_args(Some("http://h/{0..18446744073709551615}"), None).unwrap_err();
+        assert!(e.contains("18446744073709551615 URLs"), "{e}");
+    }
 
     #[test]
     fn from_args_variants() {

@@ -154,17 +154,47 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
     }
 }
 
-/// Parses and checks a URL: only http and https can be fetched.
+/// Parses and checks a URL: only http and https can be fetched, and a URL
+/// holds no whitespace (a list line with a space is more likely two fields
+/// than a URL to percent-encode).
 pub fn check_url(text: &str) -> Result<Url, Failure> {
-    let url = Url::parse(text.trim())
-        .map_err(|e| Failure::new(ErrorKind::InvalidUrl, format!("{e}: {text:?}")))?;
+    let trimmed = text.trim();
+    let invalid = |why: String| Failure::new(ErrorKind::InvalidUrl, format!("{why}: {text:?}"));
+    if trimmed.chars().any(char::is_whitespace) {
+        return Err(invalid("contains whitespace".into()));
+    }
+    if !has_scheme(trimmed) {
+        return Err(invalid(
+            "missing scheme: start it with http:// or https://".into(),
+        ));
+    }
+    let url = Url::parse(trimmed).map_err(|e| invalid(e.to_string()))?;
     match url.scheme() {
         "http" | "https" => Ok(url),
-        other => Err(Failure::new(
-            ErrorKind::InvalidUrl,
-            format!("unsupported scheme {other:?} (only http and https): {text:?}"),
+        // "localhost:8080/x" parses with "localhost" as its scheme.
+        _ if !trimmed.contains("://") && looks_like_port(trimmed) => Err(invalid(
+            "missing scheme: start it with http:// or https://".into(),
         )),
+        other => Err(invalid(format!(
+            "unsupported scheme {other:?} (only http and https)"
+        ))),
     }
+}
+
+/// Starts with `scheme:` (RFC 3986: a letter, then letters, digits, `+-.`).
+fn has_scheme(text: &str) -> bool {
+    text.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
+/// "host:8080..." rather than "scheme:...".
+fn looks_like_port(text: &str) -> bool {
+    text.split_once(':')
+        .is_some_and(|(_, rest)| rest.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 async fn fetch(
@@ -308,9 +338,21 @@ mod tests {
             "javascript:alert(1)",
             "no-scheme.test/x",
             "",
+            "http://h/a b",
+            "http://h/a\tb",
         ] {
             let f = check_url(bad).unwrap_err();
             assert_eq!(f.kind, ErrorKind::InvalidUrl, "{bad}");
+        }
+        for (bad, says) in [
+            ("127.0.0.1:8080/x", "missing scheme"),
+            ("localhost:8080/x", "missing scheme"),
+            ("example.test/x", "missing scheme"),
+            ("javascript:alert(1)", "unsupported scheme \"javascript\""),
+            ("http://h/a b", "contains whitespace"),
+        ] {
+            let f = check_url(bad).unwrap_err();
+            assert!(f.message.starts_with(says), "{bad}: {}", f.message);
         }
     }
 
