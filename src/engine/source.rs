@@ -528,6 +528,9 @@ fn render_defective(bytes: &[u8]) -> Arc<str> {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::future::Future;

@@ -334,7 +334,42 @@ mod tests {
 
         #[test]
         fn parse_never_panics(s in any::<String>()) {
-            let _ = Template::parse(&s);
+            // Errors, when any, are one line that a terminal can show.
+            if let Err(e) = Template::parse(&s) {
+                prop_assert!(!e.contains('\n'), "{e}");
+            }
+        }
+
+        #[test]
+        fn prefix_and_suffix_are_kept_exactly(
+            prefix in "[a-z:/.?=&%-]{0,20}",
+            suffix in "[a-z:/.?=&%-]{0,20}",
+            start in any::<u64>(),
+            span in 0u64..1000,
+        ) {
+            let end = start.saturating_add(span);
+            let url = format!("{prefix}{{{start}..{end}}}{suffix}");
+            let t = Template::parse(&url).expect("valid").expect("template");
+            prop_assert_eq!(t.to_string(), url.clone());
+            prop_assert_eq!(t.len(), end - start + 1);
+            prop_assert_eq!(t.nth(0), Some(format!("{prefix}{start}{suffix}")));
+            prop_assert_eq!(t.nth(end - start), Some(format!("{prefix}{end}{suffix}")));
+        }
+
+        #[test]
+        fn reversed_ranges_are_refused(a in any::<u64>(), b in any::<u64>()) {
+            prop_assume!(a != b);
+            let (lo, hi) = (a.min(b), a.max(b));
+            let err = Template::parse(&format!("http://h/{{{hi}..{lo}}}")).expect_err("reversed");
+            prop_assert!(err.contains("greater"), "{err}");
+        }
+
+        #[test]
+        fn overflowing_bounds_are_refused(digits in "[1-9][0-9]{20,40}", other in any::<u64>()) {
+            for url in [format!("{{{other}..{digits}}}"), format!("{{{digits}..{other}}}")] {
+                let err = Template::parse(&url).expect_err("overflow");
+                prop_assert!(err.contains("too large"), "{url}: {err}");
+            }
         }
 
         #[test]
