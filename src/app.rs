@@ -353,6 +353,51 @@ mod tests {
     }
 
     #[test]
+    fn rate_keys_halve_and_double_only_with_a_rate() {
+        let mut app = App::default();
+        let none = snap();
+        assert_eq!(app.update(Action::RateDouble, &none), None);
+        assert!(app.notice().is_some_and(|n| n.contains("--rate")));
+
+        let live = Snapshot {
+            rate_limit: Some(10.0),
+            ..snap()
+        };
+        assert_eq!(
+            app.update(Action::RateDouble, &live),
+            Some(Command::SetRate(20.0))
+        );
+        // Presses add up before the engine reports the new rate.
+        assert_eq!(
+            app.update(Action::RateDouble, &live),
+            Some(Command::SetRate(40.0))
+        );
+        assert_eq!(app.notice(), Some("rate 20.0/s → 40.0/s"));
+        app.observe(&Snapshot {
+            rate_limit: Some(40.0),
+            ..snap()
+        });
+        let live = Snapshot {
+            rate_limit: Some(40.0),
+            ..snap()
+        };
+        assert_eq!(
+            app.update(Action::RateHalve, &live),
+            Some(Command::SetRate(20.0))
+        );
+        // Halving stops at the lowest rate instead of reaching 0.
+        let slow = Snapshot {
+            rate_limit: Some(0.01),
+            ..snap()
+        };
+        let mut app = App::default();
+        assert_eq!(
+            app.update(Action::RateHalve, &slow),
+            Some(Command::SetRate(0.01))
+        );
+    }
+
+    #[test]
     fn limit_keys_add_up_before_the_engine_answers() {
         let mut app = App::default();
         let s = snap();

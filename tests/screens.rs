@@ -329,3 +329,30 @@ fn a_frozen_display_keeps_its_snapshot_while_the_run_goes_on() {
     let s = text(&render(&later, &mut app, UNICODE, 160, 45));
     assert!(!s.contains("FROZEN") && s.contains("99,999"));
 }
+
+#[test]
+fn the_rate_and_retrying_tasks_show() {
+    let mut snap = busy();
+    snap.rate_limit = Some(250.0);
+    snap.counts.retrying = 3;
+    snap.tasks[0].phase = Phase::Retrying;
+    for (w, h) in [(160, 45), (80, 24)] {
+        let s = text(&render(&snap, &mut App::default(), UNICODE, w, h));
+        assert!(s.contains("rate 250/s"), "{w}x{h}:\n{s}");
+    }
+    let s = text(&render(&snap, &mut App::default(), UNICODE, 160, 45));
+    // The states panel's cell of its retrying row (the table's rows have an age in ms).
+    let count = s
+        .lines()
+        .filter_map(|l| l.split('│').nth(1))
+        .find(|cell| cell.contains("↻ retrying") && !cell.contains("ms"))
+        .unwrap_or_default();
+    assert!(count.trim_end().ends_with(" 3"), "{count:?}");
+    assert!(s.contains("↻ retrying"), "{s}");
+    let help = {
+        let mut app = App::default();
+        app.update(Action::Help, &snap);
+        text(&render(&snap, &mut app, UNICODE, 160, 45))
+    };
+    assert!(help.contains("r/R") && help.contains("--rate"), "{help}");
+}
