@@ -9,7 +9,7 @@ use color_eyre::eyre::Report;
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
 use crate::demo::{DemoServer, ServerConfig};
 use crate::engine::source::Template;
-use crate::engine::task::check_url;
+use crate::engine::transport::check_url;
 use crate::engine::{Engine, EngineConfig, EngineHandle, RequestOptions, Source, SourceSpec};
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
@@ -204,6 +204,7 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
         concurrency: run.concurrency,
         duration: run.duration,
         request,
+        transport: run.http.transport,
         ..EngineConfig::default()
     };
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
