@@ -87,9 +87,13 @@ impl Transport {
             (Target::Plain(uri), Some(plain)) => plain.attempt(uri, options, spec, att).await,
             (Target::Plain(uri), None) => {
                 let url = check_url(&uri.to_string())?;
-                self.tls.attempt(url, options, spec, att).await
+                Box::pin(self.tls.attempt(url, options, spec, att)).await
             }
-            (Target::Reqwest(url), _) => self.tls.attempt(url.clone(), options, spec, att).await,
+            // Boxed: reqwest's future is several times the size of the plain
+            // path's, and every task would carry (and copy) that size.
+            (Target::Reqwest(url), _) => {
+                Box::pin(self.tls.attempt(url.clone(), options, spec, att)).await
+            }
         }
     }
 }

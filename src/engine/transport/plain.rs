@@ -109,7 +109,7 @@ impl PlainHttp {
             }
             match Uri::try_from(next.as_str()) {
                 Ok(next_uri) if next.scheme() == "http" => uri = next_uri,
-                _ => return self.tls.attempt(next, options, spec, att).await,
+                _ => return Box::pin(self.tls.attempt(next, options, spec, att)).await,
             }
         };
         att.ttfb_us = Some(micros(spec.dispatched.elapsed()));
