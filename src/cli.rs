@@ -13,6 +13,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use crate::demo::server::{parse_error_rate, parse_latency_range};
 use crate::engine::http::parse_header;
 use crate::engine::pace::parse_rate;
+use crate::engine::transport::TransportChoice;
 use crate::engine::{MAX_CONCURRENCY, MAX_RETRIES};
 
 /// Watch thousands of concurrent HTTP fetches live.
@@ -153,6 +154,11 @@ pub struct HttpArgs {
     #[arg(long = "max-backoff", value_name = "DURATION", default_value = "30s",
           value_parser = parse_duration)]
     pub max_backoff: Duration,
+
+    /// HTTP client: `auto` uses hyper-util's lean pooled client for http://
+    /// and reqwest for https://; `reqwest` uses reqwest for every URL.
+    #[arg(long = "transport", value_name = "KIND", value_enum, default_value_t = TransportChoice::Auto)]
+    pub transport: TransportChoice,
 }
 
 /// What is written, and where.

@@ -11,7 +11,7 @@ use crate::demo::faults::FAULT_PATHS;
 use crate::demo::{DemoServer, FaultServer, ServerConfig};
 use crate::engine::retry::RetryPolicy;
 use crate::engine::source::Template;
-use crate::engine::task::check_url;
+use crate::engine::transport::check_url;
 use crate::engine::{Engine, EngineConfig, EngineHandle, RequestOptions, Source, SourceSpec};
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
@@ -253,6 +253,7 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
         duration: run.duration,
         rate: run.rate,
         request,
+        transport: run.http.transport,
         ..EngineConfig::default()
     };
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;

@@ -43,7 +43,9 @@ impl RunState {
 pub struct StateCounts {
     /// Spawned but not yet started.
     pub queued: u64,
-    /// Connecting or waiting for response headers.
+    /// Opening a connection (plain HTTP; TLS connects count as waiting).
+    pub connecting: u64,
+    /// Waiting for response headers.
     pub waiting: u64,
     /// Response headers arrived; reading the body.
     pub receiving: u64,

@@ -362,7 +362,8 @@ impl Dispatcher {
             ..Snapshot::default()
         };
         self.phases.fill(&mut snap.counts);
-        self.stats.fill(&mut snap);
+        self.stats
+            .fill(&mut snap, matches!(hint, RunStateHint::Finished));
         self.snapshots.send_replace(snap.clone());
         snap
     }

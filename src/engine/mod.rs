@@ -16,6 +16,7 @@ pub mod source;
 pub mod stats;
 pub mod task;
 pub mod template;
+pub mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,8 @@ pub struct EngineConfig {
     pub snapshot_interval: Duration,
     /// How many in-flight tasks a snapshot lists, oldest first.
     pub table_rows: usize,
+    /// Which HTTP clients carry the requests.
+    pub transport: transport::TransportChoice,
 }
 
 impl Default for EngineConfig {
@@ -63,6 +66,7 @@ impl Default for EngineConfig {
             request: RequestOptions::default(),
             snapshot_interval: Duration::from_millis(40),
             table_rows: 256,
+            transport: transport::TransportChoice::Auto,
         }
     }
 }
@@ -99,11 +103,9 @@ impl Engine {
         source: Source,
         sink: Option<mpsc::Sender<Record>>,
     ) -> Result<EngineHandle> {
-        let client = config
-            .request
-            .build_client()
+        let transport = transport::Transport::new(&config.request, config.transport)
             .wrap_err("cannot prepare requests")?;
-        let ctx = Arc::new(task::FetchContext::new(client, config.request.clone()));
+        let ctx = Arc::new(task::FetchContext::new(transport, config.request.clone()));
         let (commands, command_rx) = mpsc::channel(256);
         let (snap_tx, snapshots) = watch::channel(Snapshot {
             target: source.describe(),

@@ -114,13 +114,17 @@ impl Pacer {
         self.due.len() < MAX_BACKLOG
     }
 
-    /// Waits for the next slot to fall due and returns when it did.
-    /// Cancel-safe: nothing is taken until the future completes.
+    /// Waits for the next slot and returns when it fell due: the scheduled
+    /// instant, not the (possibly later) moment this task woke up, so a busy
+    /// runtime does not shift the schedule. Cancel-safe: nothing is taken
+    /// until the future completes.
     pub async fn next_slot(&self) -> Instant {
+        let mut due = None;
         loop {
             match self.bucket.check() {
-                Ok(()) => return Instant::now(),
+                Ok(()) => return due.unwrap_or_else(Instant::now),
                 Err(not_until) => {
+                    due = Some(not_until.earliest_possible());
                     let wait = not_until.wait_time_from(self.clock.now());
                     tokio::time::sleep(wait).await;
                 }
