@@ -48,6 +48,9 @@ pub struct EngineConfig {
     pub table_rows: usize,
     /// Which HTTP clients carry the requests.
     pub transport: transport::TransportChoice,
+    /// Most requests in flight the system allows (open files); higher
+    /// limits are capped to it and the snapshot says so.
+    pub ceiling: u64,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +62,7 @@ impl Default for EngineConfig {
             snapshot_interval: Duration::from_millis(40),
             table_rows: 256,
             transport: transport::TransportChoice::Auto,
+            ceiling: MAX_CONCURRENCY,
         }
     }
 }
@@ -102,7 +106,9 @@ impl Engine {
         let (snap_tx, snapshots) = watch::channel(Snapshot {
             target: source.describe(),
             total: source.total(),
-            limit: config.concurrency,
+            limit: config.concurrency.min(config.ceiling),
+            ceiling: config.ceiling,
+            requested_limit: (config.concurrency > config.ceiling).then_some(config.concurrency),
             duration: config.duration,
             ..Snapshot::default()
         });
