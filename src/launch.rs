@@ -12,7 +12,9 @@ use crate::demo::{DemoServer, FaultServer, ServerConfig};
 use crate::engine::retry::RetryPolicy;
 use crate::engine::source::Template;
 use crate::engine::transport::check_url;
-use crate::engine::{Engine, EngineConfig, EngineHandle, RequestOptions, Source, SourceSpec};
+use crate::engine::{
+    Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, RequestOptions, Source, SourceSpec,
+};
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
 use crate::output::summary::OutputFile;
@@ -115,7 +117,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let spec =
                 SourceSpec::from_args(cli.source.url.as_deref(), cli.source.input.as_deref())
                     .map_err(Failure::Usage)?;
-            fetch(spec, &cli.run).await
+            fetch(spec, &cli.run, 1).await
         }
     }
 }
@@ -169,7 +171,8 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let template = Template::parse(&url)
         .map_err(Failure::Usage)?
         .ok_or_else(|| Failure::Usage(format!("not a template: {url}")))?;
-    let result = fetch(SourceSpec::Template(template), &args.run).await;
+    // The server in this process holds the other end of every connection.
+    let result = fetch(SourceSpec::Template(template), &args.run, 2).await;
     server.shutdown().await;
     result
 }
@@ -225,8 +228,13 @@ fn check_first_url(spec: &SourceSpec) -> Result<(), String> {
     }
 }
 
-/// Runs a fetch job to its end and prints the summary.
-pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure> {
+/// Runs a fetch job to its end and prints the summary. Each request holds
+/// `fds_per_request` open files (2 when the server is in this process).
+pub async fn fetch(
+    spec: SourceSpec,
+    run: &RunArgs,
+    fds_per_request: u64,
+) -> Result<ExitCode, Failure> {
     let dashboard = !run.output.no_tui && std::io::stdout().is_terminal();
     if run.concurrency == 0 && !dashboard {
         // Nothing headless could ever resume the run: refuse rather than hang.
@@ -248,12 +256,22 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
         }
         None => None,
     };
+    let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
+        crate::sys::in_flight_ceiling(n, fds_per_request)
+    });
+    if run.concurrency > ceiling && !run.output.quiet {
+        eprintln!(
+            "fetchtop: warning: {}",
+            crate::snapshot::capped_message(run.concurrency, ceiling)
+        );
+    }
     let config = EngineConfig {
         concurrency: run.concurrency,
         duration: run.duration,
         rate: run.rate,
         request,
         transport: run.http.transport,
+        ceiling,
         ..EngineConfig::default()
     };
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;

@@ -81,6 +81,10 @@ pub(super) struct Dispatcher {
     started: Instant,
     limiter: Limiter,
     pacer: Option<Pacer>,
+    /// Highest limit the open-files limit allows.
+    ceiling: u64,
+    /// The last limit asked for above the ceiling, while it is capped.
+    requested: Option<u64>,
     registry: Registry,
     phases: Arc<PhaseCounters>,
     stats: Stats,
@@ -109,12 +113,15 @@ impl Dispatcher {
         snapshots: watch::Sender<Snapshot>,
     ) -> Dispatcher {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
-        let limit = config.concurrency.min(MAX_CONCURRENCY);
+        let ceiling = config.ceiling.clamp(1, MAX_CONCURRENCY);
+        let limit = config.concurrency.min(ceiling);
         Dispatcher {
             ctx,
             started: Instant::now(),
             limiter: Limiter::new(limit),
             pacer: config.rate.map(Pacer::new),
+            ceiling,
+            requested: (config.concurrency > ceiling).then_some(config.concurrency),
             registry: Registry::default(),
             phases: Arc::new(PhaseCounters::default()),
             stats: Stats::new(),
@@ -230,7 +237,10 @@ impl Dispatcher {
 
     fn apply(&mut self, cmd: Command, items: &mut mpsc::Receiver<Item>) {
         match cmd {
-            Command::SetConcurrency(n) => self.limiter.set_limit(n.min(MAX_CONCURRENCY)),
+            Command::SetConcurrency(n) => {
+                self.requested = (n > self.ceiling).then_some(n);
+                self.limiter.set_limit(n.min(self.ceiling));
+            }
             Command::CancelTask(id) => {
                 self.registry.cancel(id);
             }
@@ -350,6 +360,8 @@ impl Dispatcher {
             duration: self.config.duration,
             state: self.run_state(hint),
             limit: self.limiter.limit(),
+            ceiling: self.ceiling,
+            requested_limit: self.requested,
             paused: self.limiter.is_paused(),
             rate_limit: self.pacer.as_ref().map(Pacer::rate),
             in_flight,

@@ -55,6 +55,9 @@ pub struct EngineConfig {
     pub table_rows: usize,
     /// Which HTTP clients carry the requests.
     pub transport: transport::TransportChoice,
+    /// Most requests in flight the system allows (open files); higher
+    /// limits are capped to it and the snapshot says so.
+    pub ceiling: u64,
 }
 
 impl Default for EngineConfig {
@@ -67,6 +70,7 @@ impl Default for EngineConfig {
             snapshot_interval: Duration::from_millis(40),
             table_rows: 256,
             transport: transport::TransportChoice::Auto,
+            ceiling: MAX_CONCURRENCY,
         }
     }
 }
@@ -110,8 +114,10 @@ impl Engine {
         let (snap_tx, snapshots) = watch::channel(Snapshot {
             target: source.describe(),
             total: source.total(),
-            limit: config.concurrency,
             rate_limit: config.rate,
+            limit: config.concurrency.min(config.ceiling),
+            ceiling: config.ceiling,
+            requested_limit: (config.concurrency > config.ceiling).then_some(config.concurrency),
             duration: config.duration,
             ..Snapshot::default()
         });
