@@ -351,6 +351,38 @@ mod tests {
     }
 
     #[test]
+    fn parses_retry_rate_and_fault_flags() {
+        let cli = Cli::try_parse_from([
+            "fetchtop",
+            "--retries",
+            "3",
+            "--max-backoff",
+            "2s",
+            "--rate",
+            "0.5",
+            "http://x/",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.http.retries, 3);
+        assert_eq!(cli.run.http.max_backoff, Duration::from_secs(2));
+        assert_eq!(cli.run.rate, Some(0.5));
+        let cli = Cli::try_parse_from(["fetchtop", "http://x/"]).unwrap();
+        assert_eq!(cli.run.http.retries, 0);
+        assert_eq!(cli.run.http.max_backoff, Duration::from_secs(30));
+        assert_eq!(cli.run.rate, None);
+        let cli = Cli::try_parse_from(["fetchtop", "serve", "--faults", "127.0.0.1:0"]).unwrap();
+        assert!(matches!(cli.command, Some(Mode::Serve(s)) if s.faults.is_some()));
+        for bad in [["--rate", "0"], ["--rate", "-2"], ["--retries", "101"]] {
+            let args = ["fetchtop", bad[0], bad[1], "http://x/"];
+            assert_eq!(
+                Cli::try_parse_from(args).unwrap_err().exit_code(),
+                2,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn demo_and_serve_take_their_own_flags() {
         let cli = Cli::try_parse_from([
             "fetchtop",
