@@ -81,7 +81,7 @@ impl SourceSpec {
                 Ok(match Template::parse(url)? {
                     Some(t) if t.len() > MAX_TEMPLATE_ITEMS => {
                         return Err(format!(
-                            "the range in {url} holds {} URLs, more than the {MAX_TEMPLATE_ITEMS} a run accepts: is a digit too many?",
+                            "the range in {url:?} holds {} URLs, more than the {MAX_TEMPLATE_ITEMS} a run accepts: is a digit too many?",
                             t.len()
                         ));
                     }

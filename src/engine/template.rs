@@ -35,6 +35,10 @@ impl Template {
     /// literally as part of the URL. Errors are one-line user-facing strings
     /// quoting the offending range.
     pub fn parse(url: &str) -> Result<Option<Template>, String> {
+        Template::parse_raw(url).map_err(|e| one_line(&e))
+    }
+
+    fn parse_raw(url: &str) -> Result<Option<Template>, String> {
         let mut found: Option<(usize, usize)> = None;
         let mut i = 0;
         while let Some(off) = url[i..].find('{') {
@@ -137,6 +141,21 @@ impl fmt::Display for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
+}
+
+/// An error quotes the URL, which may hold anything (a newline, an escape
+/// sequence): control characters are shown escaped so the error stays one
+/// inert line.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Parses one side of a range as a u64, with a user-facing error.
@@ -285,6 +304,15 @@ mod tests {
     }
 
     #[test]
+    fn errors_stay_one_inert_line() {
+        // Found by the fuzzer: a newline inside the range was quoted as is.
+        let err = Template::parse("{5..\n161709551615}").expect_err("bad end");
+        assert!(err.contains("{5..\\n161709551615}"), "{err}");
+        let err = Template::parse("http://h/{\u{1b}[2J..3}").expect_err("bad start");
+        assert!(!err.chars().any(char::is_control), "{err}");
+    }
+
+    #[test]
     fn template_u64_extremes() {
         let t = tpl("{0..18446744073709551615}");
         assert_eq!(t.len(), u64::MAX); // saturated, no overflow
@@ -357,6 +385,15 @@ mod tests {
         }
 
         #[test]
+        fn errors_never_carry_control_characters(
+            s in "x?\\{[0-9\\n\\r\\x1b\\x07]{0,5}\\.\\.[0-9\\n\\x1b\\x9b]{0,5}\\}?",
+        ) {
+            if let Err(e) = Template::parse(&s) {
+                prop_assert!(!e.chars().any(char::is_control), "{e:?}");
+            }
+        }
+
+        #[test]
         fn reversed_ranges_are_refused(a in any::<u64>(), b in any::<u64>()) {
             prop_assume!(a != b);
             let (lo, hi) = (a.min(b), a.max(b));
@@ -373,7 +410,10 @@ mod tests {
         }
 
         #[test]
-        fn parse_never_panics_on_brace_soup(s in "[{}.0-9a-z/ é-]{0,24}") {
+        fn parse_never_panics_on_brace_soup(s in "[{}.0-9a-z/ é\\n\\x1b-]{0,24}") {
+            if let Err(e) = Template::parse(&s) {
+                prop_assert!(!e.chars().any(char::is_control), "{e:?}");
+            }
             if let Ok(Some(t)) = Template::parse(&s) {
                 prop_assert!(t.nth(0).is_some());
                 prop_assert!(t.nth(t.len() - 1).is_some());
