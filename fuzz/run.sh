@@ -7,6 +7,8 @@
 #   fuzz/run.sh 600 list        the list reader for 10 minutes
 #   fuzz/run.sh --check         only build the targets (no fuzzing)
 #
+# Starts from fuzz/seeds/<target>/ (committed; add each crash you fix there)
+# and keeps what it learns in fuzz/corpus/<target>/ (not committed).
 # Crashes land in fuzz/artifacts/<target>/; rerun one with
 #   cargo +nightly fuzz run <target> fuzz/artifacts/<target>/<file>
 set -euo pipefail
@@ -46,7 +48,8 @@ for t in "${targets[@]}"; do
         cargo +nightly fuzz build "$t"
     else
         echo "== fuzzing $t for ${secs}s"
+        # New inputs go to corpus/ (not committed); seeds/ is read only.
         mkdir -p "corpus/$t"
-        cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048
+        cargo +nightly fuzz run "$t" "corpus/$t" "seeds/$t" -- -max_total_time="$secs" -rss_limit_mb=2048
     fi
 done
