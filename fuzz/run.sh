@@ -33,7 +33,7 @@ if ! rustup toolchain list | grep -q '^nightly'; then
     echo "  cargo-fuzz needs nightly (sanitizer flags). Install it with:" >&2
     echo "    rustup toolchain install nightly" >&2
     echo "  The same properties are checked on stable by the proptest tests:" >&2
-    echo "    cargo test --lib template source::props" >&2
+    echo "    cargo test --lib -- template source::props" >&2
     exit 1
 fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
