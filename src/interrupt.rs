@@ -15,6 +15,8 @@ pub struct Outcome {
     /// The reader itself failed (the terminal went away, the dashboard
     /// crashed); the run was aborted, and everything still written.
     pub failure: Option<Report>,
+    /// How the dashboard kept up, when there was one.
+    pub frames: Option<crate::output::summary::FrameStats>,
 }
 
 /// The signals that abort a run: SIGINT (Ctrl-C outside raw mode), SIGTERM, SIGHUP.

@@ -255,6 +255,7 @@ async fn report(
     run: &RunArgs,
 ) -> Result<ExitCode, Failure> {
     let mut summary = Summary::from_snapshot(&outcome.snapshot);
+    summary.dashboard = outcome.frames;
     summary.interrupted = outcome.interrupted;
     let mut write_error = None;
     if let Some(w) = writer {

@@ -140,6 +140,9 @@ pub struct Snapshot {
     pub limit: u64,
     /// Highest limit the system's open-files limit allows.
     pub ceiling: u64,
+    /// Commands the engine has applied so far: a reader that sent N knows
+    /// a snapshot with `commands >= N` shows their effect.
+    pub commands: u64,
     /// A limit asked for above the ceiling, while it is capped.
     pub requested_limit: Option<u64>,
     /// Whether admission is paused.

@@ -81,6 +81,8 @@ pub(super) struct Dispatcher {
     limiter: Limiter,
     /// Highest limit the open-files limit allows.
     ceiling: u64,
+    /// Commands applied so far.
+    commands: u64,
     /// The last limit asked for above the ceiling, while it is capped.
     requested: Option<u64>,
     registry: Registry,
@@ -118,6 +120,7 @@ impl Dispatcher {
             started: Instant::now(),
             limiter: Limiter::new(limit),
             ceiling,
+            commands: 0,
             requested: (config.concurrency > ceiling).then_some(config.concurrency),
             registry: Registry::default(),
             phases: Arc::new(PhaseCounters::default()),
@@ -166,7 +169,12 @@ impl Dispatcher {
             };
             tokio::select! {
                 biased;
-                Some(cmd) = commands.recv() => self.apply(cmd, &mut items),
+                Some(cmd) = commands.recv() => {
+                    self.apply(cmd, &mut items);
+                    self.commands += 1;
+                    // Readers see a command's effect at once, not at the next tick.
+                    self.publish(RunStateHint::Live);
+                }
                 _ = ticker.tick() => {
                     self.publish(RunStateHint::Live);
                 }
@@ -332,6 +340,7 @@ impl Dispatcher {
             state: self.run_state(hint),
             limit: self.limiter.limit(),
             ceiling: self.ceiling,
+            commands: self.commands,
             requested_limit: self.requested,
             paused: self.limiter.is_paused(),
             in_flight,

@@ -77,6 +77,23 @@ pub struct Summary {
     pub output: Option<OutputFile>,
     /// Peak resident memory of fetchtop, in MB (Linux).
     pub peak_rss_mb: Option<f64>,
+    /// How the dashboard kept up, when it was on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<FrameStats>,
+}
+
+/// Frames the dashboard drew.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct FrameStats {
+    /// Frames drawn.
+    pub frames: u64,
+    /// Frames per second from the first frame to the last.
+    pub fps: f64,
+    /// Longest time between two frames, in milliseconds.
+    pub longest_gap_ms: f64,
+    /// Slowest key press to the frame showing the engine's answer, in
+    /// milliseconds (keys that send the engine a command).
+    pub key_to_screen_ms_max: Option<f64>,
 }
 
 /// The `-o` file of a run.
@@ -118,6 +135,7 @@ impl Summary {
             source_error: s.source_error.clone(),
             output: None,
             peak_rss_mb: crate::sys::peak_rss_bytes().map(|b| round3(b as f64 / 1e6)),
+            dashboard: None,
         }
     }
 

@@ -11,12 +11,14 @@ use crossterm::event::{self, Event, KeyEventKind};
 use ratatui::DefaultTerminal;
 use tokio::sync::{mpsc, watch};
 
+use super::frames::FrameClock;
 use super::{Theme, draw};
 use crate::app::App;
 use crate::deadline::sleep_until;
 use crate::engine::{Command, EngineHandle};
 use crate::interrupt::{Outcome, Signals};
 use crate::keymap;
+use crate::output::summary::FrameStats;
 use crate::snapshot::Snapshot;
 
 /// How the dashboard draws.
@@ -61,16 +63,16 @@ pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome
             _ = sleep_until(grace), if grace.is_some() => break None,
         }
     };
-    let (interrupted, failure) = match joined {
-        Some(Ok(Ok(exit))) => (exit.interrupted, None),
-        Some(Ok(Err(e))) => (false, Some(e)),
-        Some(Err(e)) => (false, Some(eyre!("the dashboard crashed: {e}"))),
+    let (interrupted, failure, frames) = match joined {
+        Some(Ok(Ok(exit))) => (exit.interrupted, None, Some(exit.frames)),
+        Some(Ok(Err(e))) => (false, Some(e), None),
+        Some(Err(e)) => (false, Some(eyre!("the dashboard crashed: {e}")), None),
         None => {
             // The terminal loop did not come back after a signal: its terminal
             // is most likely gone (a hang-up), and crossterm's poll never
             // returns then. Leave it behind; the process exits without it.
             let _ = ratatui::try_restore();
-            (true, None)
+            (true, None, None)
         }
     };
     // The screen is gone, so nobody can steer the run: end it if it has not
@@ -83,8 +85,14 @@ pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome
         snapshot,
         interrupted: interrupted || signalled,
         failure,
+        frames,
     })
 }
+
+/// How often the terminal loop looks for the engine's answer to a command,
+/// and for how long before it falls back to the frame rate.
+const REPLY_POLL: Duration = Duration::from_millis(1);
+const REPLY_WAIT: Duration = Duration::from_millis(250);
 
 /// How long the terminal loop gets to notice a signal's abort and leave.
 const UI_GRACE: Duration = Duration::from_secs(3);
@@ -92,6 +100,7 @@ const UI_GRACE: Duration = Duration::from_secs(3);
 /// How the terminal loop ended.
 struct UiExit {
     interrupted: bool,
+    frames: FrameStats,
 }
 
 fn ui_thread(
@@ -105,7 +114,10 @@ fn ui_thread(
         ratatui::try_init().wrap_err("cannot open the terminal for the dashboard")?;
     let result = match event_loop(&mut terminal, commands, snapshots, opts, &stop) {
         // A hung-up terminal is the user leaving, not a failure of fetchtop.
-        Err(e) if terminal_gone(&e) => Ok(UiExit { interrupted: true }),
+        Err(e) if terminal_gone(&e) => Ok(UiExit {
+            interrupted: true,
+            frames: FrameStats::default(),
+        }),
         other => other,
     };
     // try_restore: restore() prints its error with eprintln!, which panics when
@@ -137,9 +149,16 @@ fn event_loop(
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     let mut closed = false;
+    let mut clock = FrameClock::default();
+    // A command was sent at this instant and the snapshot that has applied
+    // it is awaited: that one is drawn the moment it comes, frame cap or
+    // not, so a key shows its effect within a frame.
+    let mut awaiting: Option<Instant> = None;
+    let mut sent = live.commands;
     loop {
         // Wait for input, but never past the next frame that is due.
         let wait = match last_draw {
+            _ if awaiting.is_some_and(|t| t.elapsed() < REPLY_WAIT) => REPLY_POLL,
             Some(t) if dirty => frame_every.saturating_sub(t.elapsed()),
             Some(_) => frame_every,
             None => Duration::ZERO,
@@ -154,7 +173,10 @@ fn event_loop(
                             // A full queue means the engine is far behind; a
                             // closed one means it has finished. Neither may
                             // block the screen.
-                            let _ = commands.try_send(cmd);
+                            if commands.try_send(cmd).is_ok() {
+                                sent += 1;
+                                awaiting.get_or_insert_with(Instant::now);
+                            }
                         }
                     }
                     Event::Resize(..) => terminal.autoresize().wrap_err("cannot resize")?,
@@ -172,9 +194,13 @@ fn event_loop(
             Ok(changed) => changed,
             Err(_) => !std::mem::replace(&mut closed, true),
         };
+        let mut reply = None;
         if fresh {
             live = snapshots.borrow_and_update().clone();
             dirty |= app.frozen.is_none();
+            if live.commands >= sent {
+                reply = awaiting.take();
+            }
         }
         if stop.load(Ordering::Relaxed) {
             app.quitting = true;
@@ -183,13 +209,19 @@ fn event_loop(
         if app.exit {
             return Ok(UiExit {
                 interrupted: app.interrupted,
+                frames: clock.stats(),
             });
         }
-        if dirty && last_draw.is_none_or(|t| t.elapsed() >= frame_every) {
+        if reply.is_some() || (dirty && last_draw.is_none_or(|t| t.elapsed() >= frame_every)) {
             terminal
                 .draw(|frame| draw(frame, &mut app, &live, &opts.theme))
                 .wrap_err("cannot draw the dashboard")?;
-            last_draw = Some(Instant::now());
+            let now = Instant::now();
+            last_draw = Some(now);
+            clock.drawn(now);
+            if let Some(key) = reply {
+                clock.answered(now.saturating_duration_since(key));
+            }
             dirty = false;
         }
     }

@@ -21,6 +21,7 @@
 //! the states panel; the header, the table and the footer always stay.
 
 mod footer;
+mod frames;
 mod header;
 mod latency;
 mod outcomes;
