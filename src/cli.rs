@@ -143,6 +143,16 @@ pub struct OutputArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Skip the items already recorded in the -o file and append the rest (a
+    /// torn last line is cut off first). Use the same source as the earlier run.
+    #[arg(long = "resume", requires = "output")]
+    pub resume: bool,
+
+    /// Write each response body to DIR/SEQ.body (named from the item's seq,
+    /// never from the URL); DIR is created if need be.
+    #[arg(long = "save-bodies", value_name = "DIR")]
+    pub save_bodies: Option<PathBuf>,
+
     /// Put each response body in its JSON line (parsed when it is JSON).
     #[arg(long = "keep-body")]
     pub keep_body: bool,

@@ -3,16 +3,21 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use color_eyre::eyre::Report;
 
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
 use crate::demo::{DemoServer, ServerConfig};
+use crate::engine::bodies;
+use crate::engine::seqset::SeqSet;
 use crate::engine::source::Template;
 use crate::engine::task::check_url;
 use crate::engine::{Engine, EngineConfig, EngineHandle, RequestOptions, Source, SourceSpec};
+use crate::format;
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
+use crate::output::resume;
 use crate::output::summary::OutputFile;
 use crate::output::{JsonlWriter, Summary};
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
@@ -158,6 +163,7 @@ fn request_options(run: &RunArgs) -> Result<RequestOptions, Failure> {
         keep_body: run.output.keep_body,
         extract: run.output.extract.clone(),
         max_body: run.output.max_body,
+        save_bodies: run.output.save_bodies.clone(),
     })
 }
 
@@ -187,6 +193,9 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
         ));
     }
     let request = request_options(run)?;
+    if let Some(dir) = &request.save_bodies {
+        bodies::prepare_dir(dir).map_err(Failure::Usage)?;
+    }
     // A plain URL is fetched once unless -n or -z says otherwise.
     let limit = match (&spec, run.requests, run.duration) {
         (SourceSpec::Repeat(_), None, None) => Some(1),
@@ -194,21 +203,79 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
     };
     check_first_url(&spec).map_err(Failure::Usage)?;
     let source = Source::open(spec, limit).await.map_err(Failure::Usage)?;
-    let writer = match &run.output.output {
-        Some(path) => {
-            Some(JsonlWriter::create(path).map_err(|e| Failure::Usage(format!("{e:#}")))?)
-        }
-        None => None,
-    };
+    let output = open_output(run)?;
     let config = EngineConfig {
         concurrency: run.concurrency,
         duration: run.duration,
         request,
+        skip: output.skip,
         ..EngineConfig::default()
     };
+    let writer = output.writer;
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
-    let outcome = follow(handle, run, dashboard).await?;
-    report(outcome, writer, run).await
+    match follow(handle, run, dashboard).await {
+        Ok(outcome) => report(outcome, writer, output.earlier, run).await,
+        Err(e) => {
+            // Even when the run itself broke, what finished is written out.
+            let _ = close_output(writer).await;
+            Err(e)
+        }
+    }
+}
+
+/// The `-o` file, ready for the engine's records.
+struct Output {
+    writer: Option<JsonlWriter>,
+    /// `--resume`: lines an earlier run left in the file.
+    earlier: Option<u64>,
+    /// `--resume`: the seqs those lines hold, which this run skips.
+    skip: Option<Arc<SeqSet>>,
+}
+
+/// Creates the `-o` file, or with `--resume` reads what it holds (cutting a
+/// torn last line) and appends to it.
+fn open_output(run: &RunArgs) -> Result<Output, Failure> {
+    let Some(path) = &run.output.output else {
+        return Ok(Output {
+            writer: None,
+            earlier: None,
+            skip: None,
+        });
+    };
+    let usage = |e: Report| Failure::Usage(format!("{e:#}"));
+    if !run.output.resume {
+        return Ok(Output {
+            writer: Some(JsonlWriter::create(path).map_err(usage)?),
+            earlier: None,
+            skip: None,
+        });
+    }
+    let recorded = resume::prepare(path).map_err(Failure::Usage)?;
+    if recorded.cut > 0 && !run.output.quiet {
+        eprintln!(
+            "fetchtop: resume: cut a torn last line ({} bytes) from {}; its item runs again",
+            recorded.cut,
+            format::inert(&path.display().to_string())
+        );
+    }
+    Ok(Output {
+        writer: Some(JsonlWriter::append(path).map_err(usage)?),
+        earlier: Some(recorded.lines),
+        skip: (!recorded.seqs.is_empty()).then(|| Arc::new(recorded.seqs)),
+    })
+}
+
+/// Waits for every record to be written and flushed; the line count, or why not.
+async fn close_output(writer: Option<JsonlWriter>) -> Result<Option<(String, u64)>, Report> {
+    let Some(w) = writer else {
+        return Ok(None);
+    };
+    let path = w.path().display().to_string();
+    match tokio::task::spawn_blocking(move || w.finish()).await {
+        Ok(Ok(lines)) => Ok(Some((path, lines))),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(Report::msg(format!("the output writer stopped: {e}"))),
+    }
 }
 
 /// Watches the run to its end with the dashboard or headless.
@@ -233,18 +300,22 @@ async fn follow(handle: EngineHandle, run: &RunArgs, dashboard: bool) -> Result<
 async fn report(
     outcome: Outcome,
     writer: Option<JsonlWriter>,
+    earlier: Option<u64>,
     run: &RunArgs,
 ) -> Result<ExitCode, Failure> {
     let mut summary = Summary::from_snapshot(&outcome.snapshot);
     summary.interrupted = outcome.interrupted;
     let mut write_error = None;
-    if let Some(w) = writer {
-        let path = w.path().display().to_string();
-        match tokio::task::spawn_blocking(move || w.finish()).await {
-            Ok(Ok(lines)) => summary.output = Some(OutputFile { path, lines }),
-            Ok(Err(e)) => write_error = Some(e),
-            Err(e) => write_error = Some(Report::msg(format!("the output writer stopped: {e}"))),
+    match close_output(writer).await {
+        Ok(Some((path, lines))) => {
+            summary.output = Some(OutputFile {
+                path,
+                lines,
+                earlier,
+            });
         }
+        Ok(None) => {}
+        Err(e) => write_error = Some(e),
     }
     // The terminal may be gone (a hang-up): printing is best effort, and
     // comes after the output file is safe.

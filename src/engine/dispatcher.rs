@@ -86,6 +86,7 @@ pub(super) struct Dispatcher {
     stopping: bool,
     source_done: bool,
     dispatched: u64,
+    skipped: u64,
     max_in_flight: u64,
     total: Option<u64>,
     total_rx: Option<oneshot::Receiver<u64>>,
@@ -119,6 +120,7 @@ impl Dispatcher {
             stopping: false,
             source_done: false,
             dispatched: 0,
+            skipped: 0,
             max_in_flight: 0,
             total: source.total(),
             total_rx: None,
@@ -238,6 +240,15 @@ impl Dispatcher {
     }
 
     async fn dispatch(&mut self, item: Item) {
+        if self
+            .config
+            .skip
+            .as_ref()
+            .is_some_and(|s| s.contains(item.seq))
+        {
+            self.skipped += 1;
+            return;
+        }
         self.dispatched += 1;
         let now = Instant::now();
         if let Some(defect) = item.defect {
@@ -326,6 +337,7 @@ impl Dispatcher {
             max_in_flight: self.max_in_flight,
             total: self.total,
             dispatched: self.dispatched,
+            skipped: self.skipped,
             source_done: self.source_done,
             tasks: self.registry.oldest(Instant::now(), self.config.table_rows),
             source_error: self.source_error.clone(),

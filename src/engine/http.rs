@@ -35,6 +35,8 @@ pub struct RequestOptions {
     pub extract: Vec<String>,
     /// Largest body accepted, in bytes.
     pub max_body: u64,
+    /// Write each complete body to `DIR/SEQ.body` (`--save-bodies`).
+    pub save_bodies: Option<std::path::PathBuf>,
 }
 
 impl Default for RequestOptions {
@@ -51,6 +53,7 @@ impl Default for RequestOptions {
             keep_body: false,
             extract: Vec::new(),
             max_body: 16 * 1024 * 1024,
+            save_bodies: None,
         }
     }
 }
@@ -58,7 +61,7 @@ impl Default for RequestOptions {
 impl RequestOptions {
     /// Whether bodies must be buffered (to keep them or to extract from them).
     pub fn buffers_body(&self) -> bool {
-        self.keep_body || !self.extract.is_empty()
+        self.keep_body || !self.extract.is_empty() || self.save_bodies.is_some()
     }
 
     /// Builds the client every task of the run shares (one connection pool).

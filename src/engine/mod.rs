@@ -4,12 +4,14 @@
 //! an [`EngineHandle`]: a command sender and a snapshot receiver. Readers
 //! (the dashboard, the headless runner, tests) use only those two channels.
 
+pub mod bodies;
 pub mod command;
 mod dispatcher;
 pub mod http;
 pub mod limiter;
 pub mod record;
 pub mod registry;
+pub mod seqset;
 pub mod source;
 pub mod stats;
 pub mod task;
@@ -45,6 +47,9 @@ pub struct EngineConfig {
     pub snapshot_interval: Duration,
     /// How many in-flight tasks a snapshot lists, oldest first.
     pub table_rows: usize,
+    /// Seqs not to fetch (already recorded by an earlier run, `--resume`);
+    /// they are counted as skipped.
+    pub skip: Option<Arc<seqset::SeqSet>>,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +60,7 @@ impl Default for EngineConfig {
             request: RequestOptions::default(),
             snapshot_interval: Duration::from_millis(40),
             table_rows: 256,
+            skip: None,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod jsonl;
 pub mod progress;
+pub mod resume;
 pub mod summary;
 
 pub use jsonl::JsonlWriter;

@@ -5,7 +5,8 @@ use crate::snapshot::Snapshot;
 
 /// One line describing where the run is; no colour or cursor codes.
 pub fn line(s: &Snapshot) -> String {
-    let finished = s.counts.finished();
+    // Items an earlier run recorded (--resume) count towards progress.
+    let finished = s.settled();
     let mut out = format!("[{}] ", format::clock(s.elapsed));
     match (s.total, s.duration) {
         (Some(total), _) if total > 0 => {
@@ -42,6 +43,9 @@ pub fn line(s: &Snapshot) -> String {
     out += &format!(" · errors {}", format::count(s.counts.failed));
     if s.counts.cancelled > 0 {
         out += &format!(" · cancelled {}", format::count(s.counts.cancelled));
+    }
+    if s.skipped > 0 {
+        out += &format!(" · skipped {}", format::count(s.skipped));
     }
     if s.paused {
         out += " · paused";
