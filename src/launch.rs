@@ -252,7 +252,8 @@ fn open_output(run: &RunArgs) -> Result<Output, Failure> {
     }
     let recorded = resume::prepare(path).map_err(Failure::Usage)?;
     if recorded.cut > 0 && !run.output.quiet {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "fetchtop: resume: cut a torn last line ({} bytes) from {}; its item runs again",
             recorded.cut,
             format::inert(&path.display().to_string())

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod engine;
 pub mod format;
 pub mod headless;
+pub mod hooks;
 pub mod interrupt;
 pub mod keymap;
 pub mod launch;
