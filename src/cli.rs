@@ -153,6 +153,12 @@ pub struct OutputArgs {
     #[arg(long = "save-bodies", value_name = "DIR")]
     pub save_bodies: Option<PathBuf>,
 
+    /// Log the run to FILE (appended): settings with secrets redacted,
+    /// commands, signals, failures. Never to the terminal. FETCHTOP_LOG=debug
+    /// also logs each failed item.
+    #[arg(long = "log", value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
     /// Put each response body in its JSON line (parsed when it is JSON).
     #[arg(long = "keep-body")]
     pub keep_body: bool,

@@ -17,6 +17,7 @@ use crate::engine::{Engine, EngineConfig, EngineHandle, RequestOptions, Source, 
 use crate::format;
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
+use crate::logging;
 use crate::output::resume;
 use crate::output::summary::OutputFile;
 use crate::output::{JsonlWriter, Summary};
@@ -45,12 +46,19 @@ impl Failure {
     pub fn report(&self) -> ExitCode {
         match self {
             // stderr may be gone with a hung-up terminal: never panic over it.
+            // Messages may quote outside text (a path, a URL, a server's
+            // words): made inert, like everything else on the terminal.
             Failure::Usage(msg) => {
-                let _ = writeln!(std::io::stderr(), "fetchtop: {msg}");
+                let _ = writeln!(std::io::stderr(), "fetchtop: {}", format::inert(msg));
                 ExitCode::from(2)
             }
             Failure::Run(e) => {
-                let _ = writeln!(std::io::stderr(), "fetchtop: error: {e:#}");
+                let msg = format!("{e:#}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "fetchtop: error: {}",
+                    format::inert(&msg)
+                );
                 ExitCode::from(1)
             }
         }
@@ -60,7 +68,7 @@ impl Failure {
 /// Reports a command-line error as one line (exit 2); help and version
 /// requests print in full and succeed.
 pub fn clap_failure(e: &clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         // stdout may be closed (`fetchtop --help | head`); nothing to do then.
         let _ = e.print();
@@ -69,7 +77,21 @@ pub fn clap_failure(e: &clap::Error) -> ExitCode {
     let rendered = e.render().to_string();
     let first = rendered.lines().next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("fetchtop: {first} (see fetchtop --help)");
+    // clap quotes the rejected value, and a -H value may be a secret: say
+    // only what was wrong with it.
+    let first = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) if arg.starts_with("--header") => {
+            let why = std::error::Error::source(e)
+                .map_or_else(|| "not \"Name: value\"".to_string(), ToString::to_string);
+            format!("invalid value for '{arg}': {why}")
+        }
+        _ => first.to_string(),
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "fetchtop: {} (see fetchtop --help)",
+        format::inert(&first)
+    );
     ExitCode::from(2)
 }
 
@@ -185,6 +207,11 @@ fn check_first_url(spec: &SourceSpec) -> Result<(), String> {
 
 /// Runs a fetch job to its end and prints the summary.
 pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure> {
+    // Held to the end of the run: dropping it flushes the log.
+    let _log = match &run.output.log {
+        Some(path) => Some(logging::start(path).map_err(Failure::Usage)?),
+        None => None,
+    };
     let dashboard = !run.output.no_tui && std::io::stdout().is_terminal();
     if run.concurrency == 0 && !dashboard {
         // Nothing headless could ever resume the run: refuse rather than hang.
@@ -212,15 +239,49 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
         ..EngineConfig::default()
     };
     let writer = output.writer;
+    log_start(&config, &source, run, dashboard);
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
     match follow(handle, run, dashboard).await {
         Ok(outcome) => report(outcome, writer, output.earlier, run).await,
         Err(e) => {
             // Even when the run itself broke, what finished is written out.
             let _ = close_output(writer).await;
+            if let Failure::Run(report) = &e {
+                tracing::error!(error = %format::inert(&format!("{report:#}")), "the run failed");
+            }
             Err(e)
         }
     }
+}
+
+/// Logs what the run is about to do; header values that are secrets are
+/// redacted, and outside text made inert.
+fn log_start(config: &EngineConfig, source: &Source, run: &RunArgs, dashboard: bool) {
+    let r = &config.request;
+    let shown_path = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map(|p| format::inert(&p.display().to_string()).into_owned())
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        target = %format::inert(&source.describe()),
+        total = ?source.total(),
+        concurrency = config.concurrency,
+        duration = ?config.duration,
+        method = %r.method,
+        headers = ?crate::redact::headers(&r.headers),
+        body_bytes = r.body.as_ref().map_or(0, Vec::len),
+        timeout = ?r.timeout,
+        connect_timeout = ?r.connect_timeout,
+        redirects = r.redirects,
+        max_body = r.max_body,
+        output = ?shown_path(&run.output.output),
+        resume = run.output.resume,
+        skipping = config.skip.as_ref().map_or(0, |s| s.len()),
+        save_bodies = ?shown_path(&run.output.save_bodies),
+        reader = if dashboard { "dashboard" } else { "headless" },
+        "run started"
+    );
 }
 
 /// The `-o` file, ready for the engine's records.
@@ -251,6 +312,14 @@ fn open_output(run: &RunArgs) -> Result<Output, Failure> {
         });
     }
     let recorded = resume::prepare(path).map_err(Failure::Usage)?;
+    tracing::info!(
+        lines = recorded.lines,
+        seqs = recorded.seqs.len(),
+        "resuming: the items already in the output file are skipped"
+    );
+    if recorded.cut > 0 {
+        tracing::warn!(bytes = recorded.cut, "resume: cut a torn last line");
+    }
     if recorded.cut > 0 && !run.output.quiet {
         let _ = writeln!(
             std::io::stderr(),
@@ -285,6 +354,7 @@ async fn follow(handle: EngineHandle, run: &RunArgs, dashboard: bool) -> Result<
         let opts = DashboardOptions {
             fps: f64::from(run.output.fps),
             theme: Theme::from_env(run.output.ascii),
+            headers: crate::redact::headers(&run.http.headers),
         };
         ui::dashboard::run(handle, opts).await?
     } else {
@@ -337,7 +407,12 @@ async fn report(
             )))
         })?;
     }
+    tracing::info!(summary = %summary.to_json(), "run ended");
+    if let Some(e) = &summary.source_error {
+        tracing::warn!(error = %format::inert(e), "the input stopped early");
+    }
     if let Some(e) = outcome.failure.or(write_error) {
+        tracing::error!(error = %format::inert(&format!("{e:#}")), "the run failed");
         return Err(Failure::Run(e));
     }
     if outcome.interrupted {

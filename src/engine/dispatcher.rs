@@ -215,6 +215,7 @@ impl Dispatcher {
     }
 
     fn apply(&mut self, cmd: Command, items: &mut mpsc::Receiver<Item>) {
+        tracing::info!(command = ?cmd, "command applied");
         match cmd {
             Command::SetConcurrency(n) => self.limiter.set_limit(n.min(MAX_CONCURRENCY)),
             Command::CancelTask(id) => {
@@ -294,6 +295,19 @@ impl Dispatcher {
             self.limiter.ended();
         }
         self.stats.record(&record, self.started.elapsed());
+        if let Some(e) = record
+            .error
+            .as_ref()
+            .filter(|e| e.kind != ErrorKind::Cancelled)
+        {
+            // Outside text, made inert: a log is read on a terminal too.
+            tracing::debug!(
+                seq = record.seq,
+                url = %crate::format::inert(&record.url),
+                error = %crate::format::inert(&e.to_string()),
+                "item failed"
+            );
+        }
         if let Some(sink) = &self.sink
             && sink.send(record).await.is_err()
         {

@@ -98,9 +98,17 @@ impl RequestOptions {
 
 /// Parses a `-H "Name: value"` header. Errors are one line, for the CLI.
 pub fn parse_header(s: &str) -> std::result::Result<(HeaderName, HeaderValue), String> {
-    let (name, value) = s
-        .split_once(':')
-        .ok_or_else(|| format!("header {s:?} has no colon: write it as \"Name: value\""))?;
+    // Messages name the header, never its value: it may be a secret.
+    let (name, value) = s.split_once(':').ok_or_else(|| {
+        let start: String = s
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(40)
+            .collect();
+        format!("header {start:?}... has no colon: write it as \"Name: value\"")
+    })?;
     let name = name.trim();
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| format!("invalid header name {name:?}"))?;

@@ -20,12 +20,14 @@ use crate::keymap;
 use crate::snapshot::Snapshot;
 
 /// How the dashboard draws.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct DashboardOptions {
     /// Most frames per second.
     pub fps: f64,
     /// Colours and symbols.
     pub theme: Theme,
+    /// The run's extra request headers, secrets redacted, for the details popup.
+    pub headers: Vec<String>,
 }
 
 /// Shows the run until the user quits (or a signal aborts it), then
@@ -174,6 +176,7 @@ fn event_loop(
 ) -> Result<UiExit> {
     let frame_every = Duration::from_secs_f64(1.0 / opts.fps.clamp(1.0, 240.0));
     let mut app = App::default();
+    app.headers.clone_from(&opts.headers);
     let mut live = snapshots.borrow_and_update().clone();
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;

@@ -1,0 +1,55 @@
+//! `--log FILE`: what happened during a run, for later, in a file.
+//!
+//! tracing events go through tracing-appender's non-blocking writer (a
+//! thread of its own, so a slow disk never stalls the engine or the
+//! screen) into FILE, never to the terminal: the dashboard owns it. The
+//! [`LogGuard`] flushes what is queued when dropped, at the end of the run.
+//!
+//! Levels: `info` for the run's start (its settings, secrets redacted), its
+//! end, commands and signals; `warn` for a source that broke off or a torn
+//! line cut on resume; `error` for failures of the run itself; `debug` for
+//! each failed item (there may be millions). `FETCHTOP_LOG=debug` (or
+//! `trace`, `warn`, ...) changes the level; the default is `info`.
+
+use std::path::Path;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::filter::LevelFilter;
+
+/// The environment variable that sets the log level.
+pub const LEVEL_VAR: &str = "FETCHTOP_LOG";
+
+/// Keeps the log writer alive; dropping it flushes the log.
+#[must_use = "the log is flushed when this is dropped"]
+pub struct LogGuard {
+    _guard: WorkerGuard,
+}
+
+/// Starts logging to `path` (appended to, created if need be). Errors are
+/// one line, for a start-up failure (exit 2).
+pub fn start(path: &Path) -> Result<LogGuard, String> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?;
+    let level = match std::env::var(LEVEL_VAR) {
+        Ok(v) => v.parse::<LevelFilter>().map_err(|_| {
+            format!("invalid {LEVEL_VAR}={v:?}: use error, warn, info, debug or trace")
+        })?,
+        Err(_) => LevelFilter::INFO,
+    };
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        // Lines are dropped rather than the engine slowed if the disk cannot keep up.
+        .lossy(true)
+        .finish(file);
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_max_level(level)
+        .with_target(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|e| format!("cannot start logging: {e}"))?;
+    Ok(LogGuard { _guard: guard })
+}
