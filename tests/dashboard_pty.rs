@@ -446,6 +446,10 @@ fn hanging_up_the_terminal_ends_the_run_and_keeps_the_output() {
 /// How a dashboard run is ended from outside in the tests below.
 #[derive(Clone, Copy, Debug)]
 enum WayOut {
+    /// `q`: stop admitting, let in-flight requests finish, then quit.
+    Quit,
+    /// Ctrl-C as a key (raw mode): cancel everything in flight and quit.
+    CtrlC,
     Sigterm,
     Sighup,
     /// The hidden test switch that makes the dashboard panic after its first frame.
@@ -515,14 +519,30 @@ fn dashboard_ends_cleanly(way: WayOut) {
             }
         }
     });
+    let mut keys = pty.master.take_writer().expect("pty writer");
     let mut term = Term::new(rx);
     term.wait_until("the first frame", Duration::from_secs(20), |t| {
         t.screen().alternate_screen() && t.screen().contents().contains("in flight / limit 20")
     });
-    assert!(!cooked(&*pty.master), "the dashboard runs in raw mode");
     match way {
+        // It panics right after that frame, and may have left raw mode already.
         WayOut::Panic => {}
+        WayOut::Quit | WayOut::CtrlC => {
+            assert!(!cooked(&*pty.master), "the dashboard runs in raw mode");
+            term.wait_until("requests to finish", Duration::from_secs(20), |_| {
+                std::fs::read_to_string(&out).is_ok_and(|t| t.lines().count() >= 20)
+            });
+            let key: &[u8] = if matches!(way, WayOut::Quit) {
+                b"q"
+            } else {
+                b"\x03"
+            };
+            if let Err(e) = keys.write_all(key).and_then(|()| keys.flush()) {
+                term.fail(&format!("cannot send {key:?}: {e}"));
+            }
+        }
         WayOut::Sigterm | WayOut::Sighup => {
+            assert!(!cooked(&*pty.master), "the dashboard runs in raw mode");
             // Let some items finish first, so the file has something to keep.
             term.wait_until("requests to finish", Duration::from_secs(20), |_| {
                 std::fs::read_to_string(&out).is_ok_and(|t| t.lines().count() >= 20)
@@ -545,7 +565,11 @@ fn dashboard_ends_cleanly(way: WayOut) {
             other => term.fail(&format!("{way:?}: fetchtop still running: {other:?}")),
         }
     };
-    let expected = if matches!(way, WayOut::Panic) { 1 } else { 130 };
+    let expected = match way {
+        WayOut::Panic => 1,
+        WayOut::Quit => 0,
+        WayOut::CtrlC | WayOut::Sigterm | WayOut::Sighup => 130,
+    };
     let tail =
         |t: &Term| String::from_utf8_lossy(&t.raw[t.raw.len().saturating_sub(3000)..]).into_owned();
     if status.exit_code() != expected || status.signal().is_some() {
@@ -572,10 +596,9 @@ fn dashboard_ends_cleanly(way: WayOut) {
             let panic_told = !matches!(way, WayOut::Panic)
                 || (after.contains("panics on purpose") && after.contains("the dashboard crashed"));
             // A crash is not an interruption by the user: the summary says "finished".
-            let headline = if matches!(way, WayOut::Panic) {
-                "fetchtop finished"
-            } else {
-                "fetchtop interrupted"
+            let headline = match way {
+                WayOut::Panic | WayOut::Quit => "fetchtop finished",
+                WayOut::CtrlC | WayOut::Sigterm | WayOut::Sighup => "fetchtop interrupted",
             };
             after.contains(headline) && after.contains("  items ") && panic_told
         },
@@ -597,6 +620,16 @@ fn dashboard_ends_cleanly(way: WayOut) {
         );
     }
     assert_eq!(Some(seqs.len() as u64), s["total"].as_u64(), "{way:?}: {s}");
+}
+
+#[test]
+fn q_restores_the_terminal_and_keeps_the_output() {
+    dashboard_ends_cleanly(WayOut::Quit);
+}
+
+#[test]
+fn ctrl_c_key_restores_the_terminal_and_keeps_the_output() {
+    dashboard_ends_cleanly(WayOut::CtrlC);
 }
 
 #[test]
