@@ -306,3 +306,32 @@ async fn save_bodies_names_files_from_the_seq() {
     );
     srv.shutdown().await;
 }
+
+/// The engine skips exactly the seqs it is given, counts them, and fetches
+/// the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_skips_the_given_seqs_and_counts_them() {
+    use std::sync::Arc;
+
+    use fetchtop::engine::seqset::SeqSet;
+
+    let srv = server(Duration::ZERO, 0.0).await;
+    let mut skip = SeqSet::new();
+    for seq in (2..=200).step_by(2) {
+        skip.insert(seq);
+    }
+    let config = fetchtop::engine::EngineConfig {
+        skip: Some(Arc::new(skip)),
+        ..common::config(10)
+    };
+    let run = common::Run::start(config, common::items(&srv, 201).await);
+    let (snap, records) = run.finish(Duration::from_secs(60)).await;
+    let mut seqs: Vec<u64> = records.iter().map(|r| r.seq).collect();
+    seqs.sort_unstable();
+    let odd: Vec<u64> = (1..=199).step_by(2).chain([201]).collect();
+    assert_eq!(seqs, odd);
+    assert_eq!(snap.skipped, 100);
+    assert_eq!(snap.settled(), 201);
+    assert_eq!(snap.dispatched, 101);
+    srv.shutdown().await;
+}

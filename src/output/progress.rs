@@ -95,6 +95,26 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_run_counts_skipped_items_as_settled() {
+        let s = Snapshot {
+            elapsed: Duration::from_secs(10),
+            total: Some(1000),
+            skipped: 700,
+            counts: StateCounts {
+                done: 100,
+                ..StateCounts::default()
+            },
+            rate_recent: 20.0,
+            ..Snapshot::default()
+        };
+        let l = line(&s);
+        assert!(l.contains("800/1,000 (80.0%)"), "{l}");
+        assert!(l.contains("skipped 700"), "{l}");
+        // 200 left at 20/s: the skipped items are not work left to do.
+        assert!(l.contains("ETA 10s"), "{l}");
+    }
+
+    #[test]
     fn duration_and_unknown_totals() {
         let mut s = Snapshot {
             elapsed: Duration::from_secs(12),
