@@ -75,8 +75,14 @@ pub fn clap_failure(e: &clap::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let rendered = e.render().to_string();
-    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
+    // "the following required arguments were not provided:" names them on the next line.
+    let first = match (first.ends_with(':'), lines.next()) {
+        (true, Some(next)) => format!("{first} {}", next.trim()),
+        _ => first.to_string(),
+    };
     // clap quotes the rejected value, and a -H value may be a secret: say
     // only what was wrong with it.
     let first = match e.get(ContextKind::InvalidArg) {
@@ -85,7 +91,7 @@ pub fn clap_failure(e: &clap::Error) -> ExitCode {
                 .map_or_else(|| "not \"Name: value\"".to_string(), ToString::to_string);
             format!("invalid value for '{arg}': {why}")
         }
-        _ => first.to_string(),
+        _ => first,
     };
     let _ = writeln!(
         std::io::stderr(),
