@@ -12,8 +12,10 @@ use crate::demo::{DemoServer, ServerConfig};
 use crate::engine::bodies;
 use crate::engine::seqset::SeqSet;
 use crate::engine::source::Template;
-use crate::engine::task::check_url;
-use crate::engine::{Engine, EngineConfig, EngineHandle, RequestOptions, Source, SourceSpec};
+use crate::engine::transport::check_url;
+use crate::engine::{
+    Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, RequestOptions, Source, SourceSpec,
+};
 use crate::format;
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
@@ -122,7 +124,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let spec =
                 SourceSpec::from_args(cli.source.url.as_deref(), cli.source.input.as_deref())
                     .map_err(Failure::Usage)?;
-            fetch(spec, &cli.run).await
+            fetch(spec, &cli.run, 1).await
         }
     }
 }
@@ -159,7 +161,8 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let template = Template::parse(&url)
         .map_err(Failure::Usage)?
         .ok_or_else(|| Failure::Usage(format!("not a template: {url}")))?;
-    let result = fetch(SourceSpec::Template(template), &args.run).await;
+    // The server in this process holds the other end of every connection.
+    let result = fetch(SourceSpec::Template(template), &args.run, 2).await;
     server.shutdown().await;
     result
 }
@@ -211,8 +214,13 @@ fn check_first_url(spec: &SourceSpec) -> Result<(), String> {
     }
 }
 
-/// Runs a fetch job to its end and prints the summary.
-pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure> {
+/// Runs a fetch job to its end and prints the summary. Each request holds
+/// `fds_per_request` open files (2 when the server is in this process).
+pub async fn fetch(
+    spec: SourceSpec,
+    run: &RunArgs,
+    fds_per_request: u64,
+) -> Result<ExitCode, Failure> {
     // Held to the end of the run: dropping it flushes the log.
     let _log = match &run.output.log {
         Some(path) => Some(logging::start(path).map_err(Failure::Usage)?),
@@ -237,10 +245,21 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
     check_first_url(&spec).map_err(Failure::Usage)?;
     let source = Source::open(spec, limit).await.map_err(Failure::Usage)?;
     let output = open_output(run)?;
+    let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
+        crate::sys::in_flight_ceiling(n, fds_per_request)
+    });
+    if run.concurrency > ceiling && !run.output.quiet {
+        eprintln!(
+            "fetchtop: warning: {}",
+            crate::snapshot::capped_message(run.concurrency, ceiling)
+        );
+    }
     let config = EngineConfig {
         concurrency: run.concurrency,
         duration: run.duration,
         request,
+        transport: run.http.transport,
+        ceiling,
         skip: output.skip,
         ..EngineConfig::default()
     };

@@ -16,6 +16,7 @@ pub mod source;
 pub mod stats;
 pub mod task;
 pub mod template;
+pub mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,11 @@ pub struct EngineConfig {
     pub snapshot_interval: Duration,
     /// How many in-flight tasks a snapshot lists, oldest first.
     pub table_rows: usize,
+    /// Which HTTP clients carry the requests.
+    pub transport: transport::TransportChoice,
+    /// Most requests in flight the system allows (open files); higher
+    /// limits are capped to it and the snapshot says so.
+    pub ceiling: u64,
     /// Seqs not to fetch (already recorded by an earlier run, `--resume`);
     /// they are counted as skipped.
     pub skip: Option<Arc<seqset::SeqSet>>,
@@ -60,6 +66,8 @@ impl Default for EngineConfig {
             request: RequestOptions::default(),
             snapshot_interval: Duration::from_millis(40),
             table_rows: 256,
+            transport: transport::TransportChoice::Auto,
+            ceiling: MAX_CONCURRENCY,
             skip: None,
         }
     }
@@ -97,16 +105,16 @@ impl Engine {
         source: Source,
         sink: Option<mpsc::Sender<Record>>,
     ) -> Result<EngineHandle> {
-        let client = config
-            .request
-            .build_client()
+        let transport = transport::Transport::new(&config.request, config.transport)
             .wrap_err("cannot prepare requests")?;
-        let ctx = Arc::new(task::FetchContext::new(client, config.request.clone()));
+        let ctx = Arc::new(task::FetchContext::new(transport, config.request.clone()));
         let (commands, command_rx) = mpsc::channel(256);
         let (snap_tx, snapshots) = watch::channel(Snapshot {
             target: source.describe(),
             total: source.total(),
-            limit: config.concurrency,
+            limit: config.concurrency.min(config.ceiling),
+            ceiling: config.ceiling,
+            requested_limit: (config.concurrency > config.ceiling).then_some(config.concurrency),
             duration: config.duration,
             ..Snapshot::default()
         });

@@ -17,7 +17,13 @@ const MIN_SAMPLE: u64 = 50;
 type Check = fn(&Snapshot) -> Option<String>;
 
 /// Every check, in the order their warnings are shown.
-const CHECKS: &[Check] = &[input_broke_off, high_error_rate, many_timeouts, saturated];
+const CHECKS: &[Check] = &[
+    input_broke_off,
+    limit_capped,
+    high_error_rate,
+    many_timeouts,
+    saturated,
+];
 
 /// What is wrong with the run now, in words; empty when all is well.
 pub fn warnings(snap: &Snapshot) -> Vec<String> {
@@ -27,6 +33,11 @@ pub fn warnings(snap: &Snapshot) -> Vec<String> {
 fn input_broke_off(snap: &Snapshot) -> Option<String> {
     let e = snap.source_error.as_ref()?;
     Some(format!("the input stopped early: {}", format::inert(e)))
+}
+
+fn limit_capped(snap: &Snapshot) -> Option<String> {
+    let asked = snap.requested_limit?;
+    Some(crate::snapshot::capped_message(asked, snap.ceiling))
 }
 
 fn high_error_rate(snap: &Snapshot) -> Option<String> {
