@@ -117,7 +117,9 @@ async fn sigterm_and_sighup_keep_every_finished_item() {
 async fn resume_after_sigkill_at_random_points_keeps_every_item_once() {
     const N: u64 = 3000;
     const KILLS: u32 = 10;
-    let srv = server(Duration::from_millis(4), 0.02).await;
+    // About 5 s of work at -c 5 (3000 × 8 ms / 5), more than the 10 kill
+    // points can take (at most 0.4 s each), so every kill lands mid-job.
+    let srv = server(Duration::from_millis(8), 0.02).await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
     let url = srv.url(&format!("/items/{{1..{N}}}"));
@@ -138,7 +140,7 @@ async fn resume_after_sigkill_at_random_points_keeps_every_item_once() {
             torn_written = true;
         }
         let child = fetchtop()
-            .args(["--json", "-q", "-c", "20", "--resume", "-o"])
+            .args(["--json", "-q", "-c", "5", "--resume", "-o"])
             .arg(&out)
             .arg(&url)
             .spawn()
