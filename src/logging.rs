@@ -22,7 +22,18 @@ pub const LEVEL_VAR: &str = "FETCHTOP_LOG";
 /// Keeps the log writer alive; dropping it flushes the log.
 #[must_use = "the log is flushed when this is dropped"]
 pub struct LogGuard {
-    _guard: WorkerGuard,
+    guard: Option<WorkerGuard>,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        // tracing-appender's guard prints with println! when its writer is
+        // slow to stop, which panics on a terminal that has hung up; that
+        // must not turn the end of a run into a crash.
+        if let Some(guard) = self.guard.take() {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(guard)));
+        }
+    }
 }
 
 /// Starts logging to `path` (appended to, created if need be). Errors are
@@ -51,5 +62,5 @@ pub fn start(path: &Path) -> Result<LogGuard, String> {
         .finish();
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|e| format!("cannot start logging: {e}"))?;
-    Ok(LogGuard { _guard: guard })
+    Ok(LogGuard { guard: Some(guard) })
 }

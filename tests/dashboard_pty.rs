@@ -488,6 +488,9 @@ fn dashboard_ends_cleanly(way: WayOut) {
     cmd.arg(out.as_os_str());
     cmd.arg("--summary-file");
     cmd.arg(summary.as_os_str());
+    let log = dir.path().join("run.log");
+    cmd.arg("--log");
+    cmd.arg(log.as_os_str());
     cmd.env("TERM", "xterm-256color");
     cmd.env("LANG", "C.UTF-8");
     for var in [
@@ -620,6 +623,26 @@ fn dashboard_ends_cleanly(way: WayOut) {
         );
     }
     assert_eq!(Some(seqs.len() as u64), s["total"].as_u64(), "{way:?}: {s}");
+
+    // The log is flushed on every way out, and says how the run ended.
+    let log = std::fs::read_to_string(&log).expect("log file");
+    let expected_lines: &[&str] = match way {
+        WayOut::Quit => &["command applied command=Stop"],
+        WayOut::CtrlC => &["command applied command=Abort"],
+        WayOut::Sigterm => &["signal received: the run is aborted signal=\"SIGTERM\""],
+        WayOut::Sighup => &["signal received: the run is aborted signal=\"SIGHUP\""],
+        WayOut::Panic => &["ERROR the run failed", "panics on purpose"],
+    };
+    for want in ["INFO run started", "INFO run ended"]
+        .iter()
+        .chain(expected_lines)
+    {
+        assert!(
+            log.contains(want),
+            "{way:?}: no {want:?} in the log:\n{log}"
+        );
+    }
+    assert!(!log.contains('\u{1b}'), "{way:?}: {log}");
 }
 
 #[test]
