@@ -3,14 +3,12 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use color_eyre::eyre::Report;
 
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
 use crate::demo::{DemoServer, ServerConfig};
 use crate::engine::bodies;
-use crate::engine::seqset::SeqSet;
 use crate::engine::source::Template;
 use crate::engine::transport::check_url;
 use crate::engine::{
@@ -20,9 +18,8 @@ use crate::format;
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
 use crate::logging;
-use crate::output::resume;
 use crate::output::summary::OutputFile;
-use crate::output::{JsonlWriter, Summary};
+use crate::output::{self, JsonlWriter, Summary};
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
 
 /// Exit status of a run interrupted by a signal (128 + SIGINT).
@@ -244,7 +241,12 @@ pub async fn fetch(
     };
     check_first_url(&spec).map_err(Failure::Usage)?;
     let source = Source::open(spec, limit).await.map_err(Failure::Usage)?;
-    let output = open_output(run)?;
+    let output = output::file::open(
+        run.output.output.as_deref(),
+        run.output.resume,
+        run.output.quiet,
+    )
+    .map_err(Failure::Usage)?;
     let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
         crate::sys::in_flight_ceiling(n, fds_per_request)
     });
@@ -264,112 +266,18 @@ pub async fn fetch(
         ..EngineConfig::default()
     };
     let writer = output.writer;
-    log_start(&config, &source, run, dashboard);
+    logging::run_started(&config, &source, &run.output, dashboard);
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
     match follow(handle, run, dashboard).await {
         Ok(outcome) => report(outcome, writer, output.earlier, run).await,
         Err(e) => {
             // Even when the run itself broke, what finished is written out.
-            let _ = close_output(writer).await;
+            let _ = output::file::close(writer).await;
             if let Failure::Run(report) = &e {
                 tracing::error!(error = %format::inert(&format!("{report:#}")), "the run failed");
             }
             Err(e)
         }
-    }
-}
-
-/// Logs what the run is about to do; header values that are secrets are
-/// redacted, and outside text made inert.
-fn log_start(config: &EngineConfig, source: &Source, run: &RunArgs, dashboard: bool) {
-    let r = &config.request;
-    let shown_path = |p: &Option<std::path::PathBuf>| {
-        p.as_ref()
-            .map(|p| format::inert(&p.display().to_string()).into_owned())
-    };
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
-        target = %format::inert(&source.describe()),
-        total = ?source.total(),
-        concurrency = config.concurrency,
-        duration = ?config.duration,
-        method = %r.method,
-        headers = ?crate::redact::headers(&r.headers),
-        body_bytes = r.body.as_ref().map_or(0, Vec::len),
-        timeout = ?r.timeout,
-        connect_timeout = ?r.connect_timeout,
-        redirects = r.redirects,
-        max_body = r.max_body,
-        output = ?shown_path(&run.output.output),
-        resume = run.output.resume,
-        skipping = config.skip.as_ref().map_or(0, |s| s.len()),
-        save_bodies = ?shown_path(&run.output.save_bodies),
-        reader = if dashboard { "dashboard" } else { "headless" },
-        "run started"
-    );
-}
-
-/// The `-o` file, ready for the engine's records.
-struct Output {
-    writer: Option<JsonlWriter>,
-    /// `--resume`: lines an earlier run left in the file.
-    earlier: Option<u64>,
-    /// `--resume`: the seqs those lines hold, which this run skips.
-    skip: Option<Arc<SeqSet>>,
-}
-
-/// Creates the `-o` file, or with `--resume` reads what it holds (cutting a
-/// torn last line) and appends to it.
-fn open_output(run: &RunArgs) -> Result<Output, Failure> {
-    let Some(path) = &run.output.output else {
-        return Ok(Output {
-            writer: None,
-            earlier: None,
-            skip: None,
-        });
-    };
-    let usage = |e: Report| Failure::Usage(format!("{e:#}"));
-    if !run.output.resume {
-        return Ok(Output {
-            writer: Some(JsonlWriter::create(path).map_err(usage)?),
-            earlier: None,
-            skip: None,
-        });
-    }
-    let recorded = resume::prepare(path).map_err(Failure::Usage)?;
-    tracing::info!(
-        lines = recorded.lines,
-        seqs = recorded.seqs.len(),
-        "resuming: the items already in the output file are skipped"
-    );
-    if recorded.cut > 0 {
-        tracing::warn!(bytes = recorded.cut, "resume: cut a torn last line");
-    }
-    if recorded.cut > 0 && !run.output.quiet {
-        let _ = writeln!(
-            std::io::stderr(),
-            "fetchtop: resume: cut a torn last line ({} bytes) from {}; its item runs again",
-            recorded.cut,
-            format::inert(&path.display().to_string())
-        );
-    }
-    Ok(Output {
-        writer: Some(JsonlWriter::append(path).map_err(usage)?),
-        earlier: Some(recorded.lines),
-        skip: (!recorded.seqs.is_empty()).then(|| Arc::new(recorded.seqs)),
-    })
-}
-
-/// Waits for every record to be written and flushed; the line count, or why not.
-async fn close_output(writer: Option<JsonlWriter>) -> Result<Option<(String, u64)>, Report> {
-    let Some(w) = writer else {
-        return Ok(None);
-    };
-    let path = w.path().display().to_string();
-    match tokio::task::spawn_blocking(move || w.finish()).await {
-        Ok(Ok(lines)) => Ok(Some((path, lines))),
-        Ok(Err(e)) => Err(e),
-        Err(e) => Err(Report::msg(format!("the output writer stopped: {e}"))),
     }
 }
 
@@ -402,7 +310,7 @@ async fn report(
     let mut summary = Summary::from_snapshot(&outcome.snapshot);
     summary.interrupted = outcome.interrupted;
     let mut write_error = None;
-    match close_output(writer).await {
+    match output::file::close(writer).await {
         Ok(Some((path, lines))) => {
             summary.output = Some(OutputFile {
                 path,

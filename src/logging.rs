@@ -11,7 +11,11 @@
 //! each failed item (there may be millions). `FETCHTOP_LOG=debug` (or
 //! `trace`, `warn`, ...) changes the level; the default is `info`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::cli::OutputArgs;
+use crate::engine::{EngineConfig, Source};
+use crate::format;
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::filter::LevelFilter;
@@ -63,4 +67,34 @@ pub fn start(path: &Path) -> Result<LogGuard, String> {
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|e| format!("cannot start logging: {e}"))?;
     Ok(LogGuard { guard: Some(guard) })
+}
+
+/// Logs what a run is about to do: its settings, with secret header values
+/// redacted and outside text made inert.
+pub fn run_started(config: &EngineConfig, source: &Source, out: &OutputArgs, dashboard: bool) {
+    let r = &config.request;
+    let shown = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| format::inert(&p.display().to_string()).into_owned())
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        target = %format::inert(&source.describe()),
+        total = ?source.total(),
+        concurrency = config.concurrency,
+        duration = ?config.duration,
+        method = %r.method,
+        headers = ?crate::redact::headers(&r.headers),
+        body_bytes = r.body.as_ref().map_or(0, Vec::len),
+        timeout = ?r.timeout,
+        connect_timeout = ?r.connect_timeout,
+        redirects = r.redirects,
+        max_body = r.max_body,
+        output = ?shown(&out.output),
+        resume = out.resume,
+        skipping = config.skip.as_ref().map_or(0, |s| s.len()),
+        save_bodies = ?shown(&out.save_bodies),
+        reader = if dashboard { "dashboard" } else { "headless" },
+        "run started"
+    );
 }
