@@ -1,4 +1,5 @@
-//! Error and panic hooks that never panic themselves.
+//! Error and panic hooks that never panic themselves, and the terminal's
+//! raw mode and alternate screen, taken and given back once.
 //!
 //! A panic hook that panics (color-eyre's and ratatui's both print with
 //! `eprintln!`, which panics when stderr is a terminal that has hung up)
@@ -7,14 +8,22 @@
 //! a dead stderr.
 
 use std::io::Write;
-use std::sync::Once;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, ThreadId};
+
+use crate::format;
 
 /// Whether the terminal is in raw mode on the alternate screen.
 static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
+/// The thread that took the terminal (the dashboard's).
+static SCREEN_THREAD: Mutex<Option<ThreadId>> = Mutex::new(None);
 
-/// Raw mode and the alternate screen, for the dashboard.
+/// Raw mode and the alternate screen, for the dashboard, on the calling thread.
 pub fn take_terminal() -> std::io::Result<()> {
+    if let Ok(mut owner) = SCREEN_THREAD.lock() {
+        *owner = Some(thread::current().id());
+    }
     crossterm::terminal::enable_raw_mode()?;
     TERMINAL_TAKEN.store(true, Ordering::SeqCst);
     crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)
@@ -30,14 +39,35 @@ pub fn give_back_terminal() {
     }
 }
 
-/// Installs color-eyre's error report hook, and a panic hook that prints
-/// color-eyre's panic report without ever failing on a closed stderr.
+/// Whether a panic on the current thread ends the screen: on the
+/// dashboard's own thread, or on the main thread (whose panic ends the
+/// process). A panic elsewhere (a fetch task, caught by tokio and recorded
+/// as a failed item) leaves the dashboard running.
+fn ends_the_screen() -> bool {
+    let here = thread::current();
+    here.name() == Some("main")
+        || SCREEN_THREAD
+            .lock()
+            .map_or(true, |owner| *owner == Some(here.id()))
+}
+
+/// Installs color-eyre's error report hook, and a panic hook that gives the
+/// terminal back and prints color-eyre's panic report without ever failing
+/// on a closed stderr. While the dashboard owns the terminal, a panic on
+/// another thread goes to the log instead: a report there would scribble
+/// over the screen.
 pub fn install() {
     match color_eyre::config::HookBuilder::default().try_into_hooks() {
         Ok((panic_hook, eyre_hook)) => {
             // Fails only when a hook is already installed; that one then serves.
             let _ = eyre_hook.install();
             std::panic::set_hook(Box::new(move |info| {
+                if TERMINAL_TAKEN.load(Ordering::SeqCst) && !ends_the_screen() {
+                    let message = info.to_string();
+                    tracing::error!(panic = %format::inert(&message), "a thread panicked");
+                    return;
+                }
+                give_back_terminal();
                 let report = panic_hook.panic_report(info).to_string();
                 let _ = writeln!(std::io::stderr(), "{report}");
             }));
@@ -49,20 +79,4 @@ pub fn install() {
             );
         }
     }
-}
-
-/// Adds terminal restoration in front of the current panic hook (once per
-/// process): a panic on the dashboard's thread leaves the alternate screen
-/// and raw mode before the report is printed, so the report is readable
-/// and the shell usable. Unlike ratatui's own hook, a failure to restore
-/// (the terminal is gone) is ignored rather than printed.
-pub fn restore_terminal_on_panic() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            give_back_terminal();
-            previous(info);
-        }));
-    });
 }

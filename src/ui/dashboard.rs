@@ -133,12 +133,11 @@ impl Drop for Screen {
     }
 }
 
-/// Raw mode, the alternate screen, and a panic hook that undoes both. Not
-/// `ratatui::try_init`: its hook prints a failure to restore with
-/// `eprintln!`, which panics inside the panic hook on a hung-up terminal,
-/// and Rust aborts the process then.
+/// Raw mode and the alternate screen (undone by the panic hook of
+/// `hooks::install`). Not `ratatui::try_init`: its hook prints a failure to
+/// restore with `eprintln!`, which panics inside the panic hook on a
+/// hung-up terminal, and Rust aborts the process then.
 fn open_terminal() -> std::io::Result<DefaultTerminal> {
-    crate::hooks::restore_terminal_on_panic();
     crate::hooks::take_terminal()?;
     ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
 }
