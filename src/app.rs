@@ -85,6 +85,9 @@ pub struct App {
     pending_limit: Option<u64>,
     /// A short message about the last action, and when it was set.
     notice: Option<(String, Instant)>,
+    /// The run's extra request headers as they may be shown (secrets
+    /// redacted), for the details popup.
+    pub headers: Vec<String>,
 }
 
 impl App {

@@ -149,6 +149,22 @@ pub struct OutputArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Skip the items already recorded in the -o file and append the rest (a
+    /// torn last line is cut off first). Use the same source as the earlier run.
+    #[arg(long = "resume", requires = "output")]
+    pub resume: bool,
+
+    /// Write each response body to DIR/SEQ.body (named from the item's seq,
+    /// never from the URL); DIR is created if need be.
+    #[arg(long = "save-bodies", value_name = "DIR")]
+    pub save_bodies: Option<PathBuf>,
+
+    /// Log the run to FILE (appended): settings with secrets redacted,
+    /// commands, signals, failures. Never to the terminal. FETCHTOP_LOG=debug
+    /// also logs each failed item.
+    #[arg(long = "log", value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
     /// Put each response body in its JSON line (parsed when it is JSON).
     #[arg(long = "keep-body")]
     pub keep_body: bool,

@@ -8,15 +8,18 @@ use color_eyre::eyre::Report;
 
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
 use crate::demo::{DemoServer, ServerConfig};
+use crate::engine::bodies;
 use crate::engine::source::Template;
 use crate::engine::transport::check_url;
 use crate::engine::{
     Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, RequestOptions, Source, SourceSpec,
 };
+use crate::format;
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
+use crate::logging;
 use crate::output::summary::OutputFile;
-use crate::output::{JsonlWriter, Summary};
+use crate::output::{self, JsonlWriter, Summary};
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
 
 /// Exit status of a run interrupted by a signal (128 + SIGINT).
@@ -42,12 +45,19 @@ impl Failure {
     pub fn report(&self) -> ExitCode {
         match self {
             // stderr may be gone with a hung-up terminal: never panic over it.
+            // Messages may quote outside text (a path, a URL, a server's
+            // words): made inert, like everything else on the terminal.
             Failure::Usage(msg) => {
-                let _ = writeln!(std::io::stderr(), "fetchtop: {msg}");
+                let _ = writeln!(std::io::stderr(), "fetchtop: {}", format::inert(msg));
                 ExitCode::from(2)
             }
             Failure::Run(e) => {
-                let _ = writeln!(std::io::stderr(), "fetchtop: error: {e:#}");
+                let msg = format!("{e:#}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "fetchtop: error: {}",
+                    format::inert(&msg)
+                );
                 ExitCode::from(1)
             }
         }
@@ -57,16 +67,36 @@ impl Failure {
 /// Reports a command-line error as one line (exit 2); help and version
 /// requests print in full and succeed.
 pub fn clap_failure(e: &clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         // stdout may be closed (`fetchtop --help | head`); nothing to do then.
         let _ = e.print();
         return ExitCode::SUCCESS;
     }
     let rendered = e.render().to_string();
-    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("fetchtop: {first} (see fetchtop --help)");
+    // "the following required arguments were not provided:" names them on the next line.
+    let first = match (first.ends_with(':'), lines.next()) {
+        (true, Some(next)) => format!("{first} {}", next.trim()),
+        _ => first.to_string(),
+    };
+    // clap quotes the rejected value, and a -H value may be a secret: say
+    // only what was wrong with it.
+    let first = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) if arg.starts_with("--header") => {
+            let why = std::error::Error::source(e)
+                .map_or_else(|| "not \"Name: value\"".to_string(), ToString::to_string);
+            format!("invalid value for '{arg}': {why}")
+        }
+        _ => first,
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "fetchtop: {} (see fetchtop --help)",
+        format::inert(&first)
+    );
     ExitCode::from(2)
 }
 
@@ -161,6 +191,7 @@ fn request_options(run: &RunArgs) -> Result<RequestOptions, Failure> {
         keep_body: run.output.keep_body,
         extract: run.output.extract.clone(),
         max_body: run.output.max_body,
+        save_bodies: run.output.save_bodies.clone(),
     })
 }
 
@@ -187,6 +218,11 @@ pub async fn fetch(
     run: &RunArgs,
     fds_per_request: u64,
 ) -> Result<ExitCode, Failure> {
+    // Held to the end of the run: dropping it flushes the log.
+    let _log = match &run.output.log {
+        Some(path) => Some(logging::start(path).map_err(Failure::Usage)?),
+        None => None,
+    };
     let dashboard = !run.output.no_tui && std::io::stdout().is_terminal();
     if run.concurrency == 0 && !dashboard {
         // Nothing headless could ever resume the run: refuse rather than hang.
@@ -195,6 +231,9 @@ pub async fn fetch(
         ));
     }
     let request = request_options(run)?;
+    if let Some(dir) = &request.save_bodies {
+        bodies::prepare_dir(dir).map_err(Failure::Usage)?;
+    }
     // A plain URL is fetched once unless -n or -z says otherwise.
     let limit = match (&spec, run.requests, run.duration) {
         (SourceSpec::Repeat(_), None, None) => Some(1),
@@ -202,12 +241,12 @@ pub async fn fetch(
     };
     check_first_url(&spec).map_err(Failure::Usage)?;
     let source = Source::open(spec, limit).await.map_err(Failure::Usage)?;
-    let writer = match &run.output.output {
-        Some(path) => {
-            Some(JsonlWriter::create(path).map_err(|e| Failure::Usage(format!("{e:#}")))?)
-        }
-        None => None,
-    };
+    let output = output::file::open(
+        run.output.output.as_deref(),
+        run.output.resume,
+        run.output.quiet,
+    )
+    .map_err(Failure::Usage)?;
     let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
         crate::sys::in_flight_ceiling(n, fds_per_request)
     });
@@ -223,11 +262,23 @@ pub async fn fetch(
         request,
         transport: run.http.transport,
         ceiling,
+        skip: output.skip,
         ..EngineConfig::default()
     };
+    let writer = output.writer;
+    logging::run_started(&config, &source, &run.output, dashboard);
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
-    let outcome = follow(handle, run, dashboard).await?;
-    report(outcome, writer, run).await
+    match follow(handle, run, dashboard).await {
+        Ok(outcome) => report(outcome, writer, output.earlier, run).await,
+        Err(e) => {
+            // Even when the run itself broke, what finished is written out.
+            let _ = output::file::close(writer).await;
+            if let Failure::Run(report) = &e {
+                tracing::error!(error = %format::inert(&format!("{report:#}")), "the run failed");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Watches the run to its end with the dashboard or headless.
@@ -236,6 +287,7 @@ async fn follow(handle: EngineHandle, run: &RunArgs, dashboard: bool) -> Result<
         let opts = DashboardOptions {
             fps: f64::from(run.output.fps),
             theme: Theme::from_env(run.output.ascii),
+            headers: crate::redact::headers(&run.http.headers),
         };
         ui::dashboard::run(handle, opts).await?
     } else {
@@ -252,19 +304,23 @@ async fn follow(handle: EngineHandle, run: &RunArgs, dashboard: bool) -> Result<
 async fn report(
     outcome: Outcome,
     writer: Option<JsonlWriter>,
+    earlier: Option<u64>,
     run: &RunArgs,
 ) -> Result<ExitCode, Failure> {
     let mut summary = Summary::from_snapshot(&outcome.snapshot);
     summary.dashboard = outcome.frames;
     summary.interrupted = outcome.interrupted;
     let mut write_error = None;
-    if let Some(w) = writer {
-        let path = w.path().display().to_string();
-        match tokio::task::spawn_blocking(move || w.finish()).await {
-            Ok(Ok(lines)) => summary.output = Some(OutputFile { path, lines }),
-            Ok(Err(e)) => write_error = Some(e),
-            Err(e) => write_error = Some(Report::msg(format!("the output writer stopped: {e}"))),
+    match output::file::close(writer).await {
+        Ok(Some((path, lines))) => {
+            summary.output = Some(OutputFile {
+                path,
+                lines,
+                earlier,
+            });
         }
+        Ok(None) => {}
+        Err(e) => write_error = Some(e),
     }
     // The terminal may be gone (a hang-up): printing is best effort, and
     // comes after the output file is safe.
@@ -285,7 +341,12 @@ async fn report(
             )))
         })?;
     }
+    tracing::info!(summary = %summary.to_json(), "run ended");
+    if let Some(e) = &summary.source_error {
+        tracing::warn!(error = %format::inert(e), "the input stopped early");
+    }
     if let Some(e) = outcome.failure.or(write_error) {
+        tracing::error!(error = %format::inert(&format!("{e:#}")), "the run failed");
         return Err(Failure::Run(e));
     }
     if outcome.interrupted {

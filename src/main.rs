@@ -10,9 +10,7 @@ use fetchtop::cli::Cli;
 use fetchtop::launch;
 
 fn main() -> ExitCode {
-    if let Err(e) = color_eyre::install() {
-        eprintln!("fetchtop: cannot install the error handler: {e}");
-    }
+    fetchtop::hooks::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return launch::clap_failure(&e),

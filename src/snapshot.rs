@@ -155,6 +155,8 @@ pub struct Snapshot {
     pub total: Option<u64>,
     /// Items handed to a task so far.
     pub dispatched: u64,
+    /// Items not fetched because an earlier run recorded them (`--resume`).
+    pub skipped: u64,
     /// The source has no more items.
     pub source_done: bool,
     /// Per-state counts.
@@ -198,7 +200,7 @@ impl Snapshot {
         if self.elapsed < Duration::from_secs(3) || self.counts.finished() < 20 {
             return None;
         }
-        let left = total.saturating_sub(self.counts.finished());
+        let left = total.saturating_sub(self.settled());
         let rate = if self.rate_recent > 0.0 {
             self.rate_recent
         } else {
@@ -206,6 +208,11 @@ impl Snapshot {
         };
         (rate > 0.0 && self.state != RunState::Finished)
             .then(|| Duration::from_secs_f64(left as f64 / rate))
+    }
+
+    /// Items accounted for: ended in this run, or skipped as already recorded.
+    pub fn settled(&self) -> u64 {
+        self.counts.finished() + self.skipped
     }
 
     /// Recent latency when the last seconds had responses, else the whole run's.

@@ -92,6 +92,7 @@ pub(super) struct Dispatcher {
     stopping: bool,
     source_done: bool,
     dispatched: u64,
+    skipped: u64,
     max_in_flight: u64,
     total: Option<u64>,
     total_rx: Option<oneshot::Receiver<u64>>,
@@ -129,6 +130,7 @@ impl Dispatcher {
             stopping: false,
             source_done: false,
             dispatched: 0,
+            skipped: 0,
             max_in_flight: 0,
             total: source.total(),
             total_rx: None,
@@ -228,6 +230,7 @@ impl Dispatcher {
     }
 
     fn apply(&mut self, cmd: Command, items: &mut mpsc::Receiver<Item>) {
+        tracing::info!(command = ?cmd, "command applied");
         match cmd {
             Command::SetConcurrency(n) => {
                 self.requested = (n > self.ceiling).then_some(n);
@@ -256,6 +259,15 @@ impl Dispatcher {
     }
 
     async fn dispatch(&mut self, item: Item) {
+        if self
+            .config
+            .skip
+            .as_ref()
+            .is_some_and(|s| s.contains(item.seq))
+        {
+            self.skipped += 1;
+            return;
+        }
         self.dispatched += 1;
         let now = Instant::now();
         if let Some(defect) = item.defect {
@@ -301,6 +313,19 @@ impl Dispatcher {
             self.limiter.ended();
         }
         self.stats.record(&record, self.started.elapsed());
+        if let Some(e) = record
+            .error
+            .as_ref()
+            .filter(|e| e.kind != ErrorKind::Cancelled)
+        {
+            // Outside text, made inert: a log is read on a terminal too.
+            tracing::debug!(
+                seq = record.seq,
+                url = %crate::format::inert(&record.url),
+                error = %crate::format::inert(&e.to_string()),
+                "item failed"
+            );
+        }
         if let Some(sink) = &self.sink
             && sink.send(record).await.is_err()
         {
@@ -347,6 +372,7 @@ impl Dispatcher {
             max_in_flight: self.max_in_flight,
             total: self.total,
             dispatched: self.dispatched,
+            skipped: self.skipped,
             source_done: self.source_done,
             tasks: self.registry.oldest(Instant::now(), self.config.table_rows),
             source_error: self.source_error.clone(),

@@ -4,12 +4,14 @@
 //! an [`EngineHandle`]: a command sender and a snapshot receiver. Readers
 //! (the dashboard, the headless runner, tests) use only those two channels.
 
+pub mod bodies;
 pub mod command;
 mod dispatcher;
 pub mod http;
 pub mod limiter;
 pub mod record;
 pub mod registry;
+pub mod seqset;
 pub mod source;
 pub mod stats;
 pub mod task;
@@ -51,6 +53,9 @@ pub struct EngineConfig {
     /// Most requests in flight the system allows (open files); higher
     /// limits are capped to it and the snapshot says so.
     pub ceiling: u64,
+    /// Seqs not to fetch (already recorded by an earlier run, `--resume`);
+    /// they are counted as skipped.
+    pub skip: Option<Arc<seqset::SeqSet>>,
 }
 
 impl Default for EngineConfig {
@@ -63,6 +68,7 @@ impl Default for EngineConfig {
             table_rows: 256,
             transport: transport::TransportChoice::Auto,
             ceiling: MAX_CONCURRENCY,
+            skip: None,
         }
     }
 }

@@ -77,8 +77,10 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
             }
         }
     };
+    // Latency is the server's and the network's, not the time to save a body.
     let latency_us = micros(spec.dispatched.elapsed());
-    let (state, error) = match outcome {
+    let body_complete = outcome.is_ok() && att.status.is_some();
+    let (mut state, mut error) = match outcome {
         Err(f) if f.kind == ErrorKind::Cancelled => (ItemState::Cancelled, Some(f)),
         Err(f) => (ItemState::Failed, Some(f)),
         Ok(()) => match att.status.and_then(ErrorKind::from_status) {
@@ -90,6 +92,13 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
             None => (ItemState::Done, None),
         },
     };
+    if let Some(dir) = ctx.options.save_bodies.as_deref()
+        && body_complete
+        && let Err(f) = super::bodies::save(dir, spec.seq, &att.body).await
+    {
+        state = ItemState::Failed;
+        error = Some(f);
+    }
     let (body, fields) = keep(&ctx.options, &att.body, att.status.is_some());
     Record {
         seq: spec.seq,
@@ -126,7 +135,7 @@ fn keep(
     Option<serde_json::Value>,
     Option<serde_json::Map<String, serde_json::Value>>,
 ) {
-    if !responded || !options.buffers_body() {
+    if !responded || (!options.keep_body && options.extract.is_empty()) {
         return (None, None);
     }
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();

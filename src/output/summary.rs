@@ -50,6 +50,8 @@ pub struct Summary {
     pub failed: u64,
     /// Items cancelled.
     pub cancelled: u64,
+    /// Items not fetched because the output file already held them (`--resume`).
+    pub skipped: u64,
     /// Run time in seconds.
     pub elapsed_s: f64,
     /// Items completed (done or failed; cancellations are not the target's
@@ -101,8 +103,11 @@ pub struct FrameStats {
 pub struct OutputFile {
     /// Path as given.
     pub path: String,
-    /// Lines written.
+    /// Lines written by this run.
     pub lines: u64,
+    /// Lines an earlier run left in the file (`--resume`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earlier: Option<u64>,
 }
 
 impl Summary {
@@ -115,6 +120,7 @@ impl Summary {
             done: s.counts.done,
             failed: s.counts.failed,
             cancelled: s.counts.cancelled,
+            skipped: s.skipped,
             elapsed_s: round3(elapsed_s),
             rps: if elapsed_s > 0.0 {
                 round3((s.counts.done + s.counts.failed) as f64 / elapsed_s)
@@ -156,14 +162,24 @@ impl Summary {
         let _ = writeln!(t, "fetchtop {how} after {:.1}s", self.elapsed_s);
         let _ = writeln!(
             t,
-            "  items      {} (done {}, failed {}, cancelled {}){}",
+            "  items      {} (done {}, failed {}, cancelled {}){}{}",
             format::count(self.total),
             format::count(self.done),
             format::count(self.failed),
             format::count(self.cancelled),
+            if self.skipped > 0 {
+                format!(
+                    ", {} skipped (already in the output)",
+                    format::count(self.skipped)
+                )
+            } else {
+                String::new()
+            },
             match self.planned {
-                Some(p) if p > self.total =>
-                    format!(", {} not started", format::count(p - self.total)),
+                Some(p) if p > self.total + self.skipped => format!(
+                    ", {} not started",
+                    format::count(p - self.total - self.skipped)
+                ),
                 _ => String::new(),
             }
         );
@@ -205,15 +221,19 @@ impl Summary {
             let _ = writeln!(t, "  errors     {}", kinds.join("  "));
         }
         if let Some(o) = &self.output {
+            let earlier = match o.earlier {
+                Some(n) => format!(", after {} from earlier runs", format::count(n)),
+                None => String::new(),
+            };
             let _ = writeln!(
                 t,
-                "  output     {} ({} lines)",
-                o.path,
+                "  output     {} ({} lines{earlier})",
+                format::inert(&o.path),
                 format::count(o.lines)
             );
         }
         if let Some(e) = &self.source_error {
-            let _ = writeln!(t, "  input      stopped early: {e}");
+            let _ = writeln!(t, "  input      stopped early: {}", format::inert(e));
         }
         t
     }
@@ -274,5 +294,31 @@ mod tests {
         assert!(t.contains("900 not started"), "{t}");
         assert!(t.contains("503: 8"), "{t}");
         assert!(t.contains("http_5xx: 8"), "{t}");
+    }
+
+    #[test]
+    fn a_resumed_run_counts_what_it_skipped() {
+        let mut snap = snapshot();
+        snap.skipped = 850;
+        snap.source_error = Some("read failed \u{1b}]52;c;QUFB\u{7}".into());
+        let mut s = Summary::from_snapshot(&snap);
+        s.output = Some(OutputFile {
+            path: "out.jsonl".into(),
+            lines: 100,
+            earlier: Some(850),
+        });
+        let t = s.to_text();
+        assert!(
+            t.contains("850 skipped (already in the output), 50 not started"),
+            "{t}"
+        );
+        assert!(
+            t.contains("(100 lines, after 850 from earlier runs)"),
+            "{t}"
+        );
+        assert!(!t.contains('\u{1b}') && !t.contains('\u{7}'), "{t:?}");
+        let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert_eq!(v["skipped"], 850);
+        assert_eq!(v["output"]["earlier"], 850);
     }
 }

@@ -22,12 +22,14 @@ use crate::output::summary::FrameStats;
 use crate::snapshot::Snapshot;
 
 /// How the dashboard draws.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct DashboardOptions {
     /// Most frames per second.
     pub fps: f64,
     /// Colours and symbols.
     pub theme: Theme,
+    /// The run's extra request headers, secrets redacted, for the details popup.
+    pub headers: Vec<String>,
 }
 
 /// Shows the run until the user quits (or a signal aborts it), then
@@ -71,7 +73,7 @@ pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome
             // The terminal loop did not come back after a signal: its terminal
             // is most likely gone (a hang-up), and crossterm's poll never
             // returns then. Leave it behind; the process exits without it.
-            let _ = ratatui::try_restore();
+            crate::hooks::give_back_terminal();
             (true, None, None)
         }
     };
@@ -94,6 +96,12 @@ pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome
 const REPLY_POLL: Duration = Duration::from_millis(1);
 const REPLY_WAIT: Duration = Duration::from_millis(250);
 
+/// Set (to anything) in the environment, this makes the dashboard panic
+/// right after its first frame. It exists so the tests can prove, on the
+/// real binary in a pseudo-terminal, that a panic in the UI still restores
+/// the terminal and writes every record; nothing else reads it.
+pub const PANIC_FOR_TESTS: &str = "FETCHTOP_TEST_PANIC_IN_DASHBOARD";
+
 /// How long the terminal loop gets to notice a signal's abort and leave.
 const UI_GRACE: Duration = Duration::from_secs(3);
 
@@ -109,21 +117,55 @@ fn ui_thread(
     opts: DashboardOptions,
     stop: Arc<AtomicBool>,
 ) -> Result<UiExit> {
-    // try_init also installs a panic hook that restores the terminal first.
-    let mut terminal =
-        ratatui::try_init().wrap_err("cannot open the terminal for the dashboard")?;
-    let result = match event_loop(&mut terminal, commands, snapshots, opts, &stop) {
+    let mut screen = Screen(Some(
+        open_terminal().wrap_err("cannot open the terminal for the dashboard")?,
+    ));
+    let Some(terminal) = screen.0.as_mut() else {
+        return Err(eyre!("the terminal was closed before use"));
+    };
+    match event_loop(terminal, commands, snapshots, opts, &stop) {
         // A hung-up terminal is the user leaving, not a failure of fetchtop.
         Err(e) if terminal_gone(&e) => Ok(UiExit {
             interrupted: true,
             frames: FrameStats::default(),
         }),
         other => other,
-    };
-    // try_restore: restore() prints its error with eprintln!, which panics when
-    // the terminal (stderr) has gone away.
-    let _ = ratatui::try_restore();
-    result
+    }
+}
+
+/// The dashboard's terminal, closed with [`close_terminal`] however the
+/// loop ends, a panic included.
+struct Screen(Option<DefaultTerminal>);
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        if let Some(terminal) = self.0.take() {
+            close_terminal(terminal);
+        }
+    }
+}
+
+/// Raw mode and the alternate screen (undone by the panic hook of
+/// `hooks::install`). Not `ratatui::try_init`: its hook prints a failure to
+/// restore with `eprintln!`, which panics inside the panic hook on a
+/// hung-up terminal, and Rust aborts the process then.
+fn open_terminal() -> std::io::Result<DefaultTerminal> {
+    crate::hooks::take_terminal()?;
+    ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
+}
+
+/// Leaves raw mode and the alternate screen and shows the cursor, ignoring
+/// a terminal that is gone. When the cursor cannot be shown, the terminal
+/// is leaked rather than dropped: ratatui's `Drop` would retry and print
+/// the failure with `eprintln!`, which panics when stderr is the same dead
+/// terminal (the SIGABRT seen about once in eight hang-ups, when the loop
+/// got its read error and came back in time to drop it).
+fn close_terminal(mut terminal: DefaultTerminal) {
+    crate::hooks::give_back_terminal();
+    match terminal.show_cursor() {
+        Ok(()) => drop(terminal),
+        Err(_) => std::mem::forget(terminal),
+    }
 }
 
 /// Whether an error says the terminal itself has gone away (EIO, ENXIO,
@@ -145,6 +187,7 @@ fn event_loop(
 ) -> Result<UiExit> {
     let frame_every = Duration::from_secs_f64(1.0 / opts.fps.clamp(1.0, 240.0));
     let mut app = App::default();
+    app.headers.clone_from(&opts.headers);
     let mut live = snapshots.borrow_and_update().clone();
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
@@ -155,6 +198,7 @@ fn event_loop(
     // not, so a key shows its effect within a frame.
     let mut awaiting: Option<Instant> = None;
     let mut sent = live.commands;
+    let panic_on_purpose = std::env::var_os(PANIC_FOR_TESTS).is_some();
     loop {
         // Wait for input, but never past the next frame that is due.
         let wait = match last_draw {
@@ -223,6 +267,11 @@ fn event_loop(
                 clock.answered(now.saturating_duration_since(key));
             }
             dirty = false;
+            if panic_on_purpose {
+                panic!(
+                    "{PANIC_FOR_TESTS} is set: the dashboard panics on purpose after its first frame"
+                );
+            }
         }
     }
 }
