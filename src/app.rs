@@ -175,6 +175,44 @@ impl App {
         }
     }
 
+    /// The demo-only switches: blocking work, spawn_blocking, the model.
+    fn demo_switch(&mut self, action: Action, live: &Snapshot) -> Option<Command> {
+        let Some(demo) = &live.executor.demo else {
+            self.say("b, y and m work in demo runs (fetchtop demo)".into());
+            return None;
+        };
+        let (text, cmd) = match action {
+            Action::Blocking if demo.blocking => {
+                ("blocking work off".to_string(), Command::SetBlocking(false))
+            }
+            Action::Blocking => (
+                format!("blocking work on: {}", demo.work),
+                Command::SetBlocking(true),
+            ),
+            Action::Offload if demo.offload => (
+                "blocking work inside the task again".to_string(),
+                Command::SetOffload(false),
+            ),
+            Action::Offload => (
+                "blocking work through spawn_blocking".to_string(),
+                Command::SetOffload(true),
+            ),
+            _ => {
+                let next = live.executor.model.next();
+                (
+                    format!(
+                        "model {} → {} for items still to come",
+                        live.executor.model.as_str(),
+                        next.as_str()
+                    ),
+                    Command::SetModel(next),
+                )
+            }
+        };
+        self.say(text);
+        Some(cmd)
+    }
+
     /// Applies a key's action; returns the command for the engine, if any.
     pub fn update(&mut self, action: Action, live: &Snapshot) -> Option<Command> {
         // While a popup is open, keys other than its own close it first.
@@ -259,6 +297,9 @@ impl App {
                     }
                 ));
                 None
+            }
+            Action::Blocking | Action::Offload | Action::NextModel => {
+                self.demo_switch(action, live)
             }
             Action::Up => {
                 self.move_selection(live, false);
@@ -440,5 +481,46 @@ mod tests {
         // Another key closes the popup and still acts.
         assert_eq!(app.update(Action::CancelAll, &s), Some(Command::CancelAll));
         assert_eq!(app.popup, Popup::None);
+    }
+
+    #[test]
+    fn demo_switches_send_commands_only_in_demos() {
+        use crate::engine::Model;
+        use crate::snapshot::DemoSwitches;
+        let mut app = App::default();
+        let mut s = snap();
+        assert_eq!(app.update(Action::Blocking, &s), None);
+        assert!(app.notice().is_some_and(|n| n.contains("demo")));
+        s.executor.demo = Some(DemoSwitches::default());
+        assert_eq!(
+            app.update(Action::Blocking, &s),
+            Some(Command::SetBlocking(true))
+        );
+        assert_eq!(
+            app.update(Action::Offload, &s),
+            Some(Command::SetOffload(true))
+        );
+        assert_eq!(
+            app.update(Action::NextModel, &s),
+            Some(Command::SetModel(Model::Threads))
+        );
+        s.executor.demo = Some(DemoSwitches {
+            blocking: true,
+            offload: true,
+            ..DemoSwitches::default()
+        });
+        s.executor.model = Model::Sequential;
+        assert_eq!(
+            app.update(Action::Blocking, &s),
+            Some(Command::SetBlocking(false))
+        );
+        assert_eq!(
+            app.update(Action::Offload, &s),
+            Some(Command::SetOffload(false))
+        );
+        assert_eq!(
+            app.update(Action::NextModel, &s),
+            Some(Command::SetModel(Model::Async))
+        );
     }
 }

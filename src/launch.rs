@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use color_eyre::eyre::Report;
 
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
+use crate::demo::scenario::Scenario;
 use crate::demo::{DemoServer, ServerConfig};
 use crate::engine::source::Template;
 use crate::engine::task::check_url;
-use crate::engine::{Engine, EngineConfig, EngineHandle, RequestOptions, Source, SourceSpec};
+use crate::engine::{
+    Blocking, Engine, EngineConfig, EngineHandle, RequestOptions, Source, SourceSpec,
+};
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
 use crate::output::summary::OutputFile;
@@ -95,24 +98,30 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
+    let preset = Scenario::Items.preset();
+    let (latency_min, latency_max) = args.api.latency.unwrap_or(preset.latency);
     let cfg = ServerConfig {
         addr: args.addr,
-        latency_min: args.api.latency.0,
-        latency_max: args.api.latency.1,
-        error_rate: args.api.error_rate,
+        latency_min,
+        latency_max,
+        error_rate: args.api.error_rate.unwrap_or(preset.error_rate),
         items: args.items,
+        throttle_rate: preset.throttle_rate,
     };
     crate::demo::server::serve_until_ctrl_c(cfg).await?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
+    let preset = args.scenario.preset();
+    let (latency_min, latency_max) = args.api.latency.unwrap_or(preset.latency);
     let server = DemoServer::start(ServerConfig {
         addr: ([127, 0, 0, 1], 0).into(),
-        latency_min: args.api.latency.0,
-        latency_max: args.api.latency.1,
-        error_rate: args.api.error_rate,
+        latency_min,
+        latency_max,
+        error_rate: args.api.error_rate.unwrap_or(preset.error_rate),
         items: args.items,
+        throttle_rate: preset.throttle_rate,
     })
     .await?;
     if !args.run.output.quiet {
@@ -126,7 +135,12 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let template = Template::parse(&url)
         .map_err(Failure::Usage)?
         .ok_or_else(|| Failure::Usage(format!("not a template: {url}")))?;
-    let result = fetch(SourceSpec::Template(template), &args.run).await;
+    // Every demo can switch blocking work on (`b`); the blocking scenario starts with it on.
+    let blocking = Blocking {
+        on: preset.blocking,
+        ..Blocking::default()
+    };
+    let result = fetch_with(SourceSpec::Template(template), &args.run, Some(blocking)).await;
     server.shutdown().await;
     result
 }
@@ -179,6 +193,15 @@ fn check_first_url(spec: &SourceSpec) -> Result<(), String> {
 
 /// Runs a fetch job to its end and prints the summary.
 pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure> {
+    fetch_with(spec, run, None).await
+}
+
+/// [`fetch`], with the demo's blocking switch when it is a demo run.
+async fn fetch_with(
+    spec: SourceSpec,
+    run: &RunArgs,
+    demo_blocking: Option<Blocking>,
+) -> Result<ExitCode, Failure> {
     let dashboard = !run.output.no_tui && std::io::stdout().is_terminal();
     if run.concurrency == 0 && !dashboard {
         // Nothing headless could ever resume the run: refuse rather than hang.
@@ -204,6 +227,8 @@ pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure>
         concurrency: run.concurrency,
         duration: run.duration,
         request,
+        model: run.model,
+        demo_blocking,
         ..EngineConfig::default()
     };
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
