@@ -55,7 +55,21 @@ pub fn sparkline(points: &[u64], width: usize, unicode: bool) -> String {
         .collect()
 }
 
-fn model_text(x: &ExecutorView) -> String {
+/// Below this inner width the panel uses its short texts.
+const WIDE: usize = 120;
+
+fn model_text(x: &ExecutorView, wide: bool) -> String {
+    if !wide {
+        return match x.model {
+            Model::Threads => format!(
+                "threads {}/{}",
+                format::count(x.item_threads),
+                format::count(x.thread_cap)
+            ),
+            Model::Sequential => "sequential (1 at a time)".into(),
+            Model::Async => "async".into(),
+        };
+    }
     match x.model {
         Model::Async => "async: a tokio task per item".into(),
         Model::Threads => format!(
@@ -67,9 +81,11 @@ fn model_text(x: &ExecutorView) -> String {
     }
 }
 
-fn workers_text(x: &ExecutorView) -> String {
-    if x.current_thread {
+fn workers_text(x: &ExecutorView, wide: bool) -> String {
+    if x.current_thread && wide {
         "1 worker (current-thread runtime)".into()
+    } else if x.workers == 1 {
+        "1 worker".into()
     } else {
         format!("{} workers", x.workers)
     }
@@ -78,18 +94,22 @@ fn workers_text(x: &ExecutorView) -> String {
 /// Renders the panel; `roomy` gives the demo switches a line of their own.
 pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme: &Theme) {
     let x = &snap.executor;
-    let title = format!(" executor · {} · {} ", model_text(x), workers_text(x));
+    let inner = area.width.saturating_sub(2) as usize;
+    let wide = inner >= WIDE;
+    let title = format!(
+        " executor · {} · {} ",
+        model_text(x, wide),
+        workers_text(x, wide)
+    );
     let mut block = panel(title, theme);
     if x.demo.is_some() {
-        block = block.title_top(
-            Line::from(Span::styled(
-                " b blocking · y spawn_blocking · m model ",
-                theme.key(),
-            ))
-            .right_aligned(),
-        );
+        let keys = if wide {
+            " b blocking · y spawn_blocking · m model "
+        } else {
+            " b y m "
+        };
+        block = block.title_top(Line::from(Span::styled(keys, theme.key())).right_aligned());
     }
-    let inner = area.width.saturating_sub(2) as usize;
 
     let mut lag = vec![Span::styled("heartbeat lag ", theme.label())];
     for (label, v) in [
@@ -110,35 +130,53 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme
         ));
     }
 
-    let mut os = Vec::new();
+    // Segments in order of importance; a narrow panel keeps those that fit.
+    let mut segments: Vec<Vec<Span>> = Vec::new();
     if let Some(n) = x.os_threads {
-        os.extend(pair("OS threads ", format::count(n), theme));
+        let mut seg = pair("OS threads ", format::count(n), theme);
         if let Some(peak) = x.os_threads_peak {
-            os.push(Span::styled(
+            seg.push(Span::styled(
                 format!(" (peak {})", format::count(peak)),
                 theme.dim(),
             ));
         }
+        segments.push(seg);
     }
     if let Some(rss) = x.rss_bytes {
-        os.extend(pair(" · RSS ", format::bytes(rss), theme));
+        segments.push(pair("RSS ", format::bytes(rss), theme));
     }
-    os.extend(pair(
-        " · tasks ",
-        format::count(x.alive_tasks as u64),
-        theme,
-    ));
+    if let (Some(d), false) = (&x.demo, roomy) {
+        // No line of its own: the switch state joins this one.
+        let state = match (d.blocking, d.offload) {
+            (false, _) => "off",
+            (true, _) if x.model == Model::Threads => "in threads",
+            (true, false) => "inline",
+            (true, true) => "spawn_blocking",
+        };
+        segments.push(pair("blocking ", state.into(), theme));
+    }
+    segments.push(pair("tasks ", format::count(x.alive_tasks as u64), theme));
     if let Some(busy) = x.busy {
-        os.extend(pair(" · busy ", format!("{:.0}%", busy * 100.0), theme));
+        segments.push(pair("busy ", format!("{:.0}%", busy * 100.0), theme));
     }
-    os.extend(pair(
-        " · queue ",
-        format::count(x.global_queue as u64),
-        theme,
-    ));
+    segments.push(pair("queue ", format::count(x.global_queue as u64), theme));
+    let mut os: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for seg in segments {
+        let sep = if os.is_empty() { 0 } else { 3 };
+        let w: usize = seg.iter().map(|s| s.width()).sum();
+        if used + sep + w > inner {
+            break;
+        }
+        if sep > 0 {
+            os.push(Span::styled(" · ", theme.dim()));
+        }
+        os.extend(seg);
+        used += sep + w;
+    }
 
     let mut lines = vec![Line::from(lag), Line::from(os)];
-    if let Some(d) = &x.demo {
+    if let (Some(d), true) = (&x.demo, roomy) {
         let state = match (d.blocking, d.offload) {
             (false, _) => Span::styled("off", theme.dim()),
             (true, _) if x.model == Model::Threads => Span::styled(
@@ -148,30 +186,14 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme
             (true, false) => Span::styled("on, inside the task (blocks its worker)", theme.bad()),
             (true, true) => Span::styled("on, through spawn_blocking", theme.good()),
         };
-        let demo = vec![
+        lines.push(Line::from(vec![
             Span::styled("blocking work ", theme.label()),
             state,
             Span::styled(
                 format!(" · {} · done {}", d.work, format::count(d.blocked_items)),
                 theme.dim(),
             ),
-        ];
-        if roomy {
-            lines.push(Line::from(demo));
-        } else {
-            // One line less: the switch state joins the OS line.
-            let mut joined = lines.pop().map(|l| l.spans).unwrap_or_default();
-            joined.push(Span::styled(" · blocking ", theme.label()));
-            joined.push(Span::styled(
-                match (d.blocking, d.offload) {
-                    (false, _) => "off",
-                    (true, false) => "inline",
-                    (true, true) => "spawn_blocking",
-                },
-                theme.value(),
-            ));
-            lines.push(Line::from(joined));
-        }
+        ]));
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
