@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use common::{Run, items, server, wait_until};
 use fetchtop::engine::blocking::BlockKind;
-use fetchtop::engine::{Blocking, BlockingWork, Command, EngineConfig, ItemState, Model};
+use fetchtop::engine::{
+    Blocking, BlockingWork, Command, EngineConfig, ErrorKind, ItemState, Model, RequestOptions,
+    Source, SourceSpec,
+};
 
 /// OS threads are counted for the whole test process: one test at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -127,4 +130,51 @@ async fn switching_model_and_blocking_mid_run_loses_no_item() {
     assert_eq!(snap.executor.model, Model::Threads);
     let demo = snap.executor.demo.expect("a demo run");
     assert!(demo.blocking && demo.offload && demo.blocked_items > 0);
+}
+
+/// The kinds of the records `model` makes for `url`, fetched `n` times.
+async fn kinds(model: Model, url: String, n: u64, timeout: Duration) -> Vec<Option<ErrorKind>> {
+    let source = Source::open(SourceSpec::Repeat(url), Some(n))
+        .await
+        .unwrap();
+    let config = EngineConfig {
+        concurrency: 4,
+        model,
+        request: RequestOptions {
+            timeout,
+            ..RequestOptions::default()
+        },
+        ..EngineConfig::default()
+    };
+    let (_, records) = Run::start(config, source)
+        .finish(Duration::from_secs(30))
+        .await;
+    assert_eq!(records.len() as u64, n);
+    records.iter().map(|r| r.error_kind()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_threads_model_classifies_outcomes_like_the_async_one() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let failing = server(Duration::ZERO, 1.0).await;
+    let slow = server(Duration::from_secs(5), 0.0).await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cases = [
+        (failing.url("/items/1"), ErrorKind::Http5xx),
+        (failing.url("/items/0"), ErrorKind::Http4xx),
+        (slow.url("/items/1"), ErrorKind::Timeout),
+        (format!("http://127.0.0.1:{closed}/x"), ErrorKind::Connect),
+        ("ftp://127.0.0.1/x".to_string(), ErrorKind::InvalidUrl),
+    ];
+    for (url, want) in cases {
+        for model in [Model::Async, Model::Threads] {
+            let got = kinds(model, url.clone(), 3, Duration::from_millis(300)).await;
+            assert_eq!(got, vec![Some(want); 3], "{model:?} {url}");
+        }
+    }
+    failing.shutdown().await;
+    slow.shutdown().await;
 }

@@ -40,7 +40,7 @@ impl Default for BlockingWork {
 impl BlockingWork {
     /// Whether item `seq` does the work.
     pub fn applies_to(&self, seq: u64) -> bool {
-        self.every > 0 && seq % self.every == 0
+        self.every > 0 && seq.is_multiple_of(self.every)
     }
 
     /// Does the work on the calling thread, without yielding.

@@ -37,21 +37,37 @@ fn input_broke_off(snap: &Snapshot) -> Option<String> {
     Some(format!("the input stopped early: {}", format::inert(e)))
 }
 
+/// Tasks waiting in the runtime's global queue, per worker, beyond which a
+/// late heartbeat is put down to too much work rather than one blocked task.
+const QUEUED_PER_WORKER: usize = 64;
+
 /// The heartbeat fires late: some task runs without reaching an `.await`,
-/// and every task waiting for that worker waits with it.
+/// and every task waiting for that worker waits with it. When many tasks
+/// are queued instead, the workers are simply overloaded, and it says so.
 fn executor_blocked(snap: &Snapshot) -> Option<String> {
     let x = &snap.executor;
     if x.beats == 0 || x.lag_p99_ms < LAG_BAD_MS {
         return None;
     }
-    let hint = match &x.demo {
-        Some(d) if d.blocking && !d.offload => "; y moves the blocking work to spawn_blocking",
-        _ => "",
-    };
-    Some(format!(
-        "the executor is blocked: a task is not yielding (heartbeat late by {} p99, {} max over 5 s){hint}",
+    let late = format!(
+        "heartbeat late by {} p99, {} max over 5 s",
         format::ms(x.lag_p99_ms),
         format::ms(x.lag_max_ms)
+    );
+    let blocking_inline = x.demo.as_ref().is_some_and(|d| d.blocking && !d.offload);
+    if !blocking_inline && x.global_queue > x.workers.max(1) * QUEUED_PER_WORKER {
+        return Some(format!(
+            "the executor is overloaded: {} tasks wait for a worker ({late})",
+            format::count(x.global_queue as u64)
+        ));
+    }
+    let hint = if blocking_inline {
+        "; y moves the blocking work to spawn_blocking"
+    } else {
+        ""
+    };
+    Some(format!(
+        "the executor is blocked: a task is not yielding ({late}){hint}"
     ))
 }
 
@@ -229,6 +245,10 @@ mod tests {
                 && w[0].contains("y moves"),
             "{w:?}"
         );
+        snap.executor.demo = None;
+        snap.executor.workers = 2;
+        snap.executor.global_queue = 1000;
+        assert!(warnings(&snap)[0].starts_with("the executor is overloaded: 1,000 tasks wait"));
         snap.executor.model = Model::Threads;
         snap.executor.thread_cap = 200;
         snap.executor.item_threads = 200;

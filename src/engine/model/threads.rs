@@ -121,11 +121,13 @@ impl Threads {
         let agent = self.agent.clone();
         let options = Arc::clone(&self.options);
         let job = move || {
-            let _live = live;
             let record = fetch(&agent, &options, &spec);
             if let Some(plan) = plan {
                 plan.perform_here(&blocked);
             }
+            // Not live from here: the record wakes the dispatcher, which must
+            // then see room under the cap for the next item.
+            drop(live);
             // The receiver is gone when the item was cancelled: nothing to do.
             let _ = tx.send(record);
         };
