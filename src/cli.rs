@@ -15,6 +15,7 @@ use crate::demo::server::{parse_error_rate, parse_latency_range};
 use crate::engine::MAX_CONCURRENCY;
 use crate::engine::http::parse_header;
 use crate::engine::model::Model;
+use crate::engine::transport::TransportChoice;
 
 /// Watch thousands of concurrent HTTP fetches live.
 #[derive(Debug, Parser)]
@@ -159,6 +160,11 @@ pub struct HttpArgs {
     /// Accept invalid TLS certificates (verification is on unless you ask).
     #[arg(long = "insecure")]
     pub insecure: bool,
+
+    /// HTTP client: `auto` uses hyper-util's lean pooled client for http://
+    /// and reqwest for https://; `reqwest` uses reqwest for every URL.
+    #[arg(long = "transport", value_name = "KIND", value_enum, default_value_t = TransportChoice::Auto)]
+    pub transport: TransportChoice,
 }
 
 /// What is written, and where.

@@ -10,9 +10,10 @@ use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
 use crate::demo::scenario::Scenario;
 use crate::demo::{DemoServer, ServerConfig};
 use crate::engine::source::Template;
-use crate::engine::task::check_url;
+use crate::engine::transport::check_url;
 use crate::engine::{
-    Blocking, Engine, EngineConfig, EngineHandle, RequestOptions, Source, SourceSpec,
+    Blocking, Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, RequestOptions, Source,
+    SourceSpec,
 };
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
@@ -92,7 +93,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let spec =
                 SourceSpec::from_args(cli.source.url.as_deref(), cli.source.input.as_deref())
                     .map_err(Failure::Usage)?;
-            fetch(spec, &cli.run).await
+            fetch(spec, &cli.run, 1).await
         }
     }
 }
@@ -140,7 +141,8 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         on: preset.blocking,
         ..Blocking::default()
     };
-    let result = fetch_with(SourceSpec::Template(template), &args.run, Some(blocking)).await;
+    // The server in this process holds the other end of every connection.
+    let result = fetch_with(SourceSpec::Template(template), &args.run, 2, Some(blocking)).await;
     server.shutdown().await;
     result
 }
@@ -191,15 +193,21 @@ fn check_first_url(spec: &SourceSpec) -> Result<(), String> {
     }
 }
 
-/// Runs a fetch job to its end and prints the summary.
-pub async fn fetch(spec: SourceSpec, run: &RunArgs) -> Result<ExitCode, Failure> {
-    fetch_with(spec, run, None).await
+/// Runs a fetch job to its end and prints the summary. Each request holds
+/// `fds_per_request` open files (2 when the server is in this process).
+pub async fn fetch(
+    spec: SourceSpec,
+    run: &RunArgs,
+    fds_per_request: u64,
+) -> Result<ExitCode, Failure> {
+    fetch_with(spec, run, fds_per_request, None).await
 }
 
 /// [`fetch`], with the demo's blocking switch when it is a demo run.
 async fn fetch_with(
     spec: SourceSpec,
     run: &RunArgs,
+    fds_per_request: u64,
     demo_blocking: Option<Blocking>,
 ) -> Result<ExitCode, Failure> {
     let dashboard = !run.output.no_tui && std::io::stdout().is_terminal();
@@ -223,12 +231,23 @@ async fn fetch_with(
         }
         None => None,
     };
+    let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
+        crate::sys::in_flight_ceiling(n, fds_per_request)
+    });
+    if run.concurrency > ceiling && !run.output.quiet {
+        eprintln!(
+            "fetchtop: warning: {}",
+            crate::snapshot::capped_message(run.concurrency, ceiling)
+        );
+    }
     let config = EngineConfig {
         concurrency: run.concurrency,
         duration: run.duration,
         request,
         model: run.model,
         demo_blocking,
+        transport: run.http.transport,
+        ceiling,
         ..EngineConfig::default()
     };
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;

@@ -44,7 +44,9 @@ impl RunState {
 pub struct StateCounts {
     /// Spawned but not yet started.
     pub queued: u64,
-    /// Connecting or waiting for response headers.
+    /// Opening a connection (plain HTTP; TLS connects count as waiting).
+    pub connecting: u64,
+    /// Waiting for response headers.
     pub waiting: u64,
     /// Response headers arrived; reading the body.
     pub receiving: u64,
@@ -192,8 +194,12 @@ pub struct Snapshot {
     pub duration: Option<Duration>,
     /// Where the run is.
     pub state: RunState,
-    /// Concurrency limit set by the user (kept while paused).
+    /// Concurrency limit set by the user (kept while paused), after the cap.
     pub limit: u64,
+    /// Highest limit the system's open-files limit allows.
+    pub ceiling: u64,
+    /// A limit asked for above the ceiling, while it is capped.
+    pub requested_limit: Option<u64>,
     /// Whether admission is paused.
     pub paused: bool,
     /// Requests in flight now.
@@ -272,4 +278,15 @@ impl Snapshot {
     pub fn error_count(&self) -> u64 {
         self.counts.failed
     }
+}
+
+/// Why a limit was lowered below what was asked: for the start-up warning
+/// and the dashboard's warnings panel.
+pub fn capped_message(asked: u64, ceiling: u64) -> String {
+    format!(
+        "limit {} capped at {}: each request holds an open file and the open-files limit \
+         (ulimit -n) allows no more; raise the hard limit to go higher",
+        crate::format::count(asked),
+        crate::format::count(ceiling)
+    )
 }

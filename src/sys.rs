@@ -6,6 +6,25 @@ pub fn raise_fd_limit() -> Option<u64> {
     rlimit::increase_nofile_limit(u64::MAX).ok()
 }
 
+/// File descriptors kept back from requests: stdio, the output and log
+/// files, the runtime's epoll and wake-up descriptors, a list file, the
+/// terminal, with room to spare.
+pub const RESERVED_FDS: u64 = 64;
+
+/// The current soft open-files limit.
+pub fn open_files_limit() -> Option<u64> {
+    rlimit::getrlimit(rlimit::Resource::NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
+}
+
+/// Most requests that can be in flight at once under an open-files limit of
+/// `limit`, when each holds `per_request` descriptors (1 for a remote
+/// server; 2 when the server runs in this process, as in `fetchtop demo`).
+pub fn in_flight_ceiling(limit: u64, per_request: u64) -> u64 {
+    (limit.saturating_sub(RESERVED_FDS) / per_request.max(1)).max(1)
+}
+
 /// Peak resident memory of this process, in bytes (Linux; None elsewhere).
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -45,6 +64,19 @@ mod tests {
             assert!(super::peak_rss_bytes().is_some_and(|b| b > 1024 * 1024));
             let now = super::proc_status().unwrap();
             assert!(now.threads >= 1 && now.rss_bytes > 1024 * 1024, "{now:?}");
+            assert!(super::open_files_limit().is_some_and(|n| n > 0));
         }
+    }
+
+    #[test]
+    fn ceilings_keep_descriptors_back() {
+        use super::{RESERVED_FDS, in_flight_ceiling};
+        assert_eq!(in_flight_ceiling(20_000, 1), 20_000 - RESERVED_FDS);
+        assert_eq!(in_flight_ceiling(20_000, 2), (20_000 - RESERVED_FDS) / 2);
+        assert_eq!(
+            in_flight_ceiling(10, 1),
+            1,
+            "never zero: one request can always try"
+        );
     }
 }

@@ -343,3 +343,43 @@ async fn http2_prior_knowledge_and_custom_requests() {
     );
     srv.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_above_the_open_files_ceiling_are_capped_and_said() {
+    let srv = server(Duration::from_millis(50), 0.0).await;
+    let cfg = fetchtop::engine::EngineConfig {
+        concurrency: 50,
+        ceiling: 10,
+        ..config(50)
+    };
+    let run = Run::start(cfg, items(&srv, 100_000).await);
+    let snaps = run.handle.snapshots.clone();
+    let cmd = run.handle.commands.clone();
+    wait_until(
+        "10 in flight at the server",
+        Duration::from_secs(10),
+        || srv.stats().in_flight == 10,
+    )
+    .await;
+    {
+        let s = snaps.borrow();
+        assert_eq!((s.limit, s.ceiling, s.requested_limit), (10, 10, Some(50)));
+    }
+    cmd.send(Command::SetConcurrency(1000)).await.unwrap();
+    wait_until("the cap to be said again", Duration::from_secs(10), || {
+        snaps.borrow().requested_limit == Some(1000)
+    })
+    .await;
+    assert_eq!(snaps.borrow().limit, 10);
+    cmd.send(Command::SetConcurrency(4)).await.unwrap();
+    wait_until("a limit under the ceiling", Duration::from_secs(10), || {
+        let s = snaps.borrow();
+        s.limit == 4 && s.requested_limit.is_none()
+    })
+    .await;
+    cmd.send(Command::Abort).await.unwrap();
+    let (snap, _) = run.finish(Duration::from_secs(30)).await;
+    assert!(snap.max_in_flight <= 10, "{}", snap.max_in_flight);
+    assert!(srv.stats().max_in_flight <= 10, "{:?}", srv.stats());
+    srv.shutdown().await;
+}

@@ -248,6 +248,23 @@ fn paused_screen() {
 }
 
 #[test]
+fn a_capped_limit_shows_the_open_files_wall() {
+    let snap = Snapshot {
+        limit: 19_936,
+        ceiling: 19_936,
+        requested_limit: Some(30_000),
+        in_flight: 19_900,
+        ..busy()
+    };
+    let s = text(&render(&snap, &mut App::default(), UNICODE, 160, 45));
+    assert!(s.contains("limit 19,936 · open files allow 19,936"), "{s}");
+    assert!(s.contains("limit 30,000 capped at 19,936"), "{s}");
+    // Far below the wall, nothing is said.
+    let s = text(&render(&busy(), &mut App::default(), UNICODE, 160, 45));
+    assert!(!s.contains("open files"), "{s}");
+}
+
+#[test]
 fn small_terminal_collapses_gracefully() {
     let t = render(&busy(), &mut App::default(), UNICODE, 80, 24);
     insta::assert_snapshot!("busy_80x24", t.backend());

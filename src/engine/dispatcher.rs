@@ -82,6 +82,10 @@ pub(super) struct Dispatcher {
     ctx: Arc<FetchContext>,
     started: Instant,
     limiter: Limiter,
+    /// Highest limit the open-files limit allows.
+    ceiling: u64,
+    /// The last limit asked for above the ceiling, while it is capped.
+    requested: Option<u64>,
     registry: Registry,
     phases: Arc<PhaseCounters>,
     stats: Stats,
@@ -115,11 +119,14 @@ impl Dispatcher {
         snapshots: watch::Sender<Snapshot>,
     ) -> Dispatcher {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
-        let limit = config.concurrency.min(MAX_CONCURRENCY);
+        let ceiling = config.ceiling.clamp(1, MAX_CONCURRENCY);
+        let limit = config.concurrency.min(ceiling);
         Dispatcher {
             ctx,
             started: Instant::now(),
             limiter: Limiter::new(limit),
+            ceiling,
+            requested: (config.concurrency > ceiling).then_some(config.concurrency),
             registry: Registry::default(),
             phases: Arc::new(PhaseCounters::default()),
             stats: Stats::new(),
@@ -228,7 +235,10 @@ impl Dispatcher {
 
     fn apply(&mut self, cmd: Command, items: &mut mpsc::Receiver<Item>) {
         match cmd {
-            Command::SetConcurrency(n) => self.limiter.set_limit(n.min(MAX_CONCURRENCY)),
+            Command::SetConcurrency(n) => {
+                self.requested = (n > self.ceiling).then_some(n);
+                self.limiter.set_limit(n.min(self.ceiling));
+            }
             Command::CancelTask(id) => {
                 self.registry.cancel(id);
             }
@@ -347,6 +357,8 @@ impl Dispatcher {
             duration: self.config.duration,
             state: self.run_state(hint),
             limit: self.limiter.limit(),
+            ceiling: self.ceiling,
+            requested_limit: self.requested,
             paused: self.limiter.is_paused(),
             in_flight,
             max_in_flight: self.max_in_flight,
@@ -358,7 +370,8 @@ impl Dispatcher {
             ..Snapshot::default()
         };
         self.phases.fill(&mut snap.counts);
-        self.stats.fill(&mut snap);
+        self.stats
+            .fill(&mut snap, matches!(hint, RunStateHint::Finished));
         self.fill_executor(&mut snap);
         self.snapshots.send_replace(snap.clone());
         snap

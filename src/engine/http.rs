@@ -1,11 +1,9 @@
-//! How requests are made: the options a run's requests share, and the one
-//! HTTP client built from them.
+//! What every request of a run looks like: the options they share.
 
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, WrapErr};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
-use reqwest::{Client, Method};
+use reqwest::Method;
+use reqwest::header::{HeaderName, HeaderValue};
 
 /// The `User-Agent` sent unless a `-H User-Agent: ...` replaces it.
 pub const DEFAULT_USER_AGENT: &str = concat!("fetchtop/", env!("CARGO_PKG_VERSION"));
@@ -60,37 +58,6 @@ impl RequestOptions {
     pub fn buffers_body(&self) -> bool {
         self.keep_body || !self.extract.is_empty()
     }
-
-    /// Builds the client every task of the run shares (one connection pool).
-    pub fn build_client(&self) -> Result<Client> {
-        let mut headers = HeaderMap::new();
-        headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
-        for (name, value) in &self.headers {
-            if name == USER_AGENT {
-                headers.insert(name.clone(), value.clone());
-            } else {
-                headers.append(name.clone(), value.clone());
-            }
-        }
-        let redirect = if self.redirects == 0 {
-            reqwest::redirect::Policy::none()
-        } else {
-            reqwest::redirect::Policy::limited(self.redirects)
-        };
-        let mut builder = Client::builder()
-            .default_headers(headers)
-            .connect_timeout(self.connect_timeout)
-            .redirect(redirect)
-            .tcp_nodelay(true)
-            // Idle connections are what let a load test reuse sockets; keep
-            // as many as could be in flight.
-            .pool_max_idle_per_host(usize::MAX)
-            .danger_accept_invalid_certs(self.insecure);
-        if self.http2 {
-            builder = builder.http2_prior_knowledge();
-        }
-        builder.build().wrap_err("cannot build the HTTP client")
-    }
 }
 
 /// Parses a `-H "Name: value"` header. Errors are one line, for the CLI.
@@ -113,6 +80,7 @@ pub fn parse_header(s: &str) -> std::result::Result<(HeaderName, HeaderValue), S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::transport::{Transport, TransportChoice};
 
     #[test]
     fn headers_parse_and_reject() {
@@ -134,7 +102,9 @@ mod tests {
             redirects: 0,
             ..RequestOptions::default()
         };
-        assert!(opts.build_client().is_ok());
+        for choice in [TransportChoice::Auto, TransportChoice::Reqwest] {
+            assert!(Transport::new(&opts, choice).is_ok());
+        }
         assert!(!opts.buffers_body());
     }
 }

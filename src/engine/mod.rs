@@ -17,6 +17,7 @@ pub mod source;
 pub mod stats;
 pub mod task;
 pub mod template;
+pub mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +58,11 @@ pub struct EngineConfig {
     /// Demo runs only: blocking work that some items do on purpose, switched
     /// by `Command::SetBlocking` and `Command::SetOffload`. None ignores those.
     pub demo_blocking: Option<Blocking>,
+    /// Which HTTP clients carry the requests.
+    pub transport: transport::TransportChoice,
+    /// Most requests in flight the system allows (open files); higher
+    /// limits are capped to it and the snapshot says so.
+    pub ceiling: u64,
 }
 
 impl Default for EngineConfig {
@@ -70,6 +76,8 @@ impl Default for EngineConfig {
             model: Model::Async,
             thread_cap: model::threads::DEFAULT_THREAD_CAP,
             demo_blocking: None,
+            transport: transport::TransportChoice::Auto,
+            ceiling: MAX_CONCURRENCY,
         }
     }
 }
@@ -106,18 +114,18 @@ impl Engine {
         source: Source,
         sink: Option<mpsc::Sender<Record>>,
     ) -> Result<EngineHandle> {
-        let client = config
-            .request
-            .build_client()
+        let transport = transport::Transport::new(&config.request, config.transport)
             .wrap_err("cannot prepare requests")?;
-        let ctx = Arc::new(task::FetchContext::new(client, config.request.clone()));
+        let ctx = Arc::new(task::FetchContext::new(transport, config.request.clone()));
         let runner = model::Runner::new(&config.request, config.thread_cap)
             .wrap_err("cannot prepare the threads model")?;
         let (commands, command_rx) = mpsc::channel(256);
         let (snap_tx, snapshots) = watch::channel(Snapshot {
             target: source.describe(),
             total: source.total(),
-            limit: config.concurrency,
+            limit: config.concurrency.min(config.ceiling),
+            ceiling: config.ceiling,
+            requested_limit: (config.concurrency > config.ceiling).then_some(config.concurrency),
             duration: config.duration,
             ..Snapshot::default()
         });

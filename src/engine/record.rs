@@ -12,18 +12,23 @@ use serde::{Serialize, Serializer};
 pub enum Phase {
     /// Spawned, not yet started by the runtime.
     Queued = 0,
-    /// Connecting, sending, or waiting for response headers.
+    /// Request sent (or being sent on a ready connection), waiting for
+    /// response headers.
     Waiting = 1,
     /// Reading the response body.
     Receiving = 2,
     /// Waiting before another attempt.
     Retrying = 3,
+    /// Opening a new connection (TCP connect) for this request. Known on
+    /// the plain-HTTP transport; over TLS it is counted as `Waiting`.
+    Connecting = 4,
 }
 
 impl Phase {
     /// Every in-flight phase, in display order.
-    pub const ALL: [Phase; 4] = [
+    pub const ALL: [Phase; 5] = [
         Phase::Queued,
+        Phase::Connecting,
         Phase::Waiting,
         Phase::Receiving,
         Phase::Retrying,
@@ -33,6 +38,7 @@ impl Phase {
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Queued => "queued",
+            Phase::Connecting => "connecting",
             Phase::Waiting => "waiting",
             Phase::Receiving => "receiving",
             Phase::Retrying => "retrying",
@@ -45,6 +51,7 @@ impl Phase {
             1 => Phase::Waiting,
             2 => Phase::Receiving,
             3 => Phase::Retrying,
+            4 => Phase::Connecting,
             _ => Phase::Queued,
         }
     }

@@ -33,6 +33,7 @@ impl PhaseCounters {
     /// Writes the in-flight phase counts into `counts`.
     pub fn fill(&self, counts: &mut StateCounts) {
         counts.queued = self.get(Phase::Queued);
+        counts.connecting = self.get(Phase::Connecting);
         counts.waiting = self.get(Phase::Waiting);
         counts.receiving = self.get(Phase::Receiving);
         counts.retrying = self.get(Phase::Retrying);
@@ -64,6 +65,19 @@ impl Tracker {
         if old != phase {
             self.counters.sub(old);
             self.counters.add(phase);
+        }
+    }
+
+    /// Moves the task from `from` to `to`, only if it is still in `from`.
+    pub fn swap_phase(&self, from: Phase, to: Phase) {
+        if self
+            .phase
+            .compare_exchange(from as u8, to as u8, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+            && from != to
+        {
+            self.counters.sub(from);
+            self.counters.add(to);
         }
     }
 

@@ -133,7 +133,24 @@ pub struct Stats {
     history: VecDeque<HistoryPoint>,
     /// Items completed when the last history point was taken.
     history_mark: u64,
+    /// Percentiles and bars as last derived, and when (see [`Stats::fill`]).
+    derived: Derived,
 }
+
+/// The histogram readings, which walk every bucket and so are not worth
+/// redoing for each snapshot.
+#[derive(Default)]
+struct Derived {
+    at: Option<Duration>,
+    latency: Percentiles,
+    latency_recent: Percentiles,
+    histogram: Vec<HistogramBar>,
+    histogram_recent: Vec<HistogramBar>,
+}
+
+/// How often percentiles and bars are derived again: often enough for the
+/// eye, rarely enough that a snapshot costs almost nothing.
+pub const DERIVE_EVERY: Duration = Duration::from_millis(200);
 
 impl Default for Stats {
     fn default() -> Self {
@@ -156,6 +173,7 @@ impl Stats {
             samples: VecDeque::new(),
             history: VecDeque::with_capacity(HISTORY_LEN),
             history_mark: 0,
+            derived: Derived::default(),
         }
     }
 
@@ -238,16 +256,31 @@ impl Stats {
     }
 
     /// Writes the statistics into a snapshot.
-    pub fn fill(&mut self, snap: &mut Snapshot) {
+    ///
+    /// Percentiles and histogram bars are derived again only when `exact`
+    /// asks or [`DERIVE_EVERY`] has passed since the last time.
+    pub fn fill(&mut self, snap: &mut Snapshot, exact: bool) {
         let elapsed = snap.elapsed;
         snap.counts.done = self.done;
         snap.counts.failed = self.failed;
         snap.counts.cancelled = self.cancelled;
         snap.bytes = self.bytes;
-        snap.latency = percentiles(&self.latency);
-        snap.latency_recent = self.recent.percentiles(elapsed.as_secs());
-        snap.histogram = bars(&self.latency);
-        snap.histogram_recent = bars(&self.recent.merged);
+        let due = self
+            .derived
+            .at
+            .is_none_or(|at| elapsed.saturating_sub(at) >= DERIVE_EVERY);
+        if exact || due {
+            let d = &mut self.derived;
+            d.at = Some(elapsed);
+            d.latency = percentiles(&self.latency);
+            d.latency_recent = self.recent.percentiles(elapsed.as_secs());
+            d.histogram = bars(&self.latency);
+            d.histogram_recent = bars(&self.recent.merged);
+        }
+        snap.latency = self.derived.latency;
+        snap.latency_recent = self.derived.latency_recent;
+        snap.histogram = self.derived.histogram.clone();
+        snap.histogram_recent = self.derived.histogram_recent.clone();
         snap.status = self
             .status
             .iter()
@@ -304,6 +337,33 @@ mod tests {
     }
 
     #[test]
+    fn histogram_readings_are_redone_only_when_due_or_asked() {
+        let mut s = Stats::new();
+        let at = |ms| Snapshot {
+            elapsed: Duration::from_millis(ms),
+            ..Snapshot::default()
+        };
+        let done = record(ItemState::Done, Some(200), 10);
+        s.record(&done, Duration::from_millis(990));
+        let mut snap = at(1000);
+        s.fill(&mut snap, false);
+        assert_eq!(snap.latency.count, 1);
+        s.record(&done, Duration::from_millis(1010));
+        let mut snap = at(1040);
+        s.fill(&mut snap, false);
+        assert_eq!(snap.counts.done, 2, "counters are always current");
+        assert_eq!(snap.latency.count, 1, "percentiles wait for DERIVE_EVERY");
+        let mut snap = at(1040);
+        s.fill(&mut snap, true);
+        assert_eq!(snap.latency.count, 2, "exact readings when asked");
+        s.record(&done, Duration::from_millis(1100));
+        let mut snap = at(1040 + DERIVE_EVERY.as_millis() as u64);
+        s.fill(&mut snap, false);
+        assert_eq!(snap.latency.count, 3, "and again once due");
+        assert_eq!(snap.histogram.iter().map(|b| b.count).sum::<u64>(), 3);
+    }
+
+    #[test]
     fn counts_and_percentiles() {
         let mut s = Stats::new();
         for ms in 1..=100 {
@@ -328,7 +388,7 @@ mod tests {
             elapsed: Duration::from_secs(2),
             ..Snapshot::default()
         };
-        s.fill(&mut snap);
+        s.fill(&mut snap, true);
         assert_eq!(snap.counts.done, 100);
         assert_eq!(snap.counts.failed, 2);
         assert_eq!(snap.counts.cancelled, 1);
@@ -363,7 +423,7 @@ mod tests {
             elapsed: Duration::from_secs(21),
             ..Snapshot::default()
         };
-        s.fill(&mut snap);
+        s.fill(&mut snap, true);
         assert_eq!(snap.latency_recent.count, 1);
         assert_eq!(
             snap.histogram_recent.iter().map(|b| b.count).sum::<u64>(),
@@ -389,7 +449,7 @@ mod tests {
             elapsed: t,
             ..Snapshot::default()
         };
-        s.fill(&mut snap);
+        s.fill(&mut snap, true);
         let secs: Vec<u64> = snap.history.iter().map(|p| p.t_s).collect();
         assert_eq!(secs, vec![1, 2, 3, 4, 5]);
         assert_eq!(snap.history[1].finished, 100);

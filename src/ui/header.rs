@@ -81,6 +81,11 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, frozen: bool, them
     if snap.paused {
         limit_text += " · paused";
     }
+    // Near the open-files ceiling, say where the wall is.
+    let near_ceiling = snap.ceiling > 0 && snap.in_flight.max(snap.limit) * 10 >= snap.ceiling * 8;
+    if snap.requested_limit.is_some() || near_ceiling {
+        limit_text += &format!(" · open files allow {}", format::count(snap.ceiling));
+    }
     let limit_ratio = if limit == 0 {
         0.0
     } else {

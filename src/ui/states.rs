@@ -12,10 +12,15 @@ use crate::format;
 use crate::snapshot::Snapshot;
 
 /// The states in display order with their counts.
-pub(super) fn rows(snap: &Snapshot) -> [(StateKind, &'static str, u64); 7] {
+pub(super) fn rows(snap: &Snapshot) -> [(StateKind, &'static str, u64); 8] {
     let c = &snap.counts;
     [
         (StateKind::Phase(Phase::Queued), "queued", c.queued),
+        (
+            StateKind::Phase(Phase::Connecting),
+            "connecting",
+            c.connecting,
+        ),
         (StateKind::Phase(Phase::Waiting), "waiting", c.waiting),
         (StateKind::Phase(Phase::Receiving), "receiving", c.receiving),
         (StateKind::Phase(Phase::Retrying), "retrying", c.retrying),
@@ -28,8 +33,24 @@ pub(super) fn rows(snap: &Snapshot) -> [(StateKind, &'static str, u64); 7] {
 /// Renders the states panel.
 pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     let width = area.width.saturating_sub(4) as usize;
-    let lines: Vec<Line> = rows(snap)
+    let all = rows(snap);
+    // Borders take two lines. When the rest cannot hold every row, the
+    // passing phases that are empty give way so the outcomes stay in view.
+    let room = usize::from(area.height.saturating_sub(2));
+    let mut spare = all.len().saturating_sub(room);
+    let lines: Vec<Line> = all
         .into_iter()
+        .filter(|(kind, _, n)| {
+            let optional = matches!(
+                kind,
+                StateKind::Phase(Phase::Connecting | Phase::Retrying | Phase::Queued)
+            );
+            if spare > 0 && optional && *n == 0 {
+                spare -= 1;
+                return false;
+            }
+            true
+        })
         .map(|(kind, name, n)| {
             let (sym, style) = theme.state(kind);
             let count = format::count(n);

@@ -160,6 +160,7 @@ impl Theme {
     pub fn state(&self, s: StateKind) -> (&'static str, Style) {
         let (uni, ascii, style) = match s {
             StateKind::Phase(Phase::Queued) => ("◌", ".", self.dim()),
+            StateKind::Phase(Phase::Connecting) => ("⇢", ">", self.fg(Color::Yellow)),
             StateKind::Phase(Phase::Waiting) => ("◔", "~", self.fg(Color::Cyan)),
             StateKind::Phase(Phase::Receiving) => ("▼", "v", self.fg(Color::Blue)),
             StateKind::Phase(Phase::Retrying) => ("↻", "r", self.warn()),

@@ -20,6 +20,7 @@ type Check = fn(&Snapshot) -> Option<String>;
 /// Every check, in the order their warnings are shown.
 const CHECKS: &[Check] = &[
     input_broke_off,
+    limit_capped,
     executor_blocked,
     high_error_rate,
     many_timeouts,
@@ -81,6 +82,11 @@ fn threads_at_cap(snap: &Snapshot) -> Option<String> {
         "the threads model is at its cap of {} OS threads: a higher limit only queues",
         format::count(x.thread_cap)
     ))
+}
+
+fn limit_capped(snap: &Snapshot) -> Option<String> {
+    let asked = snap.requested_limit?;
+    Some(crate::snapshot::capped_message(asked, snap.ceiling))
 }
 
 fn high_error_rate(snap: &Snapshot) -> Option<String> {

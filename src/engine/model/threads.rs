@@ -18,7 +18,8 @@ use tokio::sync::oneshot;
 use crate::engine::blocking::{Plan, WorkCounter};
 use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
 use crate::engine::record::{ErrorKind, Failure, ItemState, Phase, Record};
-use crate::engine::task::{TaskSpec, check_url, keep};
+use crate::engine::task::{TaskSpec, keep};
+use crate::engine::transport::check_url;
 
 /// Default cap on item threads: far beyond what a machine needs for I/O,
 /// well below where thread creation starts failing.
