@@ -156,6 +156,9 @@ pub struct ExecutorView {
     pub global_queue: usize,
     /// Fraction of the workers' time spent busy over the last half second.
     pub busy: Option<f64>,
+    /// How often workers went to sleep for lack of work, per second, over
+    /// the last half second (all workers together).
+    pub parks_per_s: Option<f64>,
     /// OS threads of the process now.
     pub os_threads: Option<u64>,
     /// Most OS threads seen during the run.

@@ -131,6 +131,7 @@ impl Lags {
 struct BusyMark {
     at: Instant,
     busy: Duration,
+    parks: u64,
 }
 
 /// The heartbeat and the sampling of runtime and OS metrics. Owned by the
@@ -141,6 +142,7 @@ pub struct Executor {
     runtime: Handle,
     busy: Option<BusyMark>,
     busy_ratio: Option<f64>,
+    parks_rate: Option<f64>,
     threads_peak: u64,
 }
 
@@ -155,6 +157,7 @@ impl Executor {
             runtime: Handle::current(),
             busy: None,
             busy_ratio: None,
+            parks_rate: None,
             threads_peak: 0,
         }
     }
@@ -184,19 +187,34 @@ impl Executor {
         let busy: Duration = (0..view.workers)
             .map(|w| metrics.worker_total_busy_duration(w))
             .sum();
+        let parks: u64 = (0..view.workers)
+            .map(|w| metrics.worker_park_count(w))
+            .sum();
         // A ratio over a few milliseconds is noise: it is renewed every half second.
         match &self.busy {
             Some(mark) if now.saturating_duration_since(mark.at) < BUSY_WINDOW => {}
             Some(mark) => {
-                let wall = now.saturating_duration_since(mark.at).as_secs_f64()
-                    * view.workers.max(1) as f64;
+                let secs = now.saturating_duration_since(mark.at).as_secs_f64();
+                let wall = secs * view.workers.max(1) as f64;
                 self.busy_ratio =
                     Some((busy.saturating_sub(mark.busy).as_secs_f64() / wall).min(1.0));
-                self.busy = Some(BusyMark { at: now, busy });
+                self.parks_rate = Some(parks.saturating_sub(mark.parks) as f64 / secs);
+                self.busy = Some(BusyMark {
+                    at: now,
+                    busy,
+                    parks,
+                });
             }
-            None => self.busy = Some(BusyMark { at: now, busy }),
+            None => {
+                self.busy = Some(BusyMark {
+                    at: now,
+                    busy,
+                    parks,
+                })
+            }
         }
         view.busy = self.busy_ratio;
+        view.parks_per_s = self.parks_rate;
         if let Some(status) = sys::proc_status() {
             self.threads_peak = self.threads_peak.max(status.threads);
             view.os_threads = Some(status.threads);

@@ -160,6 +160,13 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme
         segments.push(pair("busy ", format!("{:.0}%", busy * 100.0), theme));
     }
     segments.push(pair("queue ", format::count(x.global_queue as u64), theme));
+    if let Some(parks) = x.parks_per_s {
+        segments.push(pair(
+            "parks ",
+            format!("{}/s", format::count(parks.round() as u64)),
+            theme,
+        ));
+    }
     let mut os: Vec<Span> = Vec::new();
     let mut used = 0;
     for seg in segments {
