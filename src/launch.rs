@@ -7,12 +7,14 @@ use std::process::ExitCode;
 use color_eyre::eyre::Report;
 
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
+use crate::demo::scenario::Scenario;
 use crate::demo::{DemoServer, ServerConfig};
 use crate::engine::bodies;
 use crate::engine::source::Template;
 use crate::engine::transport::check_url;
 use crate::engine::{
-    Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, RequestOptions, Source, SourceSpec,
+    Blocking, Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, RequestOptions, Source,
+    SourceSpec,
 };
 use crate::format;
 use crate::headless::{self, HeadlessOptions};
@@ -127,24 +129,30 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
+    let preset = Scenario::Items.preset();
+    let (latency_min, latency_max) = args.api.latency.unwrap_or(preset.latency);
     let cfg = ServerConfig {
         addr: args.addr,
-        latency_min: args.api.latency.0,
-        latency_max: args.api.latency.1,
-        error_rate: args.api.error_rate,
+        latency_min,
+        latency_max,
+        error_rate: args.api.error_rate.unwrap_or(preset.error_rate),
         items: args.items,
+        throttle_rate: preset.throttle_rate,
     };
     crate::demo::server::serve_until_ctrl_c(cfg).await?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
+    let preset = args.scenario.preset();
+    let (latency_min, latency_max) = args.api.latency.unwrap_or(preset.latency);
     let server = DemoServer::start(ServerConfig {
         addr: ([127, 0, 0, 1], 0).into(),
-        latency_min: args.api.latency.0,
-        latency_max: args.api.latency.1,
-        error_rate: args.api.error_rate,
+        latency_min,
+        latency_max,
+        error_rate: args.api.error_rate.unwrap_or(preset.error_rate),
         items: args.items,
+        throttle_rate: preset.throttle_rate,
     })
     .await?;
     if !args.run.output.quiet {
@@ -158,8 +166,13 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let template = Template::parse(&url)
         .map_err(Failure::Usage)?
         .ok_or_else(|| Failure::Usage(format!("not a template: {url}")))?;
+    // Every demo can switch blocking work on (`b`); the blocking scenario starts with it on.
+    let blocking = Blocking {
+        on: preset.blocking,
+        ..Blocking::default()
+    };
     // The server in this process holds the other end of every connection.
-    let result = fetch(SourceSpec::Template(template), &args.run, 2).await;
+    let result = fetch_with(SourceSpec::Template(template), &args.run, 2, Some(blocking)).await;
     server.shutdown().await;
     result
 }
@@ -218,6 +231,16 @@ pub async fn fetch(
     run: &RunArgs,
     fds_per_request: u64,
 ) -> Result<ExitCode, Failure> {
+    fetch_with(spec, run, fds_per_request, None).await
+}
+
+/// [`fetch`], with the demo's blocking switch when it is a demo run.
+async fn fetch_with(
+    spec: SourceSpec,
+    run: &RunArgs,
+    fds_per_request: u64,
+    demo_blocking: Option<Blocking>,
+) -> Result<ExitCode, Failure> {
     // Held to the end of the run: dropping it flushes the log.
     let _log = match &run.output.log {
         Some(path) => Some(logging::start(path).map_err(Failure::Usage)?),
@@ -260,6 +283,8 @@ pub async fn fetch(
         concurrency: run.concurrency,
         duration: run.duration,
         request,
+        model: run.model,
+        demo_blocking,
         transport: run.http.transport,
         ceiling,
         skip: output.skip,

@@ -3,6 +3,7 @@
 mod catalogue;
 mod latency;
 mod listener;
+pub mod scenario;
 pub mod server;
 
 pub use server::{DemoServer, ServerConfig, ServerStats};

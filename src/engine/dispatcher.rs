@@ -13,16 +13,19 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use super::blocking::Blocking;
 use super::command::Command;
+use super::executor::Executor;
 use super::limiter::Limiter;
+use super::model::{Model, Runner};
 use super::record::{ErrorKind, Failure, ItemState, Record};
 use super::registry::{Entry, PhaseCounters, Registry, Tracker};
 use super::source::{Item, Source};
 use super::stats::Stats;
-use super::task::{self, FetchContext, TaskSpec};
+use super::task::{FetchContext, TaskSpec};
 use super::{EngineConfig, MAX_CONCURRENCY};
 use crate::deadline::sleep_until;
-use crate::snapshot::{RunState, Snapshot};
+use crate::snapshot::{DemoSwitches, RunState, Snapshot};
 
 /// Items taken from the source or completions handled per loop turn, so
 /// commands and snapshots are never kept waiting behind a flood.
@@ -103,12 +106,17 @@ pub(super) struct Dispatcher {
     snapshots: watch::Sender<Snapshot>,
     done_tx: mpsc::UnboundedSender<Record>,
     done_rx: mpsc::UnboundedReceiver<Record>,
+    runner: Runner,
+    model: Model,
+    blocking: Option<Blocking>,
+    executor: Option<Executor>,
 }
 
 impl Dispatcher {
     pub(super) fn new(
         config: EngineConfig,
         ctx: Arc<FetchContext>,
+        runner: Runner,
         source: Source,
         sink: Option<mpsc::Sender<Record>>,
         snapshots: watch::Sender<Snapshot>,
@@ -141,6 +149,10 @@ impl Dispatcher {
             snapshots,
             done_tx,
             done_rx,
+            runner,
+            model: config.model,
+            blocking: config.demo_blocking,
+            executor: None,
             config,
         }
     }
@@ -150,6 +162,7 @@ impl Dispatcher {
         let (item_tx, mut items) = mpsc::channel::<Item>(READ_AHEAD);
         let (source_task, total_rx) = self.start_source(item_tx);
         self.total_rx = total_rx;
+        self.executor = Some(Executor::start());
         self.started = Instant::now();
         let deadline = self
             .config
@@ -167,7 +180,8 @@ impl Dispatcher {
             let room = if self.stopping || self.source_done {
                 0
             } else {
-                self.limiter.room().min(BATCH as u64) as usize
+                let room = self.limiter.room().min(BATCH as u64);
+                self.runner.room(self.model, room, self.limiter.in_flight()) as usize
             };
             tokio::select! {
                 biased;
@@ -249,6 +263,17 @@ impl Dispatcher {
                 self.stop(items);
                 self.root.cancel();
             }
+            Command::SetModel(model) => self.model = model,
+            Command::SetBlocking(on) => {
+                if let Some(b) = &mut self.blocking {
+                    b.on = on;
+                }
+            }
+            Command::SetOffload(offload) => {
+                if let Some(b) = &mut self.blocking {
+                    b.offload = offload;
+                }
+            }
         }
     }
 
@@ -301,11 +326,12 @@ impl Dispatcher {
             tracker,
             dispatched: now,
         };
+        let plan = self.blocking.and_then(|b| b.plan(item.seq));
         let ctx = Arc::clone(&self.ctx);
-        tokio::spawn(async move {
-            let record = task::run(ctx, spec).await;
-            completion.send(record);
-        });
+        self.runner
+            .start(self.model, ctx, spec, plan, move |record| {
+                completion.send(record);
+            });
     }
 
     async fn finish(&mut self, record: Record) {
@@ -381,8 +407,27 @@ impl Dispatcher {
         self.phases.fill(&mut snap.counts);
         self.stats
             .fill(&mut snap, matches!(hint, RunStateHint::Finished));
+        self.fill_executor(&mut snap);
         self.snapshots.send_replace(snap.clone());
         snap
+    }
+}
+
+impl Dispatcher {
+    fn fill_executor(&mut self, snap: &mut Snapshot) {
+        let view = &mut snap.executor;
+        if let Some(executor) = &mut self.executor {
+            executor.fill(view);
+        }
+        view.model = self.model;
+        view.thread_cap = self.runner.thread_cap();
+        view.item_threads = self.runner.item_threads();
+        view.demo = self.blocking.map(|b| DemoSwitches {
+            blocking: b.on,
+            offload: b.offload,
+            work: b.work.describe(),
+            blocked_items: self.runner.blocked_items(),
+        });
     }
 }
 

@@ -126,8 +126,9 @@ async fn fetch(
     ctx.transport.attempt(target, &ctx.options, spec, att).await
 }
 
-/// The body and extracted fields a record keeps, as the options ask.
-fn keep(
+/// The body and extracted fields a record keeps, as the options ask (shared
+/// with the threads model, so both keep the same things).
+pub(crate) fn keep(
     options: &RequestOptions,
     body: &[u8],
     responded: bool,

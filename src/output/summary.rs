@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::engine::Model;
 use crate::format;
 use crate::snapshot::{Percentiles, Snapshot};
 
@@ -82,6 +83,8 @@ pub struct Summary {
     /// How the dashboard kept up, when it was on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dashboard: Option<FrameStats>,
+    /// How the run was executed, and how the executor fared.
+    pub executor: ExecutorSummary,
 }
 
 /// Frames the dashboard drew.
@@ -96,6 +99,21 @@ pub struct FrameStats {
     /// Slowest key press to the frame showing the engine's answer, in
     /// milliseconds (keys that send the engine a command).
     pub key_to_screen_ms_max: Option<f64>,
+}
+
+/// The executor's side of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExecutorSummary {
+    /// The execution model at the end of the run.
+    pub model: Model,
+    /// Runtime worker threads.
+    pub workers: usize,
+    /// 99th percentile of the heartbeat's lag over the run, in ms.
+    pub lag_ms_p99: f64,
+    /// Largest heartbeat lag of the run, in ms.
+    pub lag_ms_max: f64,
+    /// Most OS threads of the process seen during the run (read from the OS; Linux).
+    pub os_threads_peak: Option<u64>,
 }
 
 /// The `-o` file of a run.
@@ -142,6 +160,13 @@ impl Summary {
             output: None,
             peak_rss_mb: crate::sys::peak_rss_bytes().map(|b| round3(b as f64 / 1e6)),
             dashboard: None,
+            executor: ExecutorSummary {
+                model: s.executor.model,
+                workers: s.executor.workers,
+                lag_ms_p99: round3(s.executor.lag_run_p99_ms),
+                lag_ms_max: round3(s.executor.lag_run_max_ms),
+                os_threads_peak: s.executor.os_threads_peak,
+            },
         }
     }
 
@@ -220,6 +245,19 @@ impl Summary {
                 .collect();
             let _ = writeln!(t, "  errors     {}", kinds.join("  "));
         }
+        let x = &self.executor;
+        let _ = writeln!(
+            t,
+            "  executor   {}, {} worker{}, heartbeat lag p99 {} max {}{}",
+            x.model.as_str(),
+            x.workers,
+            if x.workers == 1 { "" } else { "s" },
+            format::ms(x.lag_ms_p99),
+            format::ms(x.lag_ms_max),
+            x.os_threads_peak
+                .map(|n| format!(", OS threads peak {n}"))
+                .unwrap_or_default()
+        );
         if let Some(o) = &self.output {
             let earlier = match o.earlier {
                 Some(n) => format!(", after {} from earlier runs", format::count(n)),
@@ -245,7 +283,7 @@ mod tests {
 
     use super::*;
     use crate::engine::ErrorKind;
-    use crate::snapshot::StateCounts;
+    use crate::snapshot::{ExecutorView, StateCounts};
 
     fn snapshot() -> Snapshot {
         Snapshot {
@@ -267,6 +305,13 @@ mod tests {
                 ..Percentiles::default()
             },
             total: Some(1000),
+            executor: ExecutorView {
+                workers: 2,
+                lag_run_p99_ms: 1.5,
+                lag_run_max_ms: 70.0,
+                os_threads_peak: Some(9),
+                ..ExecutorView::default()
+            },
             ..Snapshot::default()
         }
     }
@@ -284,6 +329,11 @@ mod tests {
         assert_eq!(v["status"]["503"], 8);
         assert_eq!(v["errors"]["http_5xx"], 8);
         assert_eq!(v["planned"], 1000);
+        assert_eq!(v["executor"]["model"], "async");
+        assert_eq!(v["executor"]["workers"], 2);
+        assert_eq!(v["executor"]["lag_ms_p99"], 1.5);
+        assert_eq!(v["executor"]["lag_ms_max"], 70.0);
+        assert_eq!(v["executor"]["os_threads_peak"], 9);
         assert!(!s.to_json().contains('\n'));
     }
 
@@ -294,6 +344,7 @@ mod tests {
         assert!(t.contains("900 not started"), "{t}");
         assert!(t.contains("503: 8"), "{t}");
         assert!(t.contains("http_5xx: 8"), "{t}");
+        assert!(t.contains("executor   async, 2 workers"), "{t}");
     }
 
     #[test]
