@@ -4,12 +4,19 @@
 # Clients run interleaved (A B C D, A B C D, ...) under GNU time -v; the
 # table of medians and the ratios go to stdout (see BENCHMARKS.md).
 #
-#   bench/run.sh                      3 rounds x 10 s at c=50
+#   bench/run.sh                      3 rounds x 10 s at c=50 (scenario compare)
 #   bench/run.sh --rounds 5 --seconds 20 --concurrency 100
 #   bench/run.sh --clients "wrk fetchtop-headless"
+#   bench/run.sh --scenario list      1,000,000 URLs from a list vs a template, c=500
+#   bench/run.sh --scenario soak      10,000,000 requests with the dashboard: RSS over time
+#   bench/run.sh --scenario inflight  18,000 in flight against `fetchtop serve --latency 1s`
+#   bench/run.sh --scenario keys      key press to screen, under load
+#   bench/run.sh --scenario all       every scenario above, in that order
 #
 # Installs what it needs when missing: nginx-light, wrk and time (apt-get),
-# tmux (apt-get), oha (cargo install --locked). Stops the nginx it started.
+# tmux (apt-get), oha (cargo install --locked). Stops the servers it started.
+# fetchtop runs with --workers 1, as wrk runs with -t1: nginx needs the
+# other core.
 set -euo pipefail
 
 rounds=3
@@ -17,6 +24,9 @@ seconds=10
 concurrency=50
 clients="wrk oha fetchtop-headless fetchtop-tui"
 port=18480
+scenario=compare
+soak_requests=10000000
+list_lines=1000000
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
@@ -24,9 +34,16 @@ while [ $# -gt 0 ]; do
         --concurrency) concurrency="$2"; shift 2 ;;
         --clients) clients="$2"; shift 2 ;;
         --port) port="$2"; shift 2 ;;
+        --scenario) scenario="$2"; shift 2 ;;
+        --soak-requests) soak_requests="$2"; shift 2 ;;
+        --list-lines) list_lines="$2"; shift 2 ;;
         *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
+case "$scenario" in
+    compare|list|soak|inflight|keys|all) ;;
+    *) echo "bench/run.sh: unknown scenario $scenario (compare, list, soak, inflight, keys, all)" >&2; exit 2 ;;
+esac
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -45,6 +62,8 @@ command -v oha >/dev/null 2>&1 || cargo install oha --locked
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 (cd "$root" && cargo build --release)
 fetchtop="$root/target/release/fetchtop"
+# FETCHTOP_FLAGS overrides (e.g. FETCHTOP_FLAGS="--workers 2").
+read -r -a ft_flags <<< "${FETCHTOP_FLAGS:---workers 1}"
 
 # --- nginx: one worker, keep-alive, a 199-byte JSON file and /items/<n> ------
 work="$(mktemp -d "${TMPDIR:-/tmp}/fetchtop-bench.XXXXXX")"
@@ -83,10 +102,15 @@ http {
 EOF
 "$nginx_bin" -p "$work" -c "$work/nginx.conf" -e "$work/error.log" &
 nginx_pid=$!
+serve_pid=
 tmux_socket="fetchtop-bench-$$"
 cleanup() {
     kill "$nginx_pid" 2>/dev/null || true
     wait "$nginx_pid" 2>/dev/null || true
+    if [ -n "$serve_pid" ]; then
+        kill "$serve_pid" 2>/dev/null || true
+        wait "$serve_pid" 2>/dev/null || true
+    fi
     tmux -L "$tmux_socket" kill-server 2>/dev/null || true
     [ -n "${KEEP:-}" ] && echo "bench: raw results kept in $work" >&2 || rm -rf "$work"
 }
@@ -114,13 +138,13 @@ run() {
             ;;
         fetchtop-headless)
             /usr/bin/time -v -o "$out.time" \
-                "$fetchtop" --no-tui -q --json -z "${seconds}s" -c "$concurrency" "$url" > "$out.json"
+                "$fetchtop" "${ft_flags[@]}" --no-tui -q --json -z "${seconds}s" -c "$concurrency" "$url" > "$out.json"
             ;;
         fetchtop-tui)
             # A real terminal: the dashboard draws all run long. When the run
             # has finished it waits for q, which is pressed once it shows.
             tmux -L "$tmux_socket" new-session -d -s bench -x 160 -y 45 \
-                "LANG=C.UTF-8 TERM=xterm-256color /usr/bin/time -v -o '$out.time' '$fetchtop' -z ${seconds}s -c $concurrency --summary-file '$out.json' '$url'; tmux -L $tmux_socket wait-for -S bench-done"
+                "LANG=C.UTF-8 TERM=xterm-256color /usr/bin/time -v -o '$out.time' '$fetchtop' ${ft_flags[*]} -z ${seconds}s -c $concurrency --summary-file '$out.json' '$url'; tmux -L $tmux_socket wait-for -S bench-done"
             local deadline=$((SECONDS + seconds + 60))
             until tmux -L "$tmux_socket" capture-pane -p -t bench 2>/dev/null | grep -q 'finished · q to quit'; do
                 [ $SECONDS -lt $deadline ] || { echo "bench: the dashboard run did not finish" >&2; exit 1; }
@@ -133,11 +157,175 @@ run() {
     esac
 }
 
-echo "bench: nginx 1 worker on 127.0.0.1:$port, $rounds rounds x ${seconds}s, c=$concurrency: $clients" >&2
-for round in $(seq 1 "$rounds"); do
-    for client in $clients; do
-        echo "bench: round $round, $client" >&2
-        run "$client" "$round"
+# --- scenarios ------------------------------------------------------------------
+compare() {
+    echo "bench: nginx 1 worker on 127.0.0.1:$port, $rounds rounds x ${seconds}s, c=$concurrency: $clients" >&2
+    for round in $(seq 1 "$rounds"); do
+        for client in $clients; do
+            echo "bench: round $round, $client" >&2
+            run "$client" "$round"
+        done
     done
-done
-python3 "$here/report.py" "$results"
+    echo "## compare: $rounds rounds x ${seconds}s, c=$concurrency"
+    python3 "$here/report.py" "$results"
+}
+
+# A dashboard run in tmux, in the background: tui_start NAME 'ARGS...'
+tui_start() {
+    local name="$1" args="$2"
+    tmux -L "$tmux_socket" new-session -d -s "$name" -x 160 -y 45 \
+        "LANG=C.UTF-8 TERM=xterm-256color /usr/bin/time -v -o '$work/$name.time' '$fetchtop' ${ft_flags[*]} $args; tmux -L $tmux_socket wait-for -S $name-done"
+}
+
+# q stops the run (in-flight requests end first); a second q after 5 s aborts.
+tui_quit() {
+    tmux -L "$tmux_socket" send-keys -t "$1" q
+    for _ in $(seq 1 50); do
+        tmux -L "$tmux_socket" has-session -t "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    tmux -L "$tmux_socket" send-keys -t "$1" q 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        tmux -L "$tmux_socket" has-session -t "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    echo "bench: the dashboard in $1 did not quit" >&2
+    exit 1
+}
+
+# fetchtop's pid under /usr/bin/time in tmux session NAME.
+tui_pid() {
+    local pane
+    pane=$(tmux -L "$tmux_socket" display -p -t "$1" '#{pane_pid}')
+    for _ in $(seq 1 100); do
+        local p
+        p=$(pgrep -P "$pane" -x fetchtop | head -1 || true)
+        [ -n "$p" ] && { echo "$p"; return; }
+        p=$(pgrep -P "$(pgrep -P "$pane" | head -1)" -x fetchtop 2>/dev/null | head -1 || true)
+        [ -n "$p" ] && { echo "$p"; return; }
+        sleep 0.05
+    done
+    echo "bench: cannot find fetchtop under tmux" >&2
+    exit 1
+}
+
+list() {
+    local file="$work/urls.txt"
+    python3 -c "
+import sys
+with open(sys.argv[1], 'w') as f:
+    for n in range(1, int(sys.argv[2]) + 1):
+        f.write(f'http://127.0.0.1:$port/items/{n}\\n')
+" "$file" "$list_lines"
+    echo "## list: $list_lines URLs, c=500, headless"
+    echo
+    echo "| source | requests/s | time s | peak RSS MB | items out |"
+    echo "|---|---|---|---|---|"
+    for kind in list template list template; do
+        local src
+        if [ "$kind" = list ]; then src=(-i "$file"); else src=("http://127.0.0.1:$port/items/{1..$list_lines}"); fi
+        "$fetchtop" "${ft_flags[@]}" --no-tui -q --json -c 500 -o "$work/$kind.jsonl" "${src[@]}" > "$work/$kind.json"
+        python3 - "$work/$kind.json" "$work/$kind.jsonl" "$kind" <<'PY'
+import json, sys
+s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+lines = sum(1 for _ in open(sys.argv[2]))
+print(f"| {sys.argv[3]} | {s['rps']:,.0f} | {s['elapsed_s']:.1f} | {s['peak_rss_mb']:.1f} | {lines:,} |")
+PY
+    done
+}
+
+soak() {
+    echo "## soak: $soak_requests requests with the dashboard, c=$concurrency"
+    tui_start soak "-c $concurrency -n $soak_requests --summary-file '$work/soak.json' '$url'"
+    local pid samples="$work/soak.rss" start=$SECONDS
+    pid=$(tui_pid soak)
+    : > "$samples"
+    while kill -0 "$pid" 2>/dev/null; do
+        if tmux -L "$tmux_socket" capture-pane -p -t soak | grep -q 'finished · q to quit'; then break; fi
+        local rss
+        rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        echo "$((SECONDS - start)) $rss" >> "$samples"
+        sleep 5
+    done
+    tui_quit soak
+    python3 - "$samples" "$work/soak.json" <<'PY'
+import json, sys
+rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+s = json.loads(open(sys.argv[2]).read())
+print()
+print(f"requests {s['total']:,} in {s['elapsed_s']:.0f} s ({s['rps']:,.0f}/s), peak RSS {s['peak_rss_mb']:.1f} MB, "
+      f"dashboard {s.get('dashboard', {}).get('fps', 0):.1f} fps")
+print()
+print("| t s | RSS MB |")
+print("|---|---|")
+step = max(1, len(rows) // 12)
+for t, kb in rows[::step] + ([rows[-1]] if rows and rows[-1] not in rows[::step] else []):
+    print(f"| {t} | {kb / 1024:.1f} |")
+PY
+}
+
+# screen_wait NAME PATTERN: ms until PATTERN shows; screen_press NAME KEY PATTERN:
+# ms from KEY to PATTERN (bench/screen.py).
+screen_wait() { python3 "$here/screen.py" "$tmux_socket" "$1" wait "$2"; }
+screen_press() { python3 "$here/screen.py" "$tmux_socket" "$1" press "$2" "$3"; }
+
+keys() {
+    echo "## keys: key press to screen, dashboard at c=$concurrency against nginx"
+    tui_start keys "-c $concurrency -z 60s --summary-file '$work/keys.json' '$url'"
+    screen_wait keys "in flight / limit $concurrency" > /dev/null
+    local limit=$concurrency times=()
+    for _ in $(seq 1 10); do
+        limit=$((limit + 1))
+        times+=("$(screen_press keys + "in flight / limit $limit\\b")")
+        sleep 0.3
+    done
+    tui_quit keys
+    python3 - "$work/keys.json" "${times[@]}" <<'PY'
+import json, statistics, sys
+s = json.loads(open(sys.argv[1]).read())
+ms = [float(t) for t in sys.argv[2:] if t != "timeout"]
+fps = s.get("dashboard", {}).get("fps", 0)
+print()
+print(f"+ pressed {len(sys.argv) - 2} times; screen showed the new limit after "
+      f"median {statistics.median(ms):.1f} ms, max {max(ms):.1f} ms "
+      f"(a frame is {1000 / fps:.1f} ms at the {fps:.1f} fps drawn; tmux's own polling is included)")
+PY
+}
+
+inflight() {
+    local sport=$((port + 1)) n=18000
+    echo "## inflight: $n in flight against fetchtop serve --latency 1s (its own process)"
+    "$fetchtop" serve --addr "127.0.0.1:$sport" --latency 1s --error-rate 0 > /dev/null 2>&1 &
+    serve_pid=$!
+    sleep 0.5
+    tui_start inflight "-c $n -z 120s -t 60s --summary-file '$work/inflight.json' 'http://127.0.0.1:$sport/items/{1..1000000}'"
+    local reached
+    reached=$(screen_wait inflight "(1[7-9]),[0-9]{3} in flight / limit")
+    echo
+    echo "- reached 17,000+ in flight after $reached ms"
+    sleep 5
+    echo "- key '-' shown after $(screen_press inflight - "in flight / limit 17,999\\b") ms"
+    screen_press inflight p "limit 17,999 · paused" > /dev/null
+    echo "- cancel-all (paused first, so nothing refills): 0 in flight on screen after $(screen_press inflight C "│limit .* 0 in flight / limit") ms"
+    tui_quit inflight
+    kill "$serve_pid" 2>/dev/null || true
+    wait "$serve_pid" 2>/dev/null || true
+    serve_pid=
+    python3 - "$work/inflight.json" "$work/inflight.time" <<'PY'
+import json, re, sys
+s = json.loads(open(sys.argv[1]).read())
+d = s.get("dashboard", {})
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(sys.argv[2]).read()).group(1)) / 1024
+print(f"- max in flight {s['max_in_flight']:,}; dashboard {d.get('fps', 0):.1f} fps, longest gap between frames "
+      f"{d.get('longest_gap_ms', 0):.0f} ms; errors {s['errors']}; peak RSS {rss:.1f} MB")
+PY
+}
+
+case "$scenario" in
+    compare) compare ;;
+    list) list ;;
+    soak) soak ;;
+    inflight) inflight ;;
+    keys) keys ;;
+    all) compare; list; soak; inflight; keys ;;
+esac

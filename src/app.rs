@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::engine::pace::clamp_rate;
-use crate::engine::{Command, MAX_CONCURRENCY};
+use crate::engine::{Command, MAX_CONCURRENCY, Model};
 use crate::format;
 use crate::keymap::Action;
 use crate::snapshot::{RunState, Snapshot, TaskView};
@@ -87,8 +87,14 @@ pub struct App {
     pending_limit: Option<u64>,
     /// A rate asked for and not yet seen in a snapshot, likewise.
     pending_rate: Option<f64>,
+    /// Demo switches asked for and not yet seen in a snapshot (model,
+    /// blocking, offload), so quick presses add up like the limit's.
+    pending_demo: Option<(Model, bool, bool)>,
     /// A short message about the last action, and when it was set.
     notice: Option<(String, Instant)>,
+    /// The run's extra request headers as they may be shown (secrets
+    /// redacted), for the details popup.
+    pub headers: Vec<String>,
 }
 
 impl App {
@@ -193,9 +199,62 @@ impl App {
         if self.pending_rate.is_some() && self.pending_rate == live.rate_limit {
             self.pending_rate = None;
         }
+        if let Some(d) = &live.executor.demo
+            && self.pending_demo == Some((live.executor.model, d.blocking, d.offload))
+        {
+            self.pending_demo = None;
+        }
         if self.quitting && live.state == RunState::Finished {
             self.exit = true;
         }
+    }
+
+    /// The demo-only switches: blocking work, spawn_blocking, the model.
+    fn demo_switch(&mut self, action: Action, live: &Snapshot) -> Option<Command> {
+        let Some(demo) = &live.executor.demo else {
+            self.say("b, y and m work in demo runs (fetchtop demo)".into());
+            return None;
+        };
+        let (model, blocking, offload) =
+            self.pending_demo
+                .unwrap_or((live.executor.model, demo.blocking, demo.offload));
+        let (text, cmd, now) = match action {
+            Action::Blocking if blocking => (
+                "blocking work off".to_string(),
+                Command::SetBlocking(false),
+                (model, false, offload),
+            ),
+            Action::Blocking => (
+                format!("blocking work on: {}", demo.work),
+                Command::SetBlocking(true),
+                (model, true, offload),
+            ),
+            Action::Offload if offload => (
+                "blocking work inside the task again".to_string(),
+                Command::SetOffload(false),
+                (model, blocking, false),
+            ),
+            Action::Offload => (
+                "blocking work through spawn_blocking".to_string(),
+                Command::SetOffload(true),
+                (model, blocking, true),
+            ),
+            _ => {
+                let next = model.next();
+                (
+                    format!(
+                        "model {} → {} for items still to come",
+                        model.as_str(),
+                        next.as_str()
+                    ),
+                    Command::SetModel(next),
+                    (next, blocking, offload),
+                )
+            }
+        };
+        self.pending_demo = Some(now);
+        self.say(text);
+        Some(cmd)
     }
 
     /// Applies a key's action; returns the command for the engine, if any.
@@ -284,6 +343,9 @@ impl App {
                     }
                 ));
                 None
+            }
+            Action::Blocking | Action::Offload | Action::NextModel => {
+                self.demo_switch(action, live)
             }
             Action::Up => {
                 self.move_selection(live, false);
@@ -510,5 +572,60 @@ mod tests {
         // Another key closes the popup and still acts.
         assert_eq!(app.update(Action::CancelAll, &s), Some(Command::CancelAll));
         assert_eq!(app.popup, Popup::None);
+    }
+
+    #[test]
+    fn demo_switches_send_commands_only_in_demos() {
+        use crate::snapshot::DemoSwitches;
+        let mut app = App::default();
+        let mut s = snap();
+        assert_eq!(app.update(Action::Blocking, &s), None);
+        assert!(app.notice().is_some_and(|n| n.contains("demo")));
+        s.executor.demo = Some(DemoSwitches::default());
+        assert_eq!(
+            app.update(Action::Blocking, &s),
+            Some(Command::SetBlocking(true))
+        );
+        assert_eq!(
+            app.update(Action::Blocking, &s),
+            Some(Command::SetBlocking(false)),
+            "a second press before the engine answers undoes the first"
+        );
+        assert_eq!(
+            app.update(Action::Blocking, &s),
+            Some(Command::SetBlocking(true))
+        );
+        assert_eq!(
+            app.update(Action::Offload, &s),
+            Some(Command::SetOffload(true))
+        );
+        assert_eq!(
+            app.update(Action::NextModel, &s),
+            Some(Command::SetModel(Model::Threads))
+        );
+        assert_eq!(
+            app.update(Action::NextModel, &s),
+            Some(Command::SetModel(Model::Sequential)),
+            "quick presses cycle on"
+        );
+        s.executor.demo = Some(DemoSwitches {
+            blocking: true,
+            offload: true,
+            ..DemoSwitches::default()
+        });
+        s.executor.model = Model::Sequential;
+        app.observe(&s);
+        assert_eq!(
+            app.update(Action::Blocking, &s),
+            Some(Command::SetBlocking(false))
+        );
+        assert_eq!(
+            app.update(Action::Offload, &s),
+            Some(Command::SetOffload(false))
+        );
+        assert_eq!(
+            app.update(Action::NextModel, &s),
+            Some(Command::SetModel(Model::Async))
+        );
     }
 }

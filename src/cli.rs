@@ -10,8 +10,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use reqwest::header::{HeaderName, HeaderValue};
 
+use crate::demo::scenario::Scenario;
 use crate::demo::server::{parse_error_rate, parse_latency_range};
 use crate::engine::http::parse_header;
+use crate::engine::model::Model;
 use crate::engine::pace::parse_rate;
 use crate::engine::transport::TransportChoice;
 use crate::engine::{MAX_CONCURRENCY, MAX_RETRIES};
@@ -37,6 +39,20 @@ pub struct Cli {
     /// How to fetch it.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// Most runtime worker threads accepted, a guard against typos.
+pub const MAX_WORKERS: u64 = 1024;
+
+impl Cli {
+    /// The `--workers` asked for, if any (URL runs and demos; not `serve`).
+    pub fn workers(&self) -> Option<u64> {
+        match &self.command {
+            None => self.run.workers,
+            Some(Mode::Demo(d)) => d.run.workers,
+            Some(Mode::Serve(_)) => None,
+        }
+    }
 }
 
 /// The subcommands.
@@ -87,6 +103,15 @@ pub struct RunArgs {
     /// request's scheduled send time.
     #[arg(long = "rate", value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: Option<f64>,
+
+    /// Runtime worker threads; 1 runs every task on one thread. Default: one per core.
+    #[arg(long = "workers", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_WORKERS))]
+    pub workers: Option<u64>,
+
+    /// How items run: async (a tokio task each), threads (an OS thread each, capped), sequential (one at a time).
+    #[arg(long = "model", value_name = "MODEL", default_value = "async", value_parser = parse_model)]
+    pub model: Model,
 
     /// HTTP request options.
     #[command(flatten)]
@@ -168,6 +193,22 @@ pub struct OutputArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Skip the items already recorded in the -o file and append the rest (a
+    /// torn last line is cut off first). Use the same source as the earlier run.
+    #[arg(long = "resume", requires = "output")]
+    pub resume: bool,
+
+    /// Write each response body to DIR/SEQ.body (named from the item's seq,
+    /// never from the URL); DIR is created if need be.
+    #[arg(long = "save-bodies", value_name = "DIR")]
+    pub save_bodies: Option<PathBuf>,
+
+    /// Log the run to FILE (appended): settings with secrets redacted,
+    /// commands, signals, failures. Never to the terminal. FETCHTOP_LOG=debug
+    /// also logs each failed item.
+    #[arg(long = "log", value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
     /// Put each response body in its JSON line (parsed when it is JSON).
     #[arg(long = "keep-body")]
     pub keep_body: bool,
@@ -232,20 +273,22 @@ pub struct ServeArgs {
 /// How the demo API behaves.
 #[derive(Debug, Args)]
 pub struct ApiArgs {
-    /// Response delay range, heavy-tailed inside it (e.g. 5ms..150ms, or 20ms).
-    #[arg(long = "latency", value_name = "MIN..MAX", default_value = "5ms..150ms",
-          value_parser = parse_latency_range)]
-    pub latency: (Duration, Duration),
+    /// Response delay range, heavy-tailed inside it (e.g. 5ms..150ms, or 20ms). Default 5ms..150ms, or the scenario's.
+    #[arg(long = "latency", value_name = "MIN..MAX", value_parser = parse_latency_range)]
+    pub latency: Option<(Duration, Duration)>,
 
-    /// Fraction of item requests answered with 500 or 503 (e.g. 0.01 or 1%).
-    #[arg(long = "error-rate", value_name = "RATE", default_value = "0.01",
-          value_parser = parse_error_rate)]
-    pub error_rate: f64,
+    /// Fraction of item requests answered with 500 or 503 (e.g. 0.01 or 1%). Default 0.01, or the scenario's.
+    #[arg(long = "error-rate", value_name = "RATE", value_parser = parse_error_rate)]
+    pub error_rate: Option<f64>,
 }
 
 /// `fetchtop demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// What the demo shows: items, blocking (tasks that block the executor), slow-tail, flaky (errors and 429s).
+    #[arg(long = "scenario", value_name = "SCENARIO", value_enum, default_value_t = Scenario::Items)]
+    pub scenario: Scenario,
+
     /// Items to fetch: /items/1 to /items/N.
     #[arg(long = "items", value_name = "N", default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -273,6 +316,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 fn parse_method(s: &str) -> Result<reqwest::Method, String> {
     reqwest::Method::from_bytes(s.to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("invalid HTTP method {s:?}"))
+}
+
+fn parse_model(s: &str) -> Result<Model, String> {
+    s.parse()
 }
 
 fn parse_pointer(s: &str) -> Result<String, String> {
@@ -344,6 +391,10 @@ mod tests {
             vec!["fetchtop", "--extract", "name", "http://x/"],
             vec!["fetchtop", "-i", "f", "http://x/"],
             vec!["fetchtop", "-n", "0", "http://x/"],
+            vec!["fetchtop", "--workers", "0", "http://x/"],
+            vec!["fetchtop", "--workers", "100000", "http://x/"],
+            vec!["fetchtop", "--model", "fibers", "http://x/"],
+            vec!["fetchtop", "demo", "--scenario", "chaos"],
         ] {
             let err = Cli::try_parse_from(&args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");
@@ -399,7 +450,7 @@ mod tests {
             Some(Mode::Demo(d)) => {
                 assert_eq!(d.items, 10);
                 assert_eq!(d.run.concurrency, 3);
-                assert_eq!(d.api.latency.1, Duration::from_millis(2));
+                assert_eq!(d.api.latency.unwrap().1, Duration::from_millis(2));
             }
             other => panic!("{other:?}"),
         }
@@ -412,6 +463,32 @@ mod tests {
             "0.5",
         ])
         .unwrap();
-        assert!(matches!(cli.command, Some(Mode::Serve(s)) if s.api.error_rate == 0.5));
+        assert!(matches!(cli.command, Some(Mode::Serve(s)) if s.api.error_rate == Some(0.5)));
+    }
+
+    #[test]
+    fn workers_model_and_scenario_parse() {
+        let cli = Cli::try_parse_from([
+            "fetchtop",
+            "demo",
+            "--scenario",
+            "slow-tail",
+            "--workers",
+            "1",
+            "--model",
+            "threads",
+        ])
+        .unwrap();
+        assert_eq!(cli.workers(), Some(1));
+        match cli.command {
+            Some(Mode::Demo(d)) => {
+                assert_eq!(d.scenario, Scenario::SlowTail);
+                assert_eq!(d.run.model, Model::Threads);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["fetchtop", "--workers", "3", "http://x/"]).unwrap();
+        assert_eq!(cli.workers(), Some(3));
+        assert_eq!(cli.run.model, Model::Async);
     }
 }

@@ -72,5 +72,6 @@ pub async fn run(mut handle: EngineHandle, opts: HeadlessOptions) -> Result<Outc
         snapshot,
         interrupted,
         failure: None,
+        frames: None,
     })
 }

@@ -15,6 +15,8 @@ pub struct Outcome {
     /// The reader itself failed (the terminal went away, the dashboard
     /// crashed); the run was aborted, and everything still written.
     pub failure: Option<Report>,
+    /// How the dashboard kept up, when there was one.
+    pub frames: Option<crate::output::summary::FrameStats>,
 }
 
 /// The signals that abort a run: SIGINT (Ctrl-C outside raw mode), SIGTERM, SIGHUP.
@@ -58,15 +60,17 @@ impl Signals {
                     None => std::future::pending().await,
                 }
             }
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = recv(&mut self.term) => {}
-                _ = recv(&mut self.hup) => {}
-            }
+            let name = tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = recv(&mut self.term) => "SIGTERM",
+                _ = recv(&mut self.hup) => "SIGHUP",
+            };
+            tracing::info!(signal = name, "signal received: the run is aborted");
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("Ctrl-C received: the run is aborted");
         }
     }
 }

@@ -32,6 +32,12 @@ pub enum Action {
     Sort,
     /// Switch the latency histogram between the whole run and the last seconds.
     LatencyWindow,
+    /// Demos: turn the blocking work on or off.
+    Blocking,
+    /// Demos: move the blocking work to `spawn_blocking`, or back into the task.
+    Offload,
+    /// Demos: run the items still to come under the next execution model.
+    NextModel,
     /// Move the selection up.
     Up,
     /// Move the selection down.
@@ -194,6 +200,30 @@ pub const BINDINGS: &[Binding] = &[
         in_footer: true,
     },
     Binding {
+        action: Action::Blocking,
+        keys: &[(KeyCode::Char('b'), NONE)],
+        label: "b",
+        short: "blocking",
+        help: "demo: blocking work in some tasks on / off (watch the heartbeat lag)",
+        in_footer: false,
+    },
+    Binding {
+        action: Action::Offload,
+        keys: &[(KeyCode::Char('y'), NONE)],
+        label: "y",
+        short: "spawn_blocking",
+        help: "demo: do the blocking work through spawn_blocking / inside the task",
+        in_footer: false,
+    },
+    Binding {
+        action: Action::NextModel,
+        keys: &[(KeyCode::Char('m'), NONE)],
+        label: "m",
+        short: "model",
+        help: "demo: next execution model (async, threads, sequential) for items still to come",
+        in_footer: false,
+    },
+    Binding {
         action: Action::Help,
         keys: &[
             (KeyCode::Char('?'), NONE),
@@ -296,6 +326,9 @@ mod tests {
             (KeyCode::Char('r'), NONE, Action::RateHalve),
             (KeyCode::Char('R'), NONE, Action::RateDouble),
             (KeyCode::Char('R'), KeyModifiers::SHIFT, Action::RateDouble),
+            (KeyCode::Char('b'), NONE, Action::Blocking),
+            (KeyCode::Char('y'), NONE, Action::Offload),
+            (KeyCode::Char('m'), NONE, Action::NextModel),
         ];
         for (code, m, want) in cases {
             assert_eq!(action_for(key(code, m)), Some(want), "{code:?} {m:?}");

@@ -8,17 +8,22 @@ use color_eyre::eyre::Report;
 
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
 use crate::demo::faults::FAULT_PATHS;
+use crate::demo::scenario::Scenario;
 use crate::demo::{DemoServer, FaultServer, ServerConfig};
+use crate::engine::bodies;
 use crate::engine::retry::RetryPolicy;
 use crate::engine::source::Template;
 use crate::engine::transport::check_url;
 use crate::engine::{
-    Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, RequestOptions, Source, SourceSpec,
+    Blocking, Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, RequestOptions, Source,
+    SourceSpec,
 };
+use crate::format;
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
+use crate::logging;
 use crate::output::summary::OutputFile;
-use crate::output::{JsonlWriter, Summary};
+use crate::output::{self, JsonlWriter, Summary};
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
 
 /// Exit status of a run interrupted by a signal (128 + SIGINT).
@@ -44,12 +49,19 @@ impl Failure {
     pub fn report(&self) -> ExitCode {
         match self {
             // stderr may be gone with a hung-up terminal: never panic over it.
+            // Messages may quote outside text (a path, a URL, a server's
+            // words): made inert, like everything else on the terminal.
             Failure::Usage(msg) => {
-                let _ = writeln!(std::io::stderr(), "fetchtop: {msg}");
+                let _ = writeln!(std::io::stderr(), "fetchtop: {}", format::inert(msg));
                 ExitCode::from(2)
             }
             Failure::Run(e) => {
-                let _ = writeln!(std::io::stderr(), "fetchtop: error: {e:#}");
+                let msg = format!("{e:#}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "fetchtop: error: {}",
+                    format::inert(&msg)
+                );
                 ExitCode::from(1)
             }
         }
@@ -59,41 +71,37 @@ impl Failure {
 /// Reports a command-line error as one line (exit 2); help and version
 /// requests print in full and succeed.
 pub fn clap_failure(e: &clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         // stdout may be closed (`fetchtop --help | head`); nothing to do then.
         let _ = e.print();
         return ExitCode::SUCCESS;
     }
     let rendered = e.render().to_string();
-    eprintln!("fetchtop: {} (see fetchtop --help)", first_line(&rendered));
-    ExitCode::from(2)
-}
-
-/// The message of a rendered clap error as one line: its advice after a
-/// blank line goes, and control characters inside a quoted value (a header
-/// with a newline in it) are shown escaped instead of breaking the line.
-fn first_line(rendered: &str) -> String {
-    let body = ["\n\nUsage:", "\n\nFor more information", "\n\n  tip:"]
-        .iter()
-        .filter_map(|m| rendered.find(m))
-        .min()
-        .map_or(rendered, |end| &rendered[..end]);
-    let body = body.trim_end();
-    let body = body.strip_prefix("error: ").unwrap_or(body);
-    let mut out = String::with_capacity(body.len());
-    for c in body.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // "the following required arguments were not provided:" names them on the next line.
+    let first = match (first.ends_with(':'), lines.next()) {
+        (true, Some(next)) => format!("{first} {}", next.trim()),
+        _ => first.to_string(),
+    };
+    // clap quotes the rejected value, and a -H value may be a secret: say
+    // only what was wrong with it.
+    let first = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) if arg.starts_with("--header") => {
+            let why = std::error::Error::source(e)
+                .map_or_else(|| "not \"Name: value\"".to_string(), ToString::to_string);
+            format!("invalid value for '{arg}': {why}")
         }
-    }
-    if out.is_empty() {
-        "invalid arguments".into()
-    } else {
-        out
-    }
+        _ => first,
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "fetchtop: {} (see fetchtop --help)",
+        format::inert(&first)
+    );
+    ExitCode::from(2)
 }
 
 /// What `fetchtop` alone prints: where to go next.
@@ -123,12 +131,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
+    let preset = Scenario::Items.preset();
+    let (latency_min, latency_max) = args.api.latency.unwrap_or(preset.latency);
     let cfg = ServerConfig {
         addr: args.addr,
-        latency_min: args.api.latency.0,
-        latency_max: args.api.latency.1,
-        error_rate: args.api.error_rate,
+        latency_min,
+        latency_max,
+        error_rate: args.api.error_rate.unwrap_or(preset.error_rate),
         items: args.items,
+        throttle_rate: preset.throttle_rate,
     };
     let faults = match args.faults {
         Some(addr) => {
@@ -152,12 +163,15 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
 }
 
 async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
+    let preset = args.scenario.preset();
+    let (latency_min, latency_max) = args.api.latency.unwrap_or(preset.latency);
     let server = DemoServer::start(ServerConfig {
         addr: ([127, 0, 0, 1], 0).into(),
-        latency_min: args.api.latency.0,
-        latency_max: args.api.latency.1,
-        error_rate: args.api.error_rate,
+        latency_min,
+        latency_max,
+        error_rate: args.api.error_rate.unwrap_or(preset.error_rate),
         items: args.items,
+        throttle_rate: preset.throttle_rate,
     })
     .await?;
     if !args.run.output.quiet {
@@ -171,8 +185,13 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let template = Template::parse(&url)
         .map_err(Failure::Usage)?
         .ok_or_else(|| Failure::Usage(format!("not a template: {url}")))?;
+    // Every demo can switch blocking work on (`b`); the blocking scenario starts with it on.
+    let blocking = Blocking {
+        on: preset.blocking,
+        ..Blocking::default()
+    };
     // The server in this process holds the other end of every connection.
-    let result = fetch(SourceSpec::Template(template), &args.run, 2).await;
+    let result = fetch_with(SourceSpec::Template(template), &args.run, 2, Some(blocking)).await;
     server.shutdown().await;
     result
 }
@@ -209,6 +228,7 @@ fn request_options(run: &RunArgs) -> Result<RequestOptions, Failure> {
             max_backoff: http.max_backoff,
             ..RetryPolicy::default()
         },
+        save_bodies: run.output.save_bodies.clone(),
     })
 }
 
@@ -235,6 +255,21 @@ pub async fn fetch(
     run: &RunArgs,
     fds_per_request: u64,
 ) -> Result<ExitCode, Failure> {
+    fetch_with(spec, run, fds_per_request, None).await
+}
+
+/// [`fetch`], with the demo's blocking switch when it is a demo run.
+async fn fetch_with(
+    spec: SourceSpec,
+    run: &RunArgs,
+    fds_per_request: u64,
+    demo_blocking: Option<Blocking>,
+) -> Result<ExitCode, Failure> {
+    // Held to the end of the run: dropping it flushes the log.
+    let _log = match &run.output.log {
+        Some(path) => Some(logging::start(path).map_err(Failure::Usage)?),
+        None => None,
+    };
     let dashboard = !run.output.no_tui && std::io::stdout().is_terminal();
     if run.concurrency == 0 && !dashboard {
         // Nothing headless could ever resume the run: refuse rather than hang.
@@ -243,6 +278,9 @@ pub async fn fetch(
         ));
     }
     let request = request_options(run)?;
+    if let Some(dir) = &request.save_bodies {
+        bodies::prepare_dir(dir).map_err(Failure::Usage)?;
+    }
     // A plain URL is fetched once unless -n or -z says otherwise.
     let limit = match (&spec, run.requests, run.duration) {
         (SourceSpec::Repeat(_), None, None) => Some(1),
@@ -250,12 +288,12 @@ pub async fn fetch(
     };
     check_first_url(&spec).map_err(Failure::Usage)?;
     let source = Source::open(spec, limit).await.map_err(Failure::Usage)?;
-    let writer = match &run.output.output {
-        Some(path) => {
-            Some(JsonlWriter::create(path).map_err(|e| Failure::Usage(format!("{e:#}")))?)
-        }
-        None => None,
-    };
+    let output = output::file::open(
+        run.output.output.as_deref(),
+        run.output.resume,
+        run.output.quiet,
+    )
+    .map_err(Failure::Usage)?;
     let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
         crate::sys::in_flight_ceiling(n, fds_per_request)
     });
@@ -270,13 +308,27 @@ pub async fn fetch(
         duration: run.duration,
         rate: run.rate,
         request,
+        model: run.model,
+        demo_blocking,
         transport: run.http.transport,
         ceiling,
+        skip: output.skip,
         ..EngineConfig::default()
     };
+    let writer = output.writer;
+    logging::run_started(&config, &source, &run.output, dashboard);
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
-    let outcome = follow(handle, run, dashboard).await?;
-    report(outcome, writer, run).await
+    match follow(handle, run, dashboard).await {
+        Ok(outcome) => report(outcome, writer, output.earlier, run).await,
+        Err(e) => {
+            // Even when the run itself broke, what finished is written out.
+            let _ = output::file::close(writer).await;
+            if let Failure::Run(report) = &e {
+                tracing::error!(error = %format::inert(&format!("{report:#}")), "the run failed");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Watches the run to its end with the dashboard or headless.
@@ -285,6 +337,7 @@ async fn follow(handle: EngineHandle, run: &RunArgs, dashboard: bool) -> Result<
         let opts = DashboardOptions {
             fps: f64::from(run.output.fps),
             theme: Theme::from_env(run.output.ascii),
+            headers: crate::redact::headers(&run.http.headers),
         };
         ui::dashboard::run(handle, opts).await?
     } else {
@@ -301,18 +354,23 @@ async fn follow(handle: EngineHandle, run: &RunArgs, dashboard: bool) -> Result<
 async fn report(
     outcome: Outcome,
     writer: Option<JsonlWriter>,
+    earlier: Option<u64>,
     run: &RunArgs,
 ) -> Result<ExitCode, Failure> {
     let mut summary = Summary::from_snapshot(&outcome.snapshot);
+    summary.dashboard = outcome.frames;
     summary.interrupted = outcome.interrupted;
     let mut write_error = None;
-    if let Some(w) = writer {
-        let path = w.path().display().to_string();
-        match tokio::task::spawn_blocking(move || w.finish()).await {
-            Ok(Ok(lines)) => summary.output = Some(OutputFile { path, lines }),
-            Ok(Err(e)) => write_error = Some(e),
-            Err(e) => write_error = Some(Report::msg(format!("the output writer stopped: {e}"))),
+    match output::file::close(writer).await {
+        Ok(Some((path, lines))) => {
+            summary.output = Some(OutputFile {
+                path,
+                lines,
+                earlier,
+            });
         }
+        Ok(None) => {}
+        Err(e) => write_error = Some(e),
     }
     // The terminal may be gone (a hang-up): printing is best effort, and
     // comes after the output file is safe.
@@ -333,7 +391,12 @@ async fn report(
             )))
         })?;
     }
+    tracing::info!(summary = %summary.to_json(), "run ended");
+    if let Some(e) = &summary.source_error {
+        tracing::warn!(error = %format::inert(e), "the input stopped early");
+    }
     if let Some(e) = outcome.failure.or(write_error) {
+        tracing::error!(error = %format::inert(&format!("{e:#}")), "the run failed");
         return Err(Failure::Run(e));
     }
     if outcome.interrupted {
@@ -343,20 +406,4 @@ async fn report(
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clap_errors_become_one_line() {
-        let e = "error: invalid value 'X: a\nb' for '--header <HEADER>': bad\n\nFor more information, try '--help'.\n";
-        assert_eq!(
-            first_line(e),
-            "invalid value 'X: a\\nb' for '--header <HEADER>': bad"
-        );
-        assert_eq!(first_line("error: x\r\u{1b}[2J\n"), "x\\r\\u{1b}[2J");
-        assert_eq!(first_line(""), "invalid arguments");
-    }
 }

@@ -10,18 +10,24 @@ use fetchtop::cli::Cli;
 use fetchtop::launch;
 
 fn main() -> ExitCode {
-    if let Err(e) = color_eyre::install() {
-        eprintln!("fetchtop: cannot install the error handler: {e}");
-    }
+    fetchtop::hooks::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return launch::clap_failure(&e),
     };
     fetchtop::sys::raise_fd_limit();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One worker is a current-thread runtime: one thread runs every task,
+    // which makes a blocking task's effect plain.
+    let mut builder = match cli.workers() {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(usize::try_from(n).unwrap_or(1));
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("fetchtop: error: cannot start the async runtime: {e}");

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::engine::model::Model;
 use crate::engine::record::{ErrorKind, Phase};
 
 /// Where the run is in its life.
@@ -125,6 +126,66 @@ pub struct TaskView {
     pub bytes: u64,
 }
 
+/// How the executor is doing: the heartbeat's lag, the runtime's workers
+/// and tasks, the process's OS threads and memory, and the demo switches.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExecutorView {
+    /// How new items are run.
+    pub model: Model,
+    /// Runtime worker threads.
+    pub workers: usize,
+    /// The runtime is a current-thread one (one thread runs every task).
+    pub current_thread: bool,
+    /// How late the heartbeat fires now, in ms (growing while a stall lasts).
+    pub lag_now_ms: f64,
+    /// 99th percentile of the lag over the last 5 seconds, in ms.
+    pub lag_p99_ms: f64,
+    /// Largest lag over the last 5 seconds, in ms.
+    pub lag_max_ms: f64,
+    /// 99th percentile of the lag over the whole run, in ms.
+    pub lag_run_p99_ms: f64,
+    /// Largest lag over the whole run, in ms.
+    pub lag_run_max_ms: f64,
+    /// Largest lag per 100 ms, oldest first, in µs (for a sparkline).
+    pub lag_history_us: Vec<u64>,
+    /// Heartbeats measured so far.
+    pub beats: u64,
+    /// Tasks alive on the runtime.
+    pub alive_tasks: usize,
+    /// Tasks waiting in the runtime's global queue.
+    pub global_queue: usize,
+    /// Fraction of the workers' time spent busy over the last half second.
+    pub busy: Option<f64>,
+    /// How often workers went to sleep for lack of work, per second, over
+    /// the last half second (all workers together).
+    pub parks_per_s: Option<f64>,
+    /// OS threads of the process now.
+    pub os_threads: Option<u64>,
+    /// Most OS threads seen during the run.
+    pub os_threads_peak: Option<u64>,
+    /// Resident memory now, in bytes.
+    pub rss_bytes: Option<u64>,
+    /// Most OS threads the threads model starts at once.
+    pub thread_cap: u64,
+    /// Threads the threads model has running now.
+    pub item_threads: u64,
+    /// Demo switches, when this is a demo run.
+    pub demo: Option<DemoSwitches>,
+}
+
+/// The demo-only blocking switches, as the engine has them now.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DemoSwitches {
+    /// Some items do blocking work.
+    pub blocking: bool,
+    /// The blocking work goes through `spawn_blocking`.
+    pub offload: bool,
+    /// The blocking work in words ("every 10th item sleeps 50ms").
+    pub work: String,
+    /// Items that have done their blocking work so far.
+    pub blocked_items: u64,
+}
+
 /// Everything a reader needs to draw one frame or print one line.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -140,6 +201,9 @@ pub struct Snapshot {
     pub limit: u64,
     /// Highest limit the system's open-files limit allows.
     pub ceiling: u64,
+    /// Commands the engine has applied so far: a reader that sent N knows
+    /// a snapshot with `commands >= N` shows their effect.
+    pub commands: u64,
     /// A limit asked for above the ceiling, while it is capped.
     pub requested_limit: Option<u64>,
     /// Whether admission is paused.
@@ -154,6 +218,8 @@ pub struct Snapshot {
     pub total: Option<u64>,
     /// Items handed to a task so far.
     pub dispatched: u64,
+    /// Items not fetched because an earlier run recorded them (`--resume`).
+    pub skipped: u64,
     /// The source has no more items.
     pub source_done: bool,
     /// Per-state counts.
@@ -182,6 +248,8 @@ pub struct Snapshot {
     pub tasks: Vec<TaskView>,
     /// A problem that ended the source early (an I/O error reading the list).
     pub source_error: Option<String>,
+    /// Executor health and the execution model.
+    pub executor: ExecutorView,
 }
 
 impl Snapshot {
@@ -197,7 +265,7 @@ impl Snapshot {
         if self.elapsed < Duration::from_secs(3) || self.counts.finished() < 20 {
             return None;
         }
-        let left = total.saturating_sub(self.counts.finished());
+        let left = total.saturating_sub(self.settled());
         let rate = if self.rate_recent > 0.0 {
             self.rate_recent
         } else {
@@ -205,6 +273,11 @@ impl Snapshot {
         };
         (rate > 0.0 && self.state != RunState::Finished)
             .then(|| Duration::from_secs_f64(left as f64 / rate))
+    }
+
+    /// Items accounted for: ended in this run, or skipped as already recorded.
+    pub fn settled(&self) -> u64 {
+        self.counts.finished() + self.skipped
     }
 
     /// Recent latency when the last seconds had responses, else the whole run's.

@@ -33,6 +33,28 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// What the OS says about this process right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcStatus {
+    /// OS threads of the process.
+    pub threads: u64,
+    /// Resident memory, in bytes.
+    pub rss_bytes: u64,
+}
+
+/// Threads and resident memory from `/proc/self/status` (Linux; None elsewhere).
+pub fn proc_status() -> Option<ProcStatus> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some(ProcStatus {
+        threads: field("Threads:")?,
+        rss_bytes: field("VmRSS:")? * 1024,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -40,6 +62,8 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert!(super::raise_fd_limit().is_some_and(|n| n > 0));
             assert!(super::peak_rss_bytes().is_some_and(|b| b > 1024 * 1024));
+            let now = super::proc_status().unwrap();
+            assert!(now.threads >= 1 && now.rss_bytes > 1024 * 1024, "{now:?}");
             assert!(super::open_files_limit().is_some_and(|n| n > 0));
         }
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::{Run, config, server, wait_until};
 use fetchtop::demo::FaultServer;
+use fetchtop::engine::model::Model;
 use fetchtop::engine::record::Record;
 use fetchtop::engine::transport::TransportChoice;
 use fetchtop::engine::{Command, EngineConfig, ErrorKind, ItemState, Source};
@@ -350,4 +351,37 @@ async fn the_rate_shows_and_changes_live() {
     assert!(snap.counts.done < 1000, "{} done", snap.counts.done);
     assert_eq!(records.len() as u64, snap.counts.finished());
     srv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_execution_model_retries_the_same_way() {
+    let f = faults().await;
+    for model in [Model::Async, Model::Threads, Model::Sequential] {
+        let mut cfg = retrying(3, Duration::from_secs(1));
+        cfg.model = model;
+        let urls = vec![
+            f.url(&format!("/503/2/{model:?}")),
+            f.url(&format!("/429/1/{model:?}")),
+            f.url("/no-such-fault"),
+        ];
+        let records = run(cfg, &urls).await;
+        let got: Vec<(ItemState, Option<u16>, u32)> = records
+            .iter()
+            .map(|r| (r.state, r.status, r.attempts))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (ItemState::Done, Some(200), 3),
+                (ItemState::Done, Some(200), 2),
+                (ItemState::Failed, Some(404), 1),
+            ],
+            "{model:?}"
+        );
+        assert!(
+            records[1].latency_us >= 1_000_000,
+            "{model:?}: Retry-After honoured"
+        );
+    }
+    f.shutdown().await;
 }

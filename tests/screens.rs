@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fetchtop::app::App;
-use fetchtop::engine::{ErrorKind, Phase};
+use fetchtop::engine::{ErrorKind, Model, Phase};
 use fetchtop::keymap::Action;
 use fetchtop::snapshot::{
-    HistogramBar, HistoryPoint, Percentiles, RunState, Snapshot, StateCounts, TaskView,
+    DemoSwitches, ExecutorView, HistogramBar, HistoryPoint, Percentiles, RunState, Snapshot,
+    StateCounts, TaskView,
 };
 use fetchtop::ui::{Theme, draw};
 use ratatui::Terminal;
@@ -124,8 +125,58 @@ fn busy() -> Snapshot {
                 )
             })
             .collect(),
+        executor: ExecutorView {
+            workers: 2,
+            lag_now_ms: 0.21,
+            lag_p99_ms: 0.82,
+            lag_max_ms: 1.9,
+            lag_run_p99_ms: 0.9,
+            lag_run_max_ms: 4.2,
+            lag_history_us: (0..120).map(|i| 200 + (i % 7) * 150).collect(),
+            beats: 4000,
+            alive_tasks: 104,
+            busy: Some(0.34),
+            os_threads: Some(9),
+            os_threads_peak: Some(11),
+            rss_bytes: Some(24_100_000),
+            thread_cap: 1000,
+            ..ExecutorView::default()
+        },
         ..Snapshot::default()
     }
+}
+
+/// A demo with blocking work inside the tasks on one worker.
+fn blocked_demo() -> Snapshot {
+    let mut s = busy();
+    s.executor = ExecutorView {
+        workers: 1,
+        current_thread: true,
+        lag_now_ms: 96.0,
+        lag_p99_ms: 304.0,
+        lag_max_ms: 310.0,
+        lag_run_p99_ms: 290.0,
+        lag_run_max_ms: 310.0,
+        lag_history_us: (0..120)
+            .map(|i| {
+                if i < 60 {
+                    400
+                } else {
+                    60_000 + (i % 5) * 50_000
+                }
+            })
+            .collect(),
+        beats: 900,
+        demo: Some(DemoSwitches {
+            blocking: true,
+            offload: false,
+            work: "every 10th item sleeps 50ms".into(),
+            blocked_items: 77,
+        }),
+        ..s.executor
+    };
+    s.rate_recent = 161.0;
+    s
 }
 
 fn many_errors() -> Snapshot {
@@ -222,6 +273,10 @@ fn small_terminal_collapses_gracefully() {
     assert!(s.contains("states") && s.contains("latency") && s.contains("outcomes"));
     assert!(!s.contains("throughput"), "charts are the first to go");
     assert!(s.contains("in flight 98"));
+    assert!(
+        s.contains("heartbeat lag") && s.contains("OS threads 9"),
+        "{s}"
+    );
     // Tiny terminals keep the header, the table and the footer, and never panic.
     for (w, h) in [(60, 16), (40, 10), (20, 5), (1, 1)] {
         let t = render(&busy(), &mut App::default(), UNICODE, w, h);
@@ -229,6 +284,37 @@ fn small_terminal_collapses_gracefully() {
             assert!(text(&t).contains("limit"), "{w}x{h}");
         }
     }
+}
+
+#[test]
+fn a_blocked_executor_shows_lag_warning_and_switches() {
+    let t = render(&blocked_demo(), &mut App::default(), UNICODE, 160, 45);
+    insta::assert_snapshot!("blocked_demo_160x45", t.backend());
+    let s = text(&t);
+    assert!(
+        s.contains("executor · async: a tokio task per item · 1 worker (current-thread runtime)")
+    );
+    assert!(
+        s.contains("heartbeat lag now 96.0ms p99 304ms max 310ms"),
+        "{s}"
+    );
+    assert!(s.contains("the executor is blocked: a task is not yielding"));
+    assert!(s.contains("b blocking · y spawn_blocking · m model"));
+    assert!(s.contains("blocking work on, inside the task"));
+    assert!(s.contains('█'), "the stall shows in the sparkline");
+
+    let mut threads = blocked_demo();
+    threads.executor.model = Model::Threads;
+    threads.executor.item_threads = 1000;
+    let t = render(&threads, &mut App::default(), UNICODE, 80, 24);
+    insta::assert_snapshot!("threads_at_cap_80x24", t.backend());
+    let s = text(&t);
+    assert!(
+        s.contains("executor · threads 1,000/1,000 · 1 worker"),
+        "{s}"
+    );
+    assert!(s.contains("blocking in threads"), "{s}");
+    assert!(s.contains("cap of 1,000 OS threads"), "{s}");
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod catalogue;
 pub mod faults;
 mod latency;
 mod listener;
+pub mod scenario;
 pub mod server;
 
 pub use faults::FaultServer;

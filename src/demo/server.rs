@@ -60,6 +60,9 @@ pub struct ServerConfig {
     pub error_rate: f64,
     /// Ids `1..=items` exist; others answer 404. Default 1_000_000.
     pub items: u64,
+    /// Fraction (0.0..=1.0) of item requests answered 429 Too Many Requests
+    /// (with `Retry-After: 1`), as a rate-limited API would. Default 0.
+    pub throttle_rate: f64,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +73,7 @@ impl Default for ServerConfig {
             latency_max: Duration::from_millis(150),
             error_rate: 0.01,
             items: 1_000_000,
+            throttle_rate: 0.0,
         }
     }
 }
@@ -135,6 +139,7 @@ struct AppState {
     latency_min: Duration,
     latency_max: Duration,
     error_rate: f64,
+    throttle_rate: f64,
     items: u64,
     counters: Arc<Counters>,
     /// Cancelled when a graceful shutdown starts: sleeping handlers answer
@@ -172,6 +177,7 @@ impl DemoServer {
             latency_min: cfg.latency_min,
             latency_max: cfg.latency_max,
             error_rate: cfg.error_rate,
+            throttle_rate: cfg.throttle_rate,
             items: cfg.items,
             counters: Arc::clone(&counters),
             shutdown: shutdown.clone(),
@@ -276,6 +282,12 @@ fn validate(cfg: &ServerConfig) -> color_eyre::Result<()> {
             humantime::format_duration(cfg.latency_max)
         ));
     }
+    if !(0.0..=1.0).contains(&cfg.throttle_rate) {
+        return Err(eyre!(
+            "demo API throttle rate {} is not a fraction from 0 to 1",
+            cfg.throttle_rate
+        ));
+    }
     if !(0.0..=1.0).contains(&cfg.error_rate) {
         return Err(eyre!(
             "demo API error rate {} is not a fraction from 0 to 1",
@@ -320,6 +332,15 @@ async fn get_item(
                 return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
             }
         }
+    }
+
+    if state.throttle_rate > 0.0 && fastrand::f64() < state.throttle_rate {
+        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "slow down");
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return response;
     }
 
     if state.error_rate > 0.0 && fastrand::f64() < state.error_rate {
@@ -386,6 +407,7 @@ mod tests {
             latency_max: latency.1,
             error_rate,
             items,
+            throttle_rate: 0.0,
         }
     }
 

@@ -1,5 +1,7 @@
 //! What readers may ask of a running engine.
 
+use super::model::Model;
+
 /// A request from the dashboard, the headless runner or a test to the engine.
 /// Sent through the engine's `mpsc` command channel; the engine applies each
 /// one before it next admits an item.
@@ -23,4 +25,12 @@ pub enum Command {
     Stop,
     /// Admit nothing more and cancel everything in flight.
     Abort,
+    /// Run the items still to come under this model; items in flight finish
+    /// under the one they started with.
+    SetModel(Model),
+    /// Demo runs: turn the blocking work on or off for items still to come.
+    SetBlocking(bool),
+    /// Demo runs: do the blocking work through `spawn_blocking` (true) or
+    /// inside the task (false), for items still to come.
+    SetOffload(bool),
 }

@@ -13,17 +13,20 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use super::blocking::Blocking;
 use super::command::Command;
+use super::executor::Executor;
 use super::limiter::Limiter;
+use super::model::{Model, Runner};
 use super::pace::Pacer;
 use super::record::{ErrorKind, Failure, ItemState, Record};
 use super::registry::{Entry, PhaseCounters, Registry, Tracker};
 use super::source::{Item, Source};
 use super::stats::Stats;
-use super::task::{self, FetchContext, TaskSpec};
+use super::task::{FetchContext, TaskSpec};
 use super::{EngineConfig, MAX_CONCURRENCY};
 use crate::deadline::sleep_until;
-use crate::snapshot::{RunState, Snapshot};
+use crate::snapshot::{DemoSwitches, RunState, Snapshot};
 
 /// Items taken from the source or completions handled per loop turn, so
 /// commands and snapshots are never kept waiting behind a flood.
@@ -83,6 +86,8 @@ pub(super) struct Dispatcher {
     pacer: Option<Pacer>,
     /// Highest limit the open-files limit allows.
     ceiling: u64,
+    /// Commands applied so far.
+    commands: u64,
     /// The last limit asked for above the ceiling, while it is capped.
     requested: Option<u64>,
     registry: Registry,
@@ -92,6 +97,7 @@ pub(super) struct Dispatcher {
     stopping: bool,
     source_done: bool,
     dispatched: u64,
+    skipped: u64,
     max_in_flight: u64,
     total: Option<u64>,
     total_rx: Option<oneshot::Receiver<u64>>,
@@ -102,12 +108,17 @@ pub(super) struct Dispatcher {
     snapshots: watch::Sender<Snapshot>,
     done_tx: mpsc::UnboundedSender<Record>,
     done_rx: mpsc::UnboundedReceiver<Record>,
+    runner: Runner,
+    model: Model,
+    blocking: Option<Blocking>,
+    executor: Option<Executor>,
 }
 
 impl Dispatcher {
     pub(super) fn new(
         config: EngineConfig,
         ctx: Arc<FetchContext>,
+        runner: Runner,
         source: Source,
         sink: Option<mpsc::Sender<Record>>,
         snapshots: watch::Sender<Snapshot>,
@@ -121,6 +132,7 @@ impl Dispatcher {
             limiter: Limiter::new(limit),
             pacer: config.rate.map(Pacer::new),
             ceiling,
+            commands: 0,
             requested: (config.concurrency > ceiling).then_some(config.concurrency),
             registry: Registry::default(),
             phases: Arc::new(PhaseCounters::default()),
@@ -129,6 +141,7 @@ impl Dispatcher {
             stopping: false,
             source_done: false,
             dispatched: 0,
+            skipped: 0,
             max_in_flight: 0,
             total: source.total(),
             total_rx: None,
@@ -139,6 +152,10 @@ impl Dispatcher {
             snapshots,
             done_tx,
             done_rx,
+            runner,
+            model: config.model,
+            blocking: config.demo_blocking,
+            executor: None,
             config,
         }
     }
@@ -148,6 +165,7 @@ impl Dispatcher {
         let (item_tx, mut items) = mpsc::channel::<Item>(READ_AHEAD);
         let (source_task, total_rx) = self.start_source(item_tx);
         self.total_rx = total_rx;
+        self.executor = Some(Executor::start());
         self.started = Instant::now();
         let deadline = self
             .config
@@ -164,7 +182,8 @@ impl Dispatcher {
             }
             let admitting = !(self.stopping || self.source_done);
             let mut room = if admitting {
-                self.limiter.room().min(BATCH as u64) as usize
+                let room = self.limiter.room().min(BATCH as u64);
+                self.runner.room(self.model, room, self.limiter.in_flight()) as usize
             } else {
                 0
             };
@@ -176,7 +195,12 @@ impl Dispatcher {
                 && self.pacer.as_ref().is_some_and(Pacer::wants_slots);
             tokio::select! {
                 biased;
-                Some(cmd) = commands.recv() => self.apply(cmd, &mut items),
+                Some(cmd) = commands.recv() => {
+                    self.apply(cmd, &mut items);
+                    self.commands += 1;
+                    // Readers see a command's effect at once, not at the next tick.
+                    self.publish(RunStateHint::Live);
+                }
                 _ = ticker.tick() => {
                     self.publish(RunStateHint::Live);
                 }
@@ -193,8 +217,7 @@ impl Dispatcher {
                         self.source_done = true;
                     }
                     for item in item_buf.drain(..) {
-                        let slot = self.pacer.as_mut().and_then(Pacer::take);
-                        self.dispatch(item, slot).await;
+                        self.dispatch(item).await;
                     }
                 }
                 _ = self.done_rx.recv_many(&mut done_buf, BATCH) => {
@@ -236,6 +259,7 @@ impl Dispatcher {
     }
 
     fn apply(&mut self, cmd: Command, items: &mut mpsc::Receiver<Item>) {
+        tracing::info!(command = ?cmd, "command applied");
         match cmd {
             Command::SetConcurrency(n) => {
                 self.requested = (n > self.ceiling).then_some(n);
@@ -258,6 +282,17 @@ impl Dispatcher {
                 self.stop(items);
                 self.root.cancel();
             }
+            Command::SetModel(model) => self.model = model,
+            Command::SetBlocking(on) => {
+                if let Some(b) = &mut self.blocking {
+                    b.on = on;
+                }
+            }
+            Command::SetOffload(offload) => {
+                if let Some(b) = &mut self.blocking {
+                    b.offload = offload;
+                }
+            }
         }
         // Nothing was meant to be sent while paused: a resumed run starts a
         // fresh schedule rather than a burst of stale slots.
@@ -274,11 +309,24 @@ impl Dispatcher {
         items.close();
     }
 
-    /// Starts `item`. Under `--rate`, `slot` is when it was meant to start,
-    /// and its latency counts from then.
-    async fn dispatch(&mut self, item: Item, slot: Option<Instant>) {
+    /// Starts `item`, unless a resumed run already has it. Under `--rate`
+    /// it takes the oldest send slot, and its latency counts from then.
+    async fn dispatch(&mut self, item: Item) {
+        if self
+            .config
+            .skip
+            .as_ref()
+            .is_some_and(|s| s.contains(item.seq))
+        {
+            self.skipped += 1;
+            return;
+        }
         self.dispatched += 1;
-        let now = slot.unwrap_or_else(Instant::now);
+        let now = self
+            .pacer
+            .as_mut()
+            .and_then(Pacer::take)
+            .unwrap_or_else(Instant::now);
         if let Some(defect) = item.defect {
             let failure = Failure::new(ErrorKind::Input, defect);
             self.finish(failed(item.seq, item.url, item.line, now, failure))
@@ -310,11 +358,12 @@ impl Dispatcher {
             tracker,
             dispatched: now,
         };
+        let plan = self.blocking.and_then(|b| b.plan(item.seq));
         let ctx = Arc::clone(&self.ctx);
-        tokio::spawn(async move {
-            let record = task::run(ctx, spec).await;
-            completion.send(record);
-        });
+        self.runner
+            .start(self.model, ctx, spec, plan, move |record| {
+                completion.send(record);
+            });
     }
 
     async fn finish(&mut self, record: Record) {
@@ -322,6 +371,19 @@ impl Dispatcher {
             self.limiter.ended();
         }
         self.stats.record(&record, self.started.elapsed());
+        if let Some(e) = record
+            .error
+            .as_ref()
+            .filter(|e| e.kind != ErrorKind::Cancelled)
+        {
+            // Outside text, made inert: a log is read on a terminal too.
+            tracing::debug!(
+                seq = record.seq,
+                url = %crate::format::inert(&record.url),
+                error = %crate::format::inert(&e.to_string()),
+                "item failed"
+            );
+        }
         if let Some(sink) = &self.sink
             && sink.send(record).await.is_err()
         {
@@ -361,6 +423,7 @@ impl Dispatcher {
             state: self.run_state(hint),
             limit: self.limiter.limit(),
             ceiling: self.ceiling,
+            commands: self.commands,
             requested_limit: self.requested,
             paused: self.limiter.is_paused(),
             rate_limit: self.pacer.as_ref().map(Pacer::rate),
@@ -368,6 +431,7 @@ impl Dispatcher {
             max_in_flight: self.max_in_flight,
             total: self.total,
             dispatched: self.dispatched,
+            skipped: self.skipped,
             source_done: self.source_done,
             tasks: self.registry.oldest(Instant::now(), self.config.table_rows),
             source_error: self.source_error.clone(),
@@ -376,6 +440,7 @@ impl Dispatcher {
         self.phases.fill(&mut snap.counts);
         self.stats
             .fill(&mut snap, matches!(hint, RunStateHint::Finished));
+        self.fill_executor(&mut snap);
         self.snapshots.send_replace(snap.clone());
         snap
     }
@@ -387,6 +452,24 @@ async fn next_slot(pacer: Option<&Pacer>) -> Instant {
     match pacer {
         Some(p) => p.next_slot().await,
         None => std::future::pending().await,
+    }
+}
+
+impl Dispatcher {
+    fn fill_executor(&mut self, snap: &mut Snapshot) {
+        let view = &mut snap.executor;
+        if let Some(executor) = &mut self.executor {
+            executor.fill(view);
+        }
+        view.model = self.model;
+        view.thread_cap = self.runner.thread_cap();
+        view.item_threads = self.runner.item_threads();
+        view.demo = self.blocking.map(|b| DemoSwitches {
+            blocking: b.on,
+            offload: b.offload,
+            work: b.work.describe(),
+            blocked_items: self.runner.blocked_items(),
+        });
     }
 }
 

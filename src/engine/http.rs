@@ -37,6 +37,8 @@ pub struct RequestOptions {
     pub max_body: u64,
     /// Which failed attempts are tried again, and after how long.
     pub retry: RetryPolicy,
+    /// Write each complete body to `DIR/SEQ.body` (`--save-bodies`).
+    pub save_bodies: Option<std::path::PathBuf>,
 }
 
 impl Default for RequestOptions {
@@ -54,6 +56,7 @@ impl Default for RequestOptions {
             extract: Vec::new(),
             max_body: 16 * 1024 * 1024,
             retry: RetryPolicy::default(),
+            save_bodies: None,
         }
     }
 }
@@ -61,15 +64,23 @@ impl Default for RequestOptions {
 impl RequestOptions {
     /// Whether bodies must be buffered (to keep them or to extract from them).
     pub fn buffers_body(&self) -> bool {
-        self.keep_body || !self.extract.is_empty()
+        self.keep_body || !self.extract.is_empty() || self.save_bodies.is_some()
     }
 }
 
 /// Parses a `-H "Name: value"` header. Errors are one line, for the CLI.
 pub fn parse_header(s: &str) -> std::result::Result<(HeaderName, HeaderValue), String> {
-    let (name, value) = s
-        .split_once(':')
-        .ok_or_else(|| format!("header {s:?} has no colon: write it as \"Name: value\""))?;
+    // Messages name the header, never its value: it may be a secret.
+    let (name, value) = s.split_once(':').ok_or_else(|| {
+        let start: String = s
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(40)
+            .collect();
+        format!("header {start:?}... has no colon: write it as \"Name: value\"")
+    })?;
     let name = name.trim();
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| format!("invalid header name {name:?}"))?;

@@ -4,14 +4,19 @@
 //! an [`EngineHandle`]: a command sender and a snapshot receiver. Readers
 //! (the dashboard, the headless runner, tests) use only those two channels.
 
+pub mod blocking;
+pub mod bodies;
 pub mod command;
 mod dispatcher;
+pub mod executor;
 pub mod http;
 pub mod limiter;
+pub mod model;
 pub mod pace;
 pub mod record;
 pub mod registry;
 pub mod retry;
+pub mod seqset;
 pub mod source;
 pub mod stats;
 pub mod task;
@@ -25,8 +30,10 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use blocking::{Blocking, BlockingWork};
 pub use command::Command;
 pub use http::RequestOptions;
+pub use model::Model;
 pub use record::{ErrorKind, ItemState, Phase, Record};
 pub use source::{Source, SourceSpec};
 
@@ -53,11 +60,21 @@ pub struct EngineConfig {
     pub snapshot_interval: Duration,
     /// How many in-flight tasks a snapshot lists, oldest first.
     pub table_rows: usize,
+    /// How items are run at the start (`--model`); `Command::SetModel` changes it.
+    pub model: Model,
+    /// Most OS threads the threads model runs at once.
+    pub thread_cap: u64,
+    /// Demo runs only: blocking work that some items do on purpose, switched
+    /// by `Command::SetBlocking` and `Command::SetOffload`. None ignores those.
+    pub demo_blocking: Option<Blocking>,
     /// Which HTTP clients carry the requests.
     pub transport: transport::TransportChoice,
     /// Most requests in flight the system allows (open files); higher
     /// limits are capped to it and the snapshot says so.
     pub ceiling: u64,
+    /// Seqs not to fetch (already recorded by an earlier run, `--resume`);
+    /// they are counted as skipped.
+    pub skip: Option<Arc<seqset::SeqSet>>,
 }
 
 impl Default for EngineConfig {
@@ -69,8 +86,12 @@ impl Default for EngineConfig {
             request: RequestOptions::default(),
             snapshot_interval: Duration::from_millis(40),
             table_rows: 256,
+            model: Model::Async,
+            thread_cap: model::threads::DEFAULT_THREAD_CAP,
+            demo_blocking: None,
             transport: transport::TransportChoice::Auto,
             ceiling: MAX_CONCURRENCY,
+            skip: None,
         }
     }
 }
@@ -110,6 +131,8 @@ impl Engine {
         let transport = transport::Transport::new(&config.request, config.transport)
             .wrap_err("cannot prepare requests")?;
         let ctx = Arc::new(task::FetchContext::new(transport, config.request.clone()));
+        let runner = model::Runner::new(&config.request, config.thread_cap)
+            .wrap_err("cannot prepare the threads model")?;
         let (commands, command_rx) = mpsc::channel(256);
         let (snap_tx, snapshots) = watch::channel(Snapshot {
             target: source.describe(),
@@ -121,7 +144,7 @@ impl Engine {
             duration: config.duration,
             ..Snapshot::default()
         });
-        let run = dispatcher::Dispatcher::new(config, ctx, source, sink, snap_tx);
+        let run = dispatcher::Dispatcher::new(config, ctx, runner, source, sink, snap_tx);
         let finished = tokio::spawn(run.run(command_rx));
         Ok(EngineHandle {
             commands,

@@ -84,7 +84,7 @@ pub enum ErrorKind {
     Http4xx,
     /// The server answered a 5xx status.
     Http5xx,
-    /// The body could not be read to the end.
+    /// The body could not be read to the end (or not saved, `--save-bodies`).
     Body,
     /// The body was larger than `--max-body`.
     BodyTooLarge,

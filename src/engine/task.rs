@@ -86,6 +86,8 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
     let policy = ctx.options.retry;
     let mut att = Attempt::default();
     let mut attempts = 0u32;
+    // Whether the last attempt read its whole body (for --save-bodies).
+    let mut body_complete = false;
     let verdict = match ctx.transport.target(&spec.url) {
         Err(f) => Err(f),
         Ok(target) => loop {
@@ -104,6 +106,7 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
                     )),
                 },
             };
+            body_complete = outcome.is_ok() && att.status.is_some();
             let verdict = att.verdict(outcome);
             let Err(failure) = &verdict else {
                 break verdict;
@@ -117,18 +120,27 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
                 biased;
                 _ = spec.token.cancelled() => {
                     // The last answer stays in the record; the item ends cancelled.
+                    body_complete = false;
                     break Err(cancelled());
                 }
                 _ = tokio::time::sleep(wait) => {}
             }
         },
     };
+    // Latency is the server's and the network's, not the time to save a body.
     let latency_us = micros(spec.dispatched.elapsed());
-    let (state, error) = match verdict {
+    let (mut state, mut error) = match verdict {
         Err(f) if f.kind == ErrorKind::Cancelled => (ItemState::Cancelled, Some(f)),
         Err(f) => (ItemState::Failed, Some(f)),
         Ok(()) => (ItemState::Done, None),
     };
+    if let Some(dir) = ctx.options.save_bodies.as_deref()
+        && body_complete
+        && let Err(f) = super::bodies::save(dir, spec.seq, &att.body).await
+    {
+        state = ItemState::Failed;
+        error = Some(f);
+    }
     let (body, fields) = keep(&ctx.options, &att.body, att.status.is_some());
     Record {
         seq: spec.seq,
@@ -156,8 +168,9 @@ async fn fetch(
     ctx.transport.attempt(target, &ctx.options, spec, att).await
 }
 
-/// The body and extracted fields a record keeps, as the options ask.
-fn keep(
+/// The body and extracted fields a record keeps, as the options ask (shared
+/// with the threads model, so both keep the same things).
+pub(crate) fn keep(
     options: &RequestOptions,
     body: &[u8],
     responded: bool,
@@ -165,7 +178,7 @@ fn keep(
     Option<serde_json::Value>,
     Option<serde_json::Map<String, serde_json::Value>>,
 ) {
-    if !responded || !options.buffers_body() {
+    if !responded || (!options.keep_body && options.extract.is_empty()) {
         return (None, None);
     }
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();

@@ -30,6 +30,21 @@ impl JsonlWriter {
     pub fn create(path: &Path) -> Result<JsonlWriter> {
         let file = File::create(path)
             .wrap_err_with(|| format!("cannot create output file {}", path.display()))?;
+        JsonlWriter::start(path, file)
+    }
+
+    /// Opens `path` for appending (creating it if need be) and starts the
+    /// writer thread: `--resume` adds to what an earlier run wrote.
+    pub fn append(path: &Path) -> Result<JsonlWriter> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .wrap_err_with(|| format!("cannot open output file {} to append", path.display()))?;
+        JsonlWriter::start(path, file)
+    }
+
+    fn start(path: &Path, file: File) -> Result<JsonlWriter> {
         let (sender, rx) = mpsc::channel(QUEUE);
         let shown = path.display().to_string();
         let thread = std::thread::Builder::new()

@@ -1,7 +1,9 @@
 //! What a run leaves behind: the JSONL file, the progress line and the summary.
 
+pub mod file;
 pub mod jsonl;
 pub mod progress;
+pub mod resume;
 pub mod summary;
 
 pub use jsonl::JsonlWriter;

@@ -5,7 +5,8 @@ use crate::snapshot::Snapshot;
 
 /// One line describing where the run is; no colour or cursor codes.
 pub fn line(s: &Snapshot) -> String {
-    let finished = s.counts.finished();
+    // Items an earlier run recorded (--resume) count towards progress.
+    let finished = s.settled();
     let mut out = format!("[{}] ", format::clock(s.elapsed));
     match (s.total, s.duration) {
         (Some(total), _) if total > 0 => {
@@ -42,6 +43,9 @@ pub fn line(s: &Snapshot) -> String {
     out += &format!(" · errors {}", format::count(s.counts.failed));
     if s.counts.cancelled > 0 {
         out += &format!(" · cancelled {}", format::count(s.counts.cancelled));
+    }
+    if s.skipped > 0 {
+        out += &format!(" · skipped {}", format::count(s.skipped));
     }
     if s.paused {
         out += " · paused";
@@ -88,6 +92,26 @@ mod tests {
         assert!(l.contains("errors 10"), "{l}");
         assert!(l.contains("ETA 15s"), "{l}");
         assert!(!l.chars().any(|c| c.is_control()), "{l:?}");
+    }
+
+    #[test]
+    fn a_resumed_run_counts_skipped_items_as_settled() {
+        let s = Snapshot {
+            elapsed: Duration::from_secs(10),
+            total: Some(1000),
+            skipped: 700,
+            counts: StateCounts {
+                done: 100,
+                ..StateCounts::default()
+            },
+            rate_recent: 20.0,
+            ..Snapshot::default()
+        };
+        let l = line(&s);
+        assert!(l.contains("800/1,000 (80.0%)"), "{l}");
+        assert!(l.contains("skipped 700"), "{l}");
+        // 200 left at 20/s: the skipped items are not work left to do.
+        assert!(l.contains("ETA 10s"), "{l}");
     }
 
     #[test]

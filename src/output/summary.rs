@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::engine::Model;
 use crate::format;
 use crate::snapshot::{Percentiles, Snapshot};
 
@@ -50,6 +51,8 @@ pub struct Summary {
     pub failed: u64,
     /// Items cancelled.
     pub cancelled: u64,
+    /// Items not fetched because the output file already held them (`--resume`).
+    pub skipped: u64,
     /// Run time in seconds.
     pub elapsed_s: f64,
     /// Items completed (done or failed; cancellations are not the target's
@@ -77,6 +80,40 @@ pub struct Summary {
     pub output: Option<OutputFile>,
     /// Peak resident memory of fetchtop, in MB (Linux).
     pub peak_rss_mb: Option<f64>,
+    /// How the dashboard kept up, when it was on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<FrameStats>,
+    /// How the run was executed, and how the executor fared.
+    pub executor: ExecutorSummary,
+}
+
+/// Frames the dashboard drew.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct FrameStats {
+    /// Frames drawn.
+    pub frames: u64,
+    /// Frames per second from the first frame to the last.
+    pub fps: f64,
+    /// Longest time between two frames, in milliseconds.
+    pub longest_gap_ms: f64,
+    /// Slowest key press to the frame showing the engine's answer, in
+    /// milliseconds (keys that send the engine a command).
+    pub key_to_screen_ms_max: Option<f64>,
+}
+
+/// The executor's side of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExecutorSummary {
+    /// The execution model at the end of the run.
+    pub model: Model,
+    /// Runtime worker threads.
+    pub workers: usize,
+    /// 99th percentile of the heartbeat's lag over the run, in ms.
+    pub lag_ms_p99: f64,
+    /// Largest heartbeat lag of the run, in ms.
+    pub lag_ms_max: f64,
+    /// Most OS threads of the process seen during the run (read from the OS; Linux).
+    pub os_threads_peak: Option<u64>,
 }
 
 /// The `-o` file of a run.
@@ -84,8 +121,11 @@ pub struct Summary {
 pub struct OutputFile {
     /// Path as given.
     pub path: String,
-    /// Lines written.
+    /// Lines written by this run.
     pub lines: u64,
+    /// Lines an earlier run left in the file (`--resume`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earlier: Option<u64>,
 }
 
 impl Summary {
@@ -98,6 +138,7 @@ impl Summary {
             done: s.counts.done,
             failed: s.counts.failed,
             cancelled: s.counts.cancelled,
+            skipped: s.skipped,
             elapsed_s: round3(elapsed_s),
             rps: if elapsed_s > 0.0 {
                 round3((s.counts.done + s.counts.failed) as f64 / elapsed_s)
@@ -118,6 +159,14 @@ impl Summary {
             source_error: s.source_error.clone(),
             output: None,
             peak_rss_mb: crate::sys::peak_rss_bytes().map(|b| round3(b as f64 / 1e6)),
+            dashboard: None,
+            executor: ExecutorSummary {
+                model: s.executor.model,
+                workers: s.executor.workers,
+                lag_ms_p99: round3(s.executor.lag_run_p99_ms),
+                lag_ms_max: round3(s.executor.lag_run_max_ms),
+                os_threads_peak: s.executor.os_threads_peak,
+            },
         }
     }
 
@@ -138,14 +187,24 @@ impl Summary {
         let _ = writeln!(t, "fetchtop {how} after {:.1}s", self.elapsed_s);
         let _ = writeln!(
             t,
-            "  items      {} (done {}, failed {}, cancelled {}){}",
+            "  items      {} (done {}, failed {}, cancelled {}){}{}",
             format::count(self.total),
             format::count(self.done),
             format::count(self.failed),
             format::count(self.cancelled),
+            if self.skipped > 0 {
+                format!(
+                    ", {} skipped (already in the output)",
+                    format::count(self.skipped)
+                )
+            } else {
+                String::new()
+            },
             match self.planned {
-                Some(p) if p > self.total =>
-                    format!(", {} not started", format::count(p - self.total)),
+                Some(p) if p > self.total + self.skipped => format!(
+                    ", {} not started",
+                    format::count(p - self.total - self.skipped)
+                ),
                 _ => String::new(),
             }
         );
@@ -186,16 +245,33 @@ impl Summary {
                 .collect();
             let _ = writeln!(t, "  errors     {}", kinds.join("  "));
         }
+        let x = &self.executor;
+        let _ = writeln!(
+            t,
+            "  executor   {}, {} worker{}, heartbeat lag p99 {} max {}{}",
+            x.model.as_str(),
+            x.workers,
+            if x.workers == 1 { "" } else { "s" },
+            format::ms(x.lag_ms_p99),
+            format::ms(x.lag_ms_max),
+            x.os_threads_peak
+                .map(|n| format!(", OS threads peak {n}"))
+                .unwrap_or_default()
+        );
         if let Some(o) = &self.output {
+            let earlier = match o.earlier {
+                Some(n) => format!(", after {} from earlier runs", format::count(n)),
+                None => String::new(),
+            };
             let _ = writeln!(
                 t,
-                "  output     {} ({} lines)",
-                o.path,
+                "  output     {} ({} lines{earlier})",
+                format::inert(&o.path),
                 format::count(o.lines)
             );
         }
         if let Some(e) = &self.source_error {
-            let _ = writeln!(t, "  input      stopped early: {e}");
+            let _ = writeln!(t, "  input      stopped early: {}", format::inert(e));
         }
         t
     }
@@ -207,7 +283,7 @@ mod tests {
 
     use super::*;
     use crate::engine::ErrorKind;
-    use crate::snapshot::StateCounts;
+    use crate::snapshot::{ExecutorView, StateCounts};
 
     fn snapshot() -> Snapshot {
         Snapshot {
@@ -229,6 +305,13 @@ mod tests {
                 ..Percentiles::default()
             },
             total: Some(1000),
+            executor: ExecutorView {
+                workers: 2,
+                lag_run_p99_ms: 1.5,
+                lag_run_max_ms: 70.0,
+                os_threads_peak: Some(9),
+                ..ExecutorView::default()
+            },
             ..Snapshot::default()
         }
     }
@@ -246,6 +329,11 @@ mod tests {
         assert_eq!(v["status"]["503"], 8);
         assert_eq!(v["errors"]["http_5xx"], 8);
         assert_eq!(v["planned"], 1000);
+        assert_eq!(v["executor"]["model"], "async");
+        assert_eq!(v["executor"]["workers"], 2);
+        assert_eq!(v["executor"]["lag_ms_p99"], 1.5);
+        assert_eq!(v["executor"]["lag_ms_max"], 70.0);
+        assert_eq!(v["executor"]["os_threads_peak"], 9);
         assert!(!s.to_json().contains('\n'));
     }
 
@@ -256,5 +344,32 @@ mod tests {
         assert!(t.contains("900 not started"), "{t}");
         assert!(t.contains("503: 8"), "{t}");
         assert!(t.contains("http_5xx: 8"), "{t}");
+        assert!(t.contains("executor   async, 2 workers"), "{t}");
+    }
+
+    #[test]
+    fn a_resumed_run_counts_what_it_skipped() {
+        let mut snap = snapshot();
+        snap.skipped = 850;
+        snap.source_error = Some("read failed \u{1b}]52;c;QUFB\u{7}".into());
+        let mut s = Summary::from_snapshot(&snap);
+        s.output = Some(OutputFile {
+            path: "out.jsonl".into(),
+            lines: 100,
+            earlier: Some(850),
+        });
+        let t = s.to_text();
+        assert!(
+            t.contains("850 skipped (already in the output), 50 not started"),
+            "{t}"
+        );
+        assert!(
+            t.contains("(100 lines, after 850 from earlier runs)"),
+            "{t}"
+        );
+        assert!(!t.contains('\u{1b}') && !t.contains('\u{7}'), "{t:?}");
+        let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert_eq!(v["skipped"], 850);
+        assert_eq!(v["output"]["earlier"], 850);
     }
 }

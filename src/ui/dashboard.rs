@@ -11,21 +11,25 @@ use crossterm::event::{self, Event, KeyEventKind};
 use ratatui::DefaultTerminal;
 use tokio::sync::{mpsc, watch};
 
+use super::frames::FrameClock;
 use super::{Theme, draw};
 use crate::app::App;
 use crate::deadline::sleep_until;
 use crate::engine::{Command, EngineHandle};
 use crate::interrupt::{Outcome, Signals};
 use crate::keymap;
+use crate::output::summary::FrameStats;
 use crate::snapshot::Snapshot;
 
 /// How the dashboard draws.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct DashboardOptions {
     /// Most frames per second.
     pub fps: f64,
     /// Colours and symbols.
     pub theme: Theme,
+    /// The run's extra request headers, secrets redacted, for the details popup.
+    pub headers: Vec<String>,
 }
 
 /// Shows the run until the user quits (or a signal aborts it), then
@@ -61,16 +65,16 @@ pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome
             _ = sleep_until(grace), if grace.is_some() => break None,
         }
     };
-    let (interrupted, failure) = match joined {
-        Some(Ok(Ok(exit))) => (exit.interrupted, None),
-        Some(Ok(Err(e))) => (false, Some(e)),
-        Some(Err(e)) => (false, Some(eyre!("the dashboard crashed: {e}"))),
+    let (interrupted, failure, frames) = match joined {
+        Some(Ok(Ok(exit))) => (exit.interrupted, None, Some(exit.frames)),
+        Some(Ok(Err(e))) => (false, Some(e), None),
+        Some(Err(e)) => (false, Some(eyre!("the dashboard crashed: {e}")), None),
         None => {
             // The terminal loop did not come back after a signal: its terminal
             // is most likely gone (a hang-up), and crossterm's poll never
             // returns then. Leave it behind; the process exits without it.
-            let _ = ratatui::try_restore();
-            (true, None)
+            crate::hooks::give_back_terminal();
+            (true, None, None)
         }
     };
     // The screen is gone, so nobody can steer the run: end it if it has not
@@ -83,8 +87,20 @@ pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome
         snapshot,
         interrupted: interrupted || signalled,
         failure,
+        frames,
     })
 }
+
+/// How often the terminal loop looks for the engine's answer to a command,
+/// and for how long before it falls back to the frame rate.
+const REPLY_POLL: Duration = Duration::from_millis(1);
+const REPLY_WAIT: Duration = Duration::from_millis(250);
+
+/// Set (to anything) in the environment, this makes the dashboard panic
+/// right after its first frame. It exists so the tests can prove, on the
+/// real binary in a pseudo-terminal, that a panic in the UI still restores
+/// the terminal and writes every record; nothing else reads it.
+pub const PANIC_FOR_TESTS: &str = "FETCHTOP_TEST_PANIC_IN_DASHBOARD";
 
 /// How long the terminal loop gets to notice a signal's abort and leave.
 const UI_GRACE: Duration = Duration::from_secs(3);
@@ -92,6 +108,7 @@ const UI_GRACE: Duration = Duration::from_secs(3);
 /// How the terminal loop ended.
 struct UiExit {
     interrupted: bool,
+    frames: FrameStats,
 }
 
 fn ui_thread(
@@ -100,18 +117,55 @@ fn ui_thread(
     opts: DashboardOptions,
     stop: Arc<AtomicBool>,
 ) -> Result<UiExit> {
-    // try_init also installs a panic hook that restores the terminal first.
-    let mut terminal =
-        ratatui::try_init().wrap_err("cannot open the terminal for the dashboard")?;
-    let result = match event_loop(&mut terminal, commands, snapshots, opts, &stop) {
-        // A hung-up terminal is the user leaving, not a failure of fetchtop.
-        Err(e) if terminal_gone(&e) => Ok(UiExit { interrupted: true }),
-        other => other,
+    let mut screen = Screen(Some(
+        open_terminal().wrap_err("cannot open the terminal for the dashboard")?,
+    ));
+    let Some(terminal) = screen.0.as_mut() else {
+        return Err(eyre!("the terminal was closed before use"));
     };
-    // try_restore: restore() prints its error with eprintln!, which panics when
-    // the terminal (stderr) has gone away.
-    let _ = ratatui::try_restore();
-    result
+    match event_loop(terminal, commands, snapshots, opts, &stop) {
+        // A hung-up terminal is the user leaving, not a failure of fetchtop.
+        Err(e) if terminal_gone(&e) => Ok(UiExit {
+            interrupted: true,
+            frames: FrameStats::default(),
+        }),
+        other => other,
+    }
+}
+
+/// The dashboard's terminal, closed with [`close_terminal`] however the
+/// loop ends, a panic included.
+struct Screen(Option<DefaultTerminal>);
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        if let Some(terminal) = self.0.take() {
+            close_terminal(terminal);
+        }
+    }
+}
+
+/// Raw mode and the alternate screen (undone by the panic hook of
+/// `hooks::install`). Not `ratatui::try_init`: its hook prints a failure to
+/// restore with `eprintln!`, which panics inside the panic hook on a
+/// hung-up terminal, and Rust aborts the process then.
+fn open_terminal() -> std::io::Result<DefaultTerminal> {
+    crate::hooks::take_terminal()?;
+    ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
+}
+
+/// Leaves raw mode and the alternate screen and shows the cursor, ignoring
+/// a terminal that is gone. When the cursor cannot be shown, the terminal
+/// is leaked rather than dropped: ratatui's `Drop` would retry and print
+/// the failure with `eprintln!`, which panics when stderr is the same dead
+/// terminal (the SIGABRT seen about once in eight hang-ups, when the loop
+/// got its read error and came back in time to drop it).
+fn close_terminal(mut terminal: DefaultTerminal) {
+    crate::hooks::give_back_terminal();
+    match terminal.show_cursor() {
+        Ok(()) => drop(terminal),
+        Err(_) => std::mem::forget(terminal),
+    }
 }
 
 /// Whether an error says the terminal itself has gone away (EIO, ENXIO,
@@ -133,13 +187,22 @@ fn event_loop(
 ) -> Result<UiExit> {
     let frame_every = Duration::from_secs_f64(1.0 / opts.fps.clamp(1.0, 240.0));
     let mut app = App::default();
+    app.headers.clone_from(&opts.headers);
     let mut live = snapshots.borrow_and_update().clone();
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     let mut closed = false;
+    let mut clock = FrameClock::default();
+    // A command was sent at this instant and the snapshot that has applied
+    // it is awaited: that one is drawn the moment it comes, frame cap or
+    // not, so a key shows its effect within a frame.
+    let mut awaiting: Option<Instant> = None;
+    let mut sent = live.commands;
+    let panic_on_purpose = std::env::var_os(PANIC_FOR_TESTS).is_some();
     loop {
         // Wait for input, but never past the next frame that is due.
         let wait = match last_draw {
+            _ if awaiting.is_some_and(|t| t.elapsed() < REPLY_WAIT) => REPLY_POLL,
             Some(t) if dirty => frame_every.saturating_sub(t.elapsed()),
             Some(_) => frame_every,
             None => Duration::ZERO,
@@ -154,7 +217,10 @@ fn event_loop(
                             // A full queue means the engine is far behind; a
                             // closed one means it has finished. Neither may
                             // block the screen.
-                            let _ = commands.try_send(cmd);
+                            if commands.try_send(cmd).is_ok() {
+                                sent += 1;
+                                awaiting.get_or_insert_with(Instant::now);
+                            }
                         }
                     }
                     Event::Resize(..) => terminal.autoresize().wrap_err("cannot resize")?,
@@ -172,9 +238,13 @@ fn event_loop(
             Ok(changed) => changed,
             Err(_) => !std::mem::replace(&mut closed, true),
         };
+        let mut reply = None;
         if fresh {
             live = snapshots.borrow_and_update().clone();
             dirty |= app.frozen.is_none();
+            if live.commands >= sent {
+                reply = awaiting.take();
+            }
         }
         if stop.load(Ordering::Relaxed) {
             app.quitting = true;
@@ -183,14 +253,25 @@ fn event_loop(
         if app.exit {
             return Ok(UiExit {
                 interrupted: app.interrupted,
+                frames: clock.stats(),
             });
         }
-        if dirty && last_draw.is_none_or(|t| t.elapsed() >= frame_every) {
+        if reply.is_some() || (dirty && last_draw.is_none_or(|t| t.elapsed() >= frame_every)) {
             terminal
                 .draw(|frame| draw(frame, &mut app, &live, &opts.theme))
                 .wrap_err("cannot draw the dashboard")?;
-            last_draw = Some(Instant::now());
+            let now = Instant::now();
+            last_draw = Some(now);
+            clock.drawn(now);
+            if let Some(key) = reply {
+                clock.answered(now.saturating_duration_since(key));
+            }
             dirty = false;
+            if panic_on_purpose {
+                panic!(
+                    "{PANIC_FOR_TESTS} is set: the dashboard panics on purpose after its first frame"
+                );
+            }
         }
     }
 }

@@ -95,7 +95,13 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, frozen: bool, them
         snap.in_flight as f64 / limit as f64
     };
 
-    let finished = snap.counts.finished();
+    // Items an earlier run recorded (--resume) count towards progress.
+    let finished = snap.settled();
+    let skipped = if snap.skipped > 0 {
+        format!(" · {} skipped", format::count(snap.skipped))
+    } else {
+        String::new()
+    };
     let rate = format::rate(snap.rate_recent);
     let (ratio, text) = match (snap.total, snap.duration) {
         (Some(total), _) if total > 0 => {
@@ -107,7 +113,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, frozen: bool, them
             (
                 Some(r),
                 format!(
-                    "{}/{} {:.1}% · {rate}{eta}",
+                    "{}/{} {:.1}%{skipped} · {rate}{eta}",
                     format::count(finished),
                     format::count(total),
                     r * 100.0

@@ -9,6 +9,10 @@
 //! │ ◌ queued  ││  p50 p90 p99 p99.9 max │ histogram  ││ 200   12,000      │
 //! │ ✔ done    ││  run / last 5 s        │ ≤12ms ███  ││ http_5xx  120     │
 //! ╰───────────╯╰─────────────────────────────────────╯╰───────────────────╯
+//! ╭ executor · model · workers ─────────────────── b blocking · y · m (demo) ╮  executor (4-5)
+//! │ heartbeat lag now p99 max (5 s)  ▁▁▁▁▁▁▇█▁▁ (one point per 100 ms)      │
+//! │ OS threads · RSS · tasks · busy · queue     [blocking work: demos]      │
+//! ╰───────────────────────────────────────────────────────────────────────╯
 //! ╭ throughput req/s ──────────────────╮╭ in flight and limit ────────────╮  charts (9)
 //! ╰────────────────────────────────────╯╰─────────────────────────────────╯
 //! ╭ warnings (only when something is wrong) ─────────────────────────────╮  0-5
@@ -18,9 +22,12 @@
 //! ```
 //!
 //! Narrow or short terminals lose the charts first, then the histogram, then
-//! the states panel; the header, the table and the footer always stay.
+//! the executor's third line, the states panel and the executor panel; the
+//! header, the table and the footer always stay.
 
+mod executor;
 mod footer;
+mod frames;
 mod header;
 mod latency;
 mod outcomes;
@@ -50,6 +57,10 @@ const CHARTS_MIN_HEIGHT: u16 = 34;
 const TALL: u16 = 40;
 /// Below this height the body row (states, latency, outcomes) is left out.
 const BODY_MIN_HEIGHT: u16 = 20;
+/// Below this height the executor panel is left out.
+const EXECUTOR_MIN_HEIGHT: u16 = 22;
+/// From this height on the executor panel has a line for the demo switches.
+const EXECUTOR_ROOMY: u16 = 30;
 
 /// A bordered panel with a title, in the theme's style.
 fn panel<'a>(title: impl Into<Line<'a>>, theme: &Theme) -> Block<'a> {
@@ -105,9 +116,16 @@ fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, th
     } else {
         0
     };
-    let [head, body, charts, warn_area, table, foot] = Layout::vertical([
+    let roomy = area.height >= EXECUTOR_ROOMY;
+    let executor_height = if area.height >= EXECUTOR_MIN_HEIGHT {
+        executor::height(roomy)
+    } else {
+        0
+    };
+    let [head, body, exec, charts, warn_area, table, foot] = Layout::vertical([
         Constraint::Length(4),
         Constraint::Length(body_height),
+        Constraint::Length(executor_height),
         Constraint::Length(chart_height),
         Constraint::Length(warn_height),
         Constraint::Min(3),
@@ -118,6 +136,9 @@ fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, th
     header::render(frame, head, snap, frozen, theme);
     if body_height > 0 {
         draw_body(frame, body, snap, app.recent_latency, theme);
+    }
+    if executor_height > 0 {
+        executor::render(frame, exec, snap, roomy, theme);
     }
     if chart_height > 0 {
         throughput::render(frame, charts, snap, theme);

@@ -59,25 +59,37 @@ pub fn details(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme:
             "no request selected: it has ended, or nothing is in flight",
             theme.dim(),
         )],
-        Some(t) => vec![
-            Line::from(pair("id        ", t.id.to_string(), theme)),
-            Line::from(pair("phase     ", t.phase.as_str().to_string(), theme)),
-            Line::from(pair(
-                "age       ",
-                format!("{:.3}s", t.age.as_secs_f64()),
-                theme,
-            )),
-            Line::from(pair("received  ", format::bytes(t.bytes), theme)),
-            Line::from(pair(
-                "url       ",
-                format::inert(&t.url).into_owned(),
-                theme,
-            )),
-            Line::raw(""),
-            Line::styled("c cancels it · Esc closes", theme.dim()),
-        ],
+        Some(t) => {
+            let mut lines = vec![
+                Line::from(pair("id        ", t.id.to_string(), theme)),
+                Line::from(pair("phase     ", t.phase.as_str().to_string(), theme)),
+                Line::from(pair(
+                    "age       ",
+                    format!("{:.3}s", t.age.as_secs_f64()),
+                    theme,
+                )),
+                Line::from(pair("received  ", format::bytes(t.bytes), theme)),
+                Line::from(pair(
+                    "url       ",
+                    format::inert(&t.url).into_owned(),
+                    theme,
+                )),
+            ];
+            if !app.headers.is_empty() {
+                // Already redacted and made inert by redact::headers.
+                lines.push(Line::from(pair(
+                    "headers   ",
+                    app.headers.join(" · "),
+                    theme,
+                )));
+            }
+            lines.push(Line::raw(""));
+            lines.push(Line::styled("c cancels it · Esc closes", theme.dim()));
+            lines
+        }
     };
-    let rect = centered(area, area.width.saturating_sub(8).min(100), 11);
+    let height = if app.headers.is_empty() { 11 } else { 13 };
+    let rect = centered(area, area.width.saturating_sub(8).min(100), height);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines)

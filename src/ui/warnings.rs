@@ -6,8 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::executor::LAG_BAD_MS;
 use super::{Theme, panel};
-use crate::engine::ErrorKind;
+use crate::engine::{ErrorKind, Model};
 use crate::format;
 use crate::snapshot::{HistoryPoint, Snapshot};
 
@@ -20,9 +21,11 @@ type Check = fn(&Snapshot) -> Option<String>;
 const CHECKS: &[Check] = &[
     input_broke_off,
     limit_capped,
+    executor_blocked,
     high_error_rate,
     many_timeouts,
     saturated,
+    threads_at_cap,
 ];
 
 /// What is wrong with the run now, in words; empty when all is well.
@@ -33,6 +36,52 @@ pub fn warnings(snap: &Snapshot) -> Vec<String> {
 fn input_broke_off(snap: &Snapshot) -> Option<String> {
     let e = snap.source_error.as_ref()?;
     Some(format!("the input stopped early: {}", format::inert(e)))
+}
+
+/// Tasks waiting in the runtime's global queue, per worker, beyond which a
+/// late heartbeat is put down to too much work rather than one blocked task.
+const QUEUED_PER_WORKER: usize = 64;
+
+/// The heartbeat fires late: some task runs without reaching an `.await`,
+/// and every task waiting for that worker waits with it. When many tasks
+/// are queued instead, the workers are simply overloaded, and it says so.
+fn executor_blocked(snap: &Snapshot) -> Option<String> {
+    let x = &snap.executor;
+    if x.beats == 0 || x.lag_p99_ms < LAG_BAD_MS {
+        return None;
+    }
+    let late = format!(
+        "heartbeat late by {} p99, {} max over 5 s",
+        format::ms(x.lag_p99_ms),
+        format::ms(x.lag_max_ms)
+    );
+    let blocking_inline = x.demo.as_ref().is_some_and(|d| d.blocking && !d.offload);
+    if !blocking_inline && x.global_queue > x.workers.max(1) * QUEUED_PER_WORKER {
+        return Some(format!(
+            "the executor is overloaded: {} tasks wait for a worker ({late})",
+            format::count(x.global_queue as u64)
+        ));
+    }
+    let hint = if blocking_inline {
+        "; y moves the blocking work to spawn_blocking"
+    } else {
+        ""
+    };
+    Some(format!(
+        "the executor is blocked: a task is not yielding ({late}){hint}"
+    ))
+}
+
+/// The threads model has as many threads as its cap: more concurrency only waits.
+fn threads_at_cap(snap: &Snapshot) -> Option<String> {
+    let x = &snap.executor;
+    if x.model != Model::Threads || x.thread_cap == 0 || x.item_threads < x.thread_cap {
+        return None;
+    }
+    Some(format!(
+        "the threads model is at its cap of {} OS threads: a higher limit only queues",
+        format::count(x.thread_cap)
+    ))
 }
 
 fn limit_capped(snap: &Snapshot) -> Option<String> {
@@ -176,5 +225,39 @@ mod tests {
             "{}",
             w[3]
         );
+    }
+
+    #[test]
+    fn a_blocked_executor_and_a_full_thread_cap_are_named() {
+        use crate::snapshot::{DemoSwitches, ExecutorView};
+        let mut snap = Snapshot {
+            executor: ExecutorView {
+                beats: 100,
+                lag_p99_ms: 2.0,
+                lag_max_ms: 4.0,
+                ..ExecutorView::default()
+            },
+            ..Snapshot::default()
+        };
+        assert!(warnings(&snap).is_empty());
+        snap.executor.lag_p99_ms = 120.0;
+        snap.executor.demo = Some(DemoSwitches {
+            blocking: true,
+            ..DemoSwitches::default()
+        });
+        let w = warnings(&snap);
+        assert!(
+            w[0].starts_with("the executor is blocked: a task is not yielding")
+                && w[0].contains("y moves"),
+            "{w:?}"
+        );
+        snap.executor.demo = None;
+        snap.executor.workers = 2;
+        snap.executor.global_queue = 1000;
+        assert!(warnings(&snap)[0].starts_with("the executor is overloaded: 1,000 tasks wait"));
+        snap.executor.model = Model::Threads;
+        snap.executor.thread_cap = 200;
+        snap.executor.item_threads = 200;
+        assert!(warnings(&snap)[1].contains("cap of 200"));
     }
 }

@@ -19,6 +19,7 @@ pub async fn server(latency: Duration, error_rate: f64) -> DemoServer {
         latency_max: latency,
         error_rate,
         items: 1_000_000,
+        ..ServerConfig::default()
     })
     .await
     .expect("demo server starts")

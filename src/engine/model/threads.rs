@@ -1,0 +1,364 @@
+//! The threads model: one OS thread per item in flight, each making a
+//! blocking request with `ureq`, up to a cap. The kernel preempts threads,
+//! so blocking work inside one stalls nobody else; the price is a stack and
+//! a kernel thread per request, which is what the screen shows.
+//!
+//! A thread cannot be cancelled mid-read: cancelling an item ends its record
+//! at once, and the thread finishes its request in the background and
+//! throws the result away (it still counts against the cap until it exits).
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr};
+use tokio::sync::oneshot;
+
+use crate::engine::blocking::{Plan, WorkCounter};
+use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
+use crate::engine::record::{ErrorKind, Failure, ItemState, Phase, Record};
+use crate::engine::retry::parse_retry_after;
+use crate::engine::task::{TaskSpec, keep};
+use crate::engine::transport::check_url;
+
+/// Default cap on item threads: far beyond what a machine needs for I/O,
+/// well below where thread creation starts failing.
+pub const DEFAULT_THREAD_CAP: u64 = 1000;
+/// Stack of an item thread: a request needs little, and the default 2 MiB
+/// would make the memory column about the stack size rather than the model.
+const STACK: usize = 256 * 1024;
+/// Bytes read from a body at a time.
+const CHUNK: usize = 16 * 1024;
+
+/// The blocking client and the count of live item threads.
+pub(crate) struct Threads {
+    agent: ureq::Agent,
+    options: Arc<RequestOptions>,
+    live: Arc<AtomicU64>,
+    cap: u64,
+}
+
+/// Counts a thread as live until it exits (or fails to start).
+struct Live(Arc<AtomicU64>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What one request learned, kept even when it fails midway.
+#[derive(Default)]
+struct Attempt {
+    status: Option<u16>,
+    reason: &'static str,
+    ttfb_us: Option<u64>,
+    bytes: u64,
+    body: Vec<u8>,
+    /// The server's `Retry-After`, read from a 429 or 503 answer.
+    retry_after: Option<Duration>,
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl Threads {
+    /// Builds the blocking client from the run's request options.
+    pub(crate) fn new(options: &RequestOptions, cap: u64) -> Result<Threads> {
+        let idle = usize::try_from(cap).unwrap_or(usize::MAX);
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(options.insecure)
+            .build();
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(options.timeout))
+            .timeout_connect(Some(options.connect_timeout))
+            .max_redirects(u32::try_from(options.redirects).unwrap_or(u32::MAX))
+            .max_redirects_will_error(true)
+            .max_idle_connections(idle)
+            .max_idle_connections_per_host(idle)
+            .user_agent(DEFAULT_USER_AGENT)
+            .tls_config(tls)
+            .build();
+        let agent = ureq::Agent::new_with_config(config);
+        // Building the agent cannot fail; the check is that options map onto it.
+        let _ = ureq::http::Method::from_bytes(options.method.as_str().as_bytes())
+            .wrap_err("the threads model cannot send this method")?;
+        Ok(Threads {
+            agent,
+            options: Arc::new(options.clone()),
+            live: Arc::new(AtomicU64::new(0)),
+            cap: cap.max(1),
+        })
+    }
+
+    pub(crate) fn live(&self) -> u64 {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn cap(&self) -> u64 {
+        self.cap
+    }
+
+    /// Items that may start now: the limit's room, up to the cap.
+    pub(crate) fn room(&self, room: u64) -> u64 {
+        room.min(self.cap.saturating_sub(self.live()))
+    }
+
+    /// Runs one item on a thread of its own. A tokio task waits for its
+    /// record or its cancellation, whichever comes first, and hands it to `done`.
+    pub(crate) fn start(
+        &self,
+        spec: TaskSpec,
+        plan: Option<Plan>,
+        blocked: WorkCounter,
+        done: impl FnOnce(Record) + Send + 'static,
+    ) {
+        let (tx, rx) = oneshot::channel();
+        let token = spec.token.clone();
+        let cancelled = cancelled_record(&spec);
+        let dispatched = spec.dispatched;
+        self.live.fetch_add(1, Ordering::Relaxed);
+        let live = Live(Arc::clone(&self.live));
+        let agent = self.agent.clone();
+        let options = Arc::clone(&self.options);
+        let job = move || {
+            let record = fetch(&agent, &options, &spec);
+            if let Some(plan) = plan {
+                plan.perform_here(&blocked);
+            }
+            // Not live from here: the record wakes the dispatcher, which must
+            // then see room under the cap for the next item.
+            drop(live);
+            // The receiver is gone when the item was cancelled: nothing to do.
+            let _ = tx.send(record);
+        };
+        let spawned = std::thread::Builder::new()
+            .name("fetchtop-item".into())
+            .stack_size(STACK)
+            .spawn(job);
+        if let Err(e) = spawned {
+            let mut record = cancelled;
+            record.state = ItemState::Failed;
+            record.error = Some(Failure::new(
+                ErrorKind::Request,
+                format!("cannot start a thread for the request: {e}"),
+            ));
+            done(record);
+            return;
+        }
+        tokio::spawn(async move {
+            tokio::select! {
+                biased;
+                r = rx => {
+                    // A thread that panicked sends nothing: dropping `done`
+                    // lets the caller's guard record the failure.
+                    if let Ok(record) = r {
+                        done(record);
+                    }
+                }
+                () = token.cancelled() => {
+                    let mut record = cancelled;
+                    record.latency_us = micros(dispatched.elapsed());
+                    done(record);
+                }
+            }
+        });
+    }
+}
+
+/// The record of an item cancelled before its thread answered; its latency
+/// is set when the cancellation comes.
+fn cancelled_record(spec: &TaskSpec) -> Record {
+    Record {
+        seq: spec.seq,
+        url: Arc::clone(&spec.url),
+        state: ItemState::Cancelled,
+        status: None,
+        latency_us: 0,
+        ttfb_us: None,
+        bytes: 0,
+        attempts: 1,
+        error: Some(Failure::new(ErrorKind::Cancelled, "cancelled by request")),
+        line: spec.line,
+        body: None,
+        fields: None,
+    }
+}
+
+/// One item on a blocking thread: attempts, with retries as the async path
+/// makes them, each classified the way the async path classifies its own.
+fn fetch(agent: &ureq::Agent, options: &RequestOptions, spec: &TaskSpec) -> Record {
+    let policy = options.retry;
+    let mut att;
+    let mut attempts = 0u32;
+    let verdict = loop {
+        attempts += 1;
+        att = Attempt::default();
+        spec.tracker.set_phase(Phase::Waiting);
+        let outcome = check_url(&spec.url)
+            .and_then(|url| request(agent, options, url.as_str(), spec, &mut att));
+        let verdict = outcome.and_then(|()| match att.status.and_then(ErrorKind::from_status) {
+            Some(kind) => {
+                let code = att.status.unwrap_or_default();
+                let message = format!("{code} {}", att.reason).trim_end().to_string();
+                Err(Failure::new(kind, message))
+            }
+            None => Ok(()),
+        });
+        let Err(failure) = &verdict else {
+            break verdict;
+        };
+        if !policy.should_retry(attempts, failure) {
+            break verdict;
+        }
+        spec.tracker.set_phase(Phase::Retrying);
+        let wait = policy.delay(attempts, att.retry_after, fastrand::f64());
+        // The caller has already answered a cancellation; this thread only
+        // has to stop soon, so it wakes every 100 ms to look.
+        let until = std::time::Instant::now() + wait;
+        while !spec.token.is_cancelled() {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
+        }
+        if spec.token.is_cancelled() {
+            break Err(Failure::new(ErrorKind::Cancelled, "cancelled by request"));
+        }
+    };
+    let latency_us = micros(spec.dispatched.elapsed());
+    let (state, error) = match verdict {
+        Err(f) if f.kind == ErrorKind::Cancelled => (ItemState::Cancelled, Some(f)),
+        Err(f) => (ItemState::Failed, Some(f)),
+        Ok(()) => (ItemState::Done, None),
+    };
+    let (body, fields) = keep(options, &att.body, att.status.is_some());
+    Record {
+        seq: spec.seq,
+        url: Arc::clone(&spec.url),
+        state,
+        status: att.status,
+        latency_us,
+        ttfb_us: att.ttfb_us,
+        bytes: att.bytes,
+        attempts,
+        error,
+        line: spec.line,
+        body,
+        fields,
+    }
+}
+
+fn request(
+    agent: &ureq::Agent,
+    options: &RequestOptions,
+    url: &str,
+    spec: &TaskSpec,
+    att: &mut Attempt,
+) -> Result<(), Failure> {
+    let mut builder = ureq::http::Request::builder()
+        .method(options.method.as_str())
+        .uri(url);
+    for (name, value) in &options.headers {
+        builder = builder.header(name.as_str(), value.as_bytes());
+    }
+    let sent = match &options.body {
+        Some(body) => builder
+            .body(body.as_slice())
+            .map_err(|e| Failure::new(ErrorKind::Request, e.to_string()))
+            .and_then(|r| agent.run(r).map_err(|e| classify(e, options))),
+        None => builder
+            .body(ureq::SendBody::none())
+            .map_err(|e| Failure::new(ErrorKind::Request, e.to_string()))
+            .and_then(|r| agent.run(r).map_err(|e| classify(e, options))),
+    };
+    let mut response = sent?;
+    att.ttfb_us = Some(micros(spec.dispatched.elapsed()));
+    att.status = Some(response.status().as_u16());
+    att.reason = response.status().canonical_reason().unwrap_or("");
+    if matches!(att.status, Some(429 | 503)) {
+        att.retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+    }
+    spec.tracker.set_phase(Phase::Receiving);
+    let buffer = options.buffers_body();
+    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(body_error(&e, options)),
+        };
+        att.bytes += n as u64;
+        spec.tracker.add_bytes(n as u64);
+        if att.bytes > options.max_body {
+            return Err(Failure::new(
+                ErrorKind::BodyTooLarge,
+                format!("body exceeds --max-body of {} bytes", options.max_body),
+            ));
+        }
+        if buffer {
+            att.body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    Ok(())
+}
+
+fn timeout(options: &RequestOptions) -> Failure {
+    Failure::new(
+        ErrorKind::Timeout,
+        format!(
+            "no complete response within {}",
+            humantime::format_duration(options.timeout)
+        ),
+    )
+}
+
+/// A read error in the body: ureq wraps its own errors (a timeout among
+/// them) in `io::Error`.
+fn body_error(e: &std::io::Error, options: &RequestOptions) -> Failure {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+    {
+        Some(ureq::Error::Timeout(_)) => timeout(options),
+        _ if e.kind() == std::io::ErrorKind::TimedOut => timeout(options),
+        _ => Failure::new(ErrorKind::Body, e.to_string()),
+    }
+}
+
+/// Sorts a ureq error into the kinds the async path uses.
+fn classify(e: ureq::Error, options: &RequestOptions) -> Failure {
+    use std::io::ErrorKind as Io;
+    let kind = match &e {
+        ureq::Error::Timeout(_) => return timeout(options),
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => ErrorKind::Connect,
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                Io::ConnectionRefused
+                    | Io::ConnectionReset
+                    | Io::ConnectionAborted
+                    | Io::AddrNotAvailable
+            ) =>
+        {
+            ErrorKind::Connect
+        }
+        ureq::Error::Io(io) if io.kind() == Io::TimedOut => return timeout(options),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => ErrorKind::Tls,
+        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => ErrorKind::Redirect,
+        ureq::Error::BodyExceedsLimit(_) => ErrorKind::BodyTooLarge,
+        ureq::Error::BadUri(_) => ErrorKind::InvalidUrl,
+        _ => ErrorKind::Request,
+    };
+    Failure::new(kind, e.to_string())
+}

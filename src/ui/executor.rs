@@ -1,0 +1,222 @@
+//! Executor health: the heartbeat's lag (now, p99 and max over the last
+//! 5 s, and a sparkline), the runtime's workers and tasks, the process's OS
+//! threads and memory, the execution model and, in demos, the blocking switches.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{Theme, pair, panel};
+use crate::engine::Model;
+use crate::format;
+use crate::snapshot::{ExecutorView, Snapshot};
+
+/// Lag at or above this is drawn as bad (and warned about).
+pub const LAG_BAD_MS: f64 = 50.0;
+/// Lag at or above this is drawn as a warning.
+const LAG_WARN_MS: f64 = 10.0;
+/// The sparkline's scale never goes below this, so a healthy runtime's
+/// sub-millisecond jitter draws as a flat line.
+const SPARK_FLOOR_US: u64 = 20_000;
+
+/// Rows the panel needs: borders and two or three lines.
+pub fn height(roomy: bool) -> u16 {
+    if roomy { 5 } else { 4 }
+}
+
+fn lag_style(ms: f64, theme: &Theme) -> Style {
+    if ms >= LAG_BAD_MS {
+        theme.bad()
+    } else if ms >= LAG_WARN_MS {
+        theme.warn()
+    } else {
+        theme.value()
+    }
+}
+
+/// The last `width` points as a one-line bar chart, scaled to the largest
+/// (at least [`SPARK_FLOOR_US`]).
+pub fn sparkline(points: &[u64], width: usize, unicode: bool) -> String {
+    let levels: &[char] = if unicode {
+        &['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
+    } else {
+        &['_', '.', ':', '-', '=', '+', '*', '#']
+    };
+    let shown = &points[points.len().saturating_sub(width)..];
+    let top = shown.iter().copied().max().unwrap_or(0).max(SPARK_FLOOR_US);
+    shown
+        .iter()
+        .map(|&v| {
+            let i = (v as f64 / top as f64 * (levels.len() - 1) as f64).round() as usize;
+            levels[i.min(levels.len() - 1)]
+        })
+        .collect()
+}
+
+/// Below this inner width the panel uses its short texts.
+const WIDE: usize = 120;
+
+fn model_text(x: &ExecutorView, wide: bool) -> String {
+    if !wide {
+        return match x.model {
+            Model::Threads => format!(
+                "threads {}/{}",
+                format::count(x.item_threads),
+                format::count(x.thread_cap)
+            ),
+            Model::Sequential => "sequential (1 at a time)".into(),
+            Model::Async => "async".into(),
+        };
+    }
+    match x.model {
+        Model::Async => "async: a tokio task per item".into(),
+        Model::Threads => format!(
+            "threads: {} of at most {} OS threads",
+            format::count(x.item_threads),
+            format::count(x.thread_cap)
+        ),
+        Model::Sequential => "sequential: one item at a time".into(),
+    }
+}
+
+fn workers_text(x: &ExecutorView, wide: bool) -> String {
+    if x.current_thread && wide {
+        "1 worker (current-thread runtime)".into()
+    } else if x.workers == 1 {
+        "1 worker".into()
+    } else {
+        format!("{} workers", x.workers)
+    }
+}
+
+/// Renders the panel; `roomy` gives the demo switches a line of their own.
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme: &Theme) {
+    let x = &snap.executor;
+    let inner = area.width.saturating_sub(2) as usize;
+    let wide = inner >= WIDE;
+    let title = format!(
+        " executor · {} · {} ",
+        model_text(x, wide),
+        workers_text(x, wide)
+    );
+    let mut block = panel(title, theme);
+    if x.demo.is_some() {
+        let keys = if wide {
+            " b blocking · y spawn_blocking · m model "
+        } else {
+            " b y m "
+        };
+        block = block.title_top(Line::from(Span::styled(keys, theme.key())).right_aligned());
+    }
+
+    let mut lag = vec![Span::styled("heartbeat lag ", theme.label())];
+    for (label, v) in [
+        ("now ", x.lag_now_ms),
+        (" p99 ", x.lag_p99_ms),
+        (" max ", x.lag_max_ms),
+    ] {
+        lag.push(Span::styled(label, theme.label()));
+        lag.push(Span::styled(format::ms(v), lag_style(v, theme)));
+    }
+    lag.push(Span::styled(" (5 s)  ", theme.dim()));
+    let used: usize = lag.iter().map(|s| s.width()).sum();
+    let spark_width = inner.saturating_sub(used);
+    if spark_width >= 8 {
+        lag.push(Span::styled(
+            sparkline(&x.lag_history_us, spark_width, theme.unicode),
+            lag_style(x.lag_max_ms, theme),
+        ));
+    }
+
+    // Segments in order of importance; a narrow panel keeps those that fit.
+    let mut segments: Vec<Vec<Span>> = Vec::new();
+    if let Some(n) = x.os_threads {
+        let mut seg = pair("OS threads ", format::count(n), theme);
+        if let Some(peak) = x.os_threads_peak {
+            seg.push(Span::styled(
+                format!(" (peak {})", format::count(peak)),
+                theme.dim(),
+            ));
+        }
+        segments.push(seg);
+    }
+    if let Some(rss) = x.rss_bytes {
+        segments.push(pair("RSS ", format::bytes(rss), theme));
+    }
+    if let (Some(d), false) = (&x.demo, roomy) {
+        // No line of its own: the switch state joins this one.
+        let state = match (d.blocking, d.offload) {
+            (false, _) => "off",
+            (true, _) if x.model == Model::Threads => "in threads",
+            (true, false) => "inline",
+            (true, true) => "spawn_blocking",
+        };
+        segments.push(pair("blocking ", state.into(), theme));
+    }
+    segments.push(pair("tasks ", format::count(x.alive_tasks as u64), theme));
+    if let Some(busy) = x.busy {
+        segments.push(pair("busy ", format!("{:.0}%", busy * 100.0), theme));
+    }
+    segments.push(pair("queue ", format::count(x.global_queue as u64), theme));
+    if let Some(parks) = x.parks_per_s {
+        segments.push(pair(
+            "parks ",
+            format!("{}/s", format::count(parks.round() as u64)),
+            theme,
+        ));
+    }
+    let mut os: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for seg in segments {
+        let sep = if os.is_empty() { 0 } else { 3 };
+        let w: usize = seg.iter().map(|s| s.width()).sum();
+        if used + sep + w > inner {
+            break;
+        }
+        if sep > 0 {
+            os.push(Span::styled(" · ", theme.dim()));
+        }
+        os.extend(seg);
+        used += sep + w;
+    }
+
+    let mut lines = vec![Line::from(lag), Line::from(os)];
+    if let (Some(d), true) = (&x.demo, roomy) {
+        let state = match (d.blocking, d.offload) {
+            (false, _) => Span::styled("off", theme.dim()),
+            (true, _) if x.model == Model::Threads => Span::styled(
+                "on, in each item's own OS thread (preempted: blocks nobody else)",
+                theme.good(),
+            ),
+            (true, false) => Span::styled("on, inside the task (blocks its worker)", theme.bad()),
+            (true, true) => Span::styled("on, through spawn_blocking", theme.good()),
+        };
+        lines.push(Line::from(vec![
+            Span::styled("blocking work ", theme.label()),
+            state,
+            Span::styled(
+                format!(" · {} · done {}", d.work, format::count(d.blocked_items)),
+                theme.dim(),
+            ),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sparkline_is_flat_when_healthy_and_tall_when_stalled() {
+        let calm = sparkline(&[300, 500, 800, 400], 10, true);
+        assert_eq!(calm, "▁▁▁▁");
+        let stall = sparkline(&[500, 200_000, 500], 10, true);
+        assert_eq!(stall, "▁█▁");
+        let ascii = sparkline(&[0, 200_000], 10, false);
+        assert!(ascii.is_ascii() && ascii.ends_with('#'));
+        assert_eq!(sparkline(&[1; 50], 8, true).chars().count(), 8);
+    }
+}
