@@ -77,7 +77,10 @@ async fn bad_flags_urls_and_templates_are_one_line_startup_errors() {
         (vec!["   "], "the URL is empty"),
         // Headers.
         (vec!["-H", "NoColon", u], "has no colon"),
-        (vec!["-H", "X-A: a\nb", u], "control characters such as newlines"),
+        (
+            vec!["-H", "X-A: a\nb", u],
+            "control characters such as newlines",
+        ),
         (vec!["-H", "X-A: a\rb", u], "control characters"),
         (vec!["-H", "Bad Name: x", u], "invalid header name"),
         (vec!["-H", ": x", u], "invalid header name"),
