@@ -43,20 +43,20 @@ pub struct TaskSpec {
 
 /// What one attempt learned, kept even when it fails midway.
 #[derive(Default)]
-pub(super) struct Attempt {
-    pub(super) status: Option<u16>,
-    pub(super) reason: &'static str,
-    pub(super) ttfb_us: Option<u64>,
-    pub(super) bytes: u64,
-    pub(super) body: Vec<u8>,
+pub(crate) struct Attempt {
+    pub(crate) status: Option<u16>,
+    pub(crate) reason: &'static str,
+    pub(crate) ttfb_us: Option<u64>,
+    pub(crate) bytes: u64,
+    pub(crate) body: Vec<u8>,
     /// The server's `Retry-After`, read from a 429 or 503 answer.
-    pub(super) retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl Attempt {
     /// How the attempt ended, once its transfer is over: an error status
     /// is a failure too.
-    fn verdict(&self, outcome: Result<(), Failure>) -> Result<(), Failure> {
+    pub(crate) fn verdict(&self, outcome: Result<(), Failure>) -> Result<(), Failure> {
         outcome?;
         match self.status.and_then(ErrorKind::from_status) {
             Some(kind) => {
@@ -69,7 +69,7 @@ impl Attempt {
     }
 }
 
-pub(super) fn micros(d: Duration) -> u64 {
+pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
@@ -129,11 +129,7 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
     };
     // Latency is the server's and the network's, not the time to save a body.
     let latency_us = micros(spec.dispatched.elapsed());
-    let (mut state, mut error) = match verdict {
-        Err(f) if f.kind == ErrorKind::Cancelled => (ItemState::Cancelled, Some(f)),
-        Err(f) => (ItemState::Failed, Some(f)),
-        Ok(()) => (ItemState::Done, None),
-    };
+    let (mut state, mut error) = ending(verdict);
     if let Some(dir) = ctx.options.save_bodies.as_deref()
         && body_complete
         && let Err(f) = super::bodies::save(dir, spec.seq, &att.body).await
@@ -141,20 +137,44 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
         state = ItemState::Failed;
         error = Some(f);
     }
-    let (body, fields) = keep(&ctx.options, &att.body, att.status.is_some());
-    Record {
-        seq: spec.seq,
-        url: spec.url,
-        state,
-        status: att.status,
-        latency_us,
-        ttfb_us: att.ttfb_us,
-        bytes: att.bytes,
-        attempts,
-        error,
-        line: spec.line,
-        body,
-        fields,
+    att.into_record(&spec, latency_us, attempts, (state, error), &ctx.options)
+}
+
+/// How an item ended, from what its last attempt concluded.
+pub(crate) fn ending(verdict: Result<(), Failure>) -> (ItemState, Option<Failure>) {
+    match verdict {
+        Err(f) if f.kind == ErrorKind::Cancelled => (ItemState::Cancelled, Some(f)),
+        Err(f) => (ItemState::Failed, Some(f)),
+        Ok(()) => (ItemState::Done, None),
+    }
+}
+
+impl Attempt {
+    /// The record of the item this (last) attempt finished; every execution
+    /// model builds its records here, so they cannot drift apart.
+    pub(crate) fn into_record(
+        self,
+        spec: &TaskSpec,
+        latency_us: u64,
+        attempts: u32,
+        (state, error): (ItemState, Option<Failure>),
+        options: &RequestOptions,
+    ) -> Record {
+        let (body, fields) = keep(options, &self.body, self.status.is_some());
+        Record {
+            seq: spec.seq,
+            url: Arc::clone(&spec.url),
+            state,
+            status: self.status,
+            latency_us,
+            ttfb_us: self.ttfb_us,
+            bytes: self.bytes,
+            attempts,
+            error,
+            line: spec.line,
+            body,
+            fields,
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use crate::engine::blocking::{Plan, WorkCounter};
 use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
 use crate::engine::record::{ErrorKind, Failure, ItemState, Phase, Record};
 use crate::engine::retry::parse_retry_after;
-use crate::engine::task::{TaskSpec, keep};
+use crate::engine::task::{Attempt, TaskSpec, ending, micros};
 use crate::engine::transport::check_url;
 
 /// Default cap on item threads: far beyond what a machine needs for I/O,
@@ -46,22 +46,6 @@ impl Drop for Live {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// What one request learned, kept even when it fails midway.
-#[derive(Default)]
-struct Attempt {
-    status: Option<u16>,
-    reason: &'static str,
-    ttfb_us: Option<u64>,
-    bytes: u64,
-    body: Vec<u8>,
-    /// The server's `Retry-After`, read from a 429 or 503 answer.
-    retry_after: Option<Duration>,
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 impl Threads {
@@ -200,14 +184,7 @@ fn fetch(agent: &ureq::Agent, options: &RequestOptions, spec: &TaskSpec) -> Reco
         spec.tracker.set_phase(Phase::Waiting);
         let outcome = check_url(&spec.url)
             .and_then(|url| request(agent, options, url.as_str(), spec, &mut att));
-        let verdict = outcome.and_then(|()| match att.status.and_then(ErrorKind::from_status) {
-            Some(kind) => {
-                let code = att.status.unwrap_or_default();
-                let message = format!("{code} {}", att.reason).trim_end().to_string();
-                Err(Failure::new(kind, message))
-            }
-            None => Ok(()),
-        });
+        let verdict = att.verdict(outcome);
         let Err(failure) = &verdict else {
             break verdict;
         };
@@ -231,26 +208,7 @@ fn fetch(agent: &ureq::Agent, options: &RequestOptions, spec: &TaskSpec) -> Reco
         }
     };
     let latency_us = micros(spec.dispatched.elapsed());
-    let (state, error) = match verdict {
-        Err(f) if f.kind == ErrorKind::Cancelled => (ItemState::Cancelled, Some(f)),
-        Err(f) => (ItemState::Failed, Some(f)),
-        Ok(()) => (ItemState::Done, None),
-    };
-    let (body, fields) = keep(options, &att.body, att.status.is_some());
-    Record {
-        seq: spec.seq,
-        url: Arc::clone(&spec.url),
-        state,
-        status: att.status,
-        latency_us,
-        ttfb_us: att.ttfb_us,
-        bytes: att.bytes,
-        attempts,
-        error,
-        line: spec.line,
-        body,
-        fields,
-    }
+    att.into_record(spec, latency_us, attempts, ending(verdict), options)
 }
 
 fn request(
