@@ -53,10 +53,16 @@ def main(folder):
     for result in sorted(folder.glob("*.json")):
         client, _round = result.stem.rsplit("-", 1)
         r = parse(client, result)
+        r["_file"] = result.name
         r.update(time_v(result.with_suffix(".time")))
         r["cpu_us_per_req"] = r["cpu_s"] / max(r["requests"], 1) * 1e6
         runs.setdefault(client, []).append(r)
     keys = ["rps", "p50", "p99", "p999", "rss_mb", "cpu_us_per_req"]
+    rounds = {}
+    for result in sorted(folder.glob("*.json")):
+        client, rnd = result.stem.rsplit("-", 1)
+        rounds.setdefault(client, {})[rnd] = next(
+            r for r in runs[client] if r.get("_file") == result.name)
     med = {c: {k: statistics.median(r[k] for r in rs) for k in keys} | {"n": len(rs)}
            for c, rs in runs.items()}
     print("| client | runs | requests/s | p50 ms | p99 ms | p99.9 ms | peak RSS MB | CPU µs/request |")
@@ -75,6 +81,33 @@ def main(folder):
                  ("fetchtop-headless", "oha"), ("fetchtop-tui", "fetchtop-headless")]:
         print(f"| {a} / {b} | {ratio(a, b, 'rps')} | {ratio(a, b, 'p99')} "
               f"| {ratio(a, b, 'cpu_us_per_req')} | {ratio(a, b, 'rss_mb')} |")
+
+    # The targets of issue 4, each as the median over rounds of the ratio
+    # measured within the round (clients run interleaved, so a round's
+    # clients saw the same machine).
+    def round_ratio(a, b, k):
+        if a not in rounds or b not in rounds:
+            return None
+        common = sorted(set(rounds[a]) & set(rounds[b]))
+        vals = [rounds[a][r][k] / rounds[b][r][k] for r in common if rounds[b][r][k]]
+        return statistics.median(vals) if vals else None
+    targets = [
+        ("CPU µs/request, dashboard on, vs oha", "fetchtop-tui", "oha", "cpu_us_per_req", "<=", 0.9),
+        ("requests/s, dashboard on, vs oha", "fetchtop-tui", "oha", "rps", ">=", 1.0),
+        ("requests/s, dashboard on, vs wrk", "fetchtop-tui", "wrk", "rps", ">=", 0.97),
+        ("requests/s, dashboard on vs off", "fetchtop-tui", "fetchtop-headless", "rps", ">=", 0.97),
+        ("p99, dashboard on, vs wrk", "fetchtop-tui", "wrk", "p99", "<=", 1.5),
+    ]
+    print()
+    print("| target (median of per-round ratios) | measured | goal | met |")
+    print("|---|---|---|---|")
+    for name, a, b, k, op, goal in targets:
+        v = round_ratio(a, b, k)
+        if v is None:
+            print(f"| {name} | n/a | {op} {goal} | n/a |")
+            continue
+        ok = v <= goal if op == "<=" else v >= goal
+        print(f"| {name} | {v:.2f} | {op} {goal} | {'yes' if ok else 'no'} |")
 
 
 if __name__ == "__main__":

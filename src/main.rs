@@ -9,6 +9,12 @@ use clap::Parser;
 use fetchtop::cli::Cli;
 use fetchtop::launch;
 
+// Every request allocates a little (futures, buffers, records): mimalloc's
+// thread-local free lists make that cheaper than glibc's malloc, which took
+// a sixth of each request's instructions in callgrind.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     fetchtop::hooks::install();
     let cli = match Cli::try_parse() {
