@@ -41,8 +41,8 @@ pub struct Cli {
     pub run: RunArgs,
 }
 
-/// Most runtime worker threads accepted, a guard against typos.
-pub const MAX_WORKERS: u64 = 1024;
+/// Most shards (`--workers`) accepted, a guard against typos.
+pub const MAX_WORKERS: u64 = crate::engine::MAX_SHARDS as u64;
 
 impl Cli {
     /// The `--workers` asked for, if any (URL runs and demos; not `serve`).
@@ -104,7 +104,7 @@ pub struct RunArgs {
     #[arg(long = "rate", value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: Option<f64>,
 
-    /// Runtime worker threads; 1 runs every task on one thread. Default: one per core.
+    /// Shards: event loops, each an OS thread running its share of the tasks; 1 runs every task on one thread. Default: one per core.
     #[arg(long = "workers", value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=MAX_WORKERS))]
     pub workers: Option<u64>,

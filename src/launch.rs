@@ -313,6 +313,9 @@ async fn fetch_with(
         transport: run.http.transport,
         ceiling,
         skip: output.skip,
+        shards: run.workers.map_or_else(crate::engine::default_shards, |n| {
+            usize::try_from(n).unwrap_or(1)
+        }),
         ..EngineConfig::default()
     };
     let writer = output.writer;

@@ -22,16 +22,12 @@ fn main() -> ExitCode {
         Err(e) => return launch::clap_failure(&e),
     };
     fetchtop::sys::raise_fd_limit();
-    // One worker is a current-thread runtime: one thread runs every task,
-    // which makes a blocking task's effect plain.
-    let mut builder = match cli.workers() {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(n) => {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(usize::try_from(n).unwrap_or(1));
-            b
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
+    // The engine runs its shards and its control plane on threads of their
+    // own; this runtime only carries the readers (and the demo API): one
+    // thread is enough. `serve` is a server alone and takes every core.
+    let mut builder = match cli.command {
+        Some(fetchtop::cli::Mode::Serve(_)) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
     };
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,

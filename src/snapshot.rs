@@ -126,6 +126,28 @@ pub struct TaskView {
     pub bytes: u64,
 }
 
+/// One shard: an OS thread with an event loop (a current-thread tokio
+/// runtime) of its own, running its share of the tasks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ShardView {
+    /// Shard number, from 0.
+    pub id: usize,
+    /// Its requests in flight now.
+    pub in_flight: u64,
+    /// Items it has finished.
+    pub finished: u64,
+    /// How late its heartbeat fires now, in ms.
+    pub lag_now_ms: f64,
+    /// 99th percentile of its heartbeat's lag over the last 5 seconds, in ms.
+    pub lag_p99_ms: f64,
+    /// Largest lag over the last 5 seconds, in ms.
+    pub lag_max_ms: f64,
+    /// Fraction of its thread's time spent running tasks, last half second.
+    pub busy: Option<f64>,
+    /// Tasks alive on its runtime.
+    pub alive_tasks: usize,
+}
+
 /// How the executor is doing: the heartbeat's lag, the runtime's workers
 /// and tasks, the process's OS threads and memory, and the demo switches.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -171,6 +193,8 @@ pub struct ExecutorView {
     pub item_threads: u64,
     /// Demo switches, when this is a demo run.
     pub demo: Option<DemoSwitches>,
+    /// The shards, in order (one per event loop).
+    pub shards: Vec<ShardView>,
 }
 
 /// The demo-only blocking switches, as the engine has them now.

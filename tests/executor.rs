@@ -16,9 +16,11 @@ use fetchtop::snapshot::Snapshot;
 const ITEMS: u64 = 200;
 
 /// Every 5th item sleeps 150 ms: far above the 50 ms the test looks for.
+/// One shard: one event loop runs every task, so a blocking task holds them all.
 fn config(on: bool, offload: bool) -> EngineConfig {
     EngineConfig {
         concurrency: 20,
+        shards: 1,
         demo_blocking: Some(Blocking {
             work: BlockingWork {
                 every: 5,
@@ -33,17 +35,44 @@ fn config(on: bool, offload: bool) -> EngineConfig {
 }
 
 async fn run(on: bool, offload: bool) -> Snapshot {
+    run_with(config(on, offload)).await
+}
+
+async fn run_with(cfg: EngineConfig) -> Snapshot {
+    let shards = cfg.shards;
     let srv = server(Duration::from_millis(20), 0.0).await;
-    let run = Run::start(config(on, offload), items(&srv, ITEMS).await);
+    let run = Run::start(cfg, items(&srv, ITEMS).await);
     let (snap, records) = run.finish(Duration::from_secs(120)).await;
     srv.shutdown().await;
     let seqs: HashSet<u64> = records.iter().map(|r| r.seq).collect();
     assert_eq!(seqs.len() as u64, ITEMS);
     assert_eq!(snap.counts.done, ITEMS);
     let x = &snap.executor;
-    assert!(x.current_thread && x.workers == 1, "{x:?}");
+    assert_eq!(x.workers, shards, "{x:?}");
+    assert_eq!(x.current_thread, shards == 1, "{x:?}");
+    assert_eq!(x.shards.len(), shards, "{x:?}");
+    assert_eq!(
+        x.shards.iter().map(|s| s.finished).sum::<u64>(),
+        ITEMS,
+        "the shards' counts add up to the run's"
+    );
     assert!(x.beats >= 5, "the heartbeat ran: {x:?}");
     snap
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn with_two_shards_both_run_tasks_and_a_blocked_one_shows_its_lag() {
+    let mut cfg = config(true, false);
+    cfg.shards = 2;
+    let snap = run_with(cfg).await;
+    let x = &snap.executor;
+    assert!(
+        x.shards.iter().all(|s| s.finished > 0),
+        "work is spread over both shards: {:?}",
+        x.shards
+    );
+    // The worst event loop is what the panel shows.
+    assert!(x.lag_run_max_ms >= 100.0, "{x:?}");
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -149,8 +149,14 @@ pub struct Executor {
 impl Executor {
     /// Starts the heartbeat on the current runtime.
     pub fn start() -> Executor {
+        Executor::start_with(|| {})
+    }
+
+    /// Starts the heartbeat on the current runtime; `on_beat` runs at every
+    /// beat (a shard tells the admission its loop is alive).
+    pub fn start_with(on_beat: impl Fn() + Send + 'static) -> Executor {
         let lags = Arc::new(Mutex::new(Lags::new(Instant::now())));
-        let beat = tokio::spawn(heartbeat(Arc::clone(&lags)));
+        let beat = tokio::spawn(heartbeat(Arc::clone(&lags), on_beat));
         Executor {
             lags,
             beat,
@@ -162,9 +168,17 @@ impl Executor {
         }
     }
 
-    /// Fills the executor part of a snapshot. Reads `/proc/self/status`
-    /// once: call it at the snapshot rate, not per item.
+    /// Fills the executor part of a snapshot, this runtime's and the
+    /// process's. Reads `/proc/self/status` once: call it at the snapshot
+    /// rate, not per item.
     pub fn fill(&mut self, view: &mut ExecutorView) {
+        self.fill_loop(view);
+        fill_process(view, &mut self.threads_peak);
+    }
+
+    /// Fills what this runtime alone tells: the heartbeat's lags and the
+    /// runtime's own metrics.
+    pub fn fill_loop(&mut self, view: &mut ExecutorView) {
         let now = Instant::now();
         {
             let lags = self.lags.lock().unwrap_or_else(PoisonError::into_inner);
@@ -215,13 +229,58 @@ impl Executor {
         }
         view.busy = self.busy_ratio;
         view.parks_per_s = self.parks_rate;
-        if let Some(status) = sys::proc_status() {
-            self.threads_peak = self.threads_peak.max(status.threads);
-            view.os_threads = Some(status.threads);
-            view.os_threads_peak = Some(self.threads_peak);
-            view.rss_bytes = Some(status.rss_bytes);
-        }
     }
+}
+
+/// Fills what the OS says of the whole process: OS threads (and the most
+/// seen, kept in `peak`) and resident memory.
+pub fn fill_process(view: &mut ExecutorView, peak: &mut u64) {
+    if let Some(status) = sys::proc_status() {
+        *peak = (*peak).max(status.threads);
+        view.os_threads = Some(status.threads);
+        view.os_threads_peak = Some(*peak);
+        view.rss_bytes = Some(status.rss_bytes);
+    }
+}
+
+/// One view of several event loops: the worst lag of any (a stuck loop is
+/// what matters), their tasks and parks added up, their busy time averaged.
+pub fn merge_loops(views: &[ExecutorView]) -> ExecutorView {
+    let mut out = ExecutorView::default();
+    let fmax = |f: fn(&ExecutorView) -> f64| views.iter().map(f).fold(0.0, f64::max);
+    out.lag_now_ms = fmax(|v| v.lag_now_ms);
+    out.lag_p99_ms = fmax(|v| v.lag_p99_ms);
+    out.lag_max_ms = fmax(|v| v.lag_max_ms);
+    out.lag_run_p99_ms = fmax(|v| v.lag_run_p99_ms);
+    out.lag_run_max_ms = fmax(|v| v.lag_run_max_ms);
+    let len = views
+        .iter()
+        .map(|v| v.lag_history_us.len())
+        .max()
+        .unwrap_or(0);
+    out.lag_history_us = (0..len)
+        .map(|i| {
+            views
+                .iter()
+                .filter_map(|v| {
+                    // Align the newest points: histories may differ in length.
+                    let skip = len - v.lag_history_us.len();
+                    i.checked_sub(skip).map(|j| v.lag_history_us[j])
+                })
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    out.beats = views.iter().map(|v| v.beats).sum();
+    out.workers = views.iter().map(|v| v.workers).sum();
+    out.current_thread = views.len() == 1 && views.iter().all(|v| v.current_thread);
+    out.alive_tasks = views.iter().map(|v| v.alive_tasks).sum();
+    out.global_queue = views.iter().map(|v| v.global_queue).sum();
+    let busy: Vec<f64> = views.iter().filter_map(|v| v.busy).collect();
+    out.busy = (!busy.is_empty()).then(|| busy.iter().sum::<f64>() / busy.len() as f64);
+    let parks: Vec<f64> = views.iter().filter_map(|v| v.parks_per_s).collect();
+    out.parks_per_s = (!parks.is_empty()).then(|| parks.iter().sum());
+    out
 }
 
 impl Drop for Executor {
@@ -230,8 +289,9 @@ impl Drop for Executor {
     }
 }
 
-async fn heartbeat(lags: Arc<Mutex<Lags>>) {
+async fn heartbeat(lags: Arc<Mutex<Lags>>, on_beat: impl Fn()) {
     loop {
+        on_beat();
         let due = Instant::now() + HEARTBEAT;
         tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
         let now = Instant::now();
@@ -269,6 +329,35 @@ mod tests {
         );
         assert_eq!(lags.current_us(late), 300_000);
         assert!(lags.current_us(late + Duration::from_secs(1)) >= 900_000);
+    }
+
+    #[test]
+    fn merged_loops_show_the_worst_lag_and_the_sums() {
+        let a = ExecutorView {
+            lag_now_ms: 1.0,
+            lag_p99_ms: 40.0,
+            lag_history_us: vec![5, 6, 7],
+            alive_tasks: 10,
+            workers: 1,
+            busy: Some(0.5),
+            ..ExecutorView::default()
+        };
+        let b = ExecutorView {
+            lag_now_ms: 3.0,
+            lag_p99_ms: 2.0,
+            lag_history_us: vec![9, 1],
+            alive_tasks: 5,
+            workers: 1,
+            busy: Some(1.0),
+            ..ExecutorView::default()
+        };
+        let m = merge_loops(&[a, b]);
+        assert_eq!(m.lag_now_ms, 3.0);
+        assert_eq!(m.lag_p99_ms, 40.0);
+        assert_eq!(m.lag_history_us, vec![5, 9, 7]);
+        assert_eq!(m.alive_tasks, 15);
+        assert_eq!(m.workers, 2);
+        assert_eq!(m.busy, Some(0.75));
     }
 
     #[test]

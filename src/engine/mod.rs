@@ -4,11 +4,13 @@
 //! an [`EngineHandle`]: a command sender and a snapshot receiver. Readers
 //! (the dashboard, the headless runner, tests) use only those two channels.
 
+pub mod admission;
 pub mod blocking;
 pub mod bodies;
 pub mod command;
-mod dispatcher;
+mod control;
 pub mod executor;
+mod feed;
 pub mod http;
 pub mod limiter;
 pub mod model;
@@ -17,6 +19,7 @@ pub mod record;
 pub mod registry;
 pub mod retry;
 pub mod seqset;
+mod shard;
 pub mod source;
 pub mod stats;
 pub mod task;
@@ -41,6 +44,14 @@ use crate::snapshot::Snapshot;
 
 /// Highest concurrency limit accepted, a guard against typos such as `-c 5000000`.
 pub const MAX_CONCURRENCY: u64 = 1_000_000;
+
+/// Most shards accepted, a guard against typos such as `--workers 1000`.
+pub const MAX_SHARDS: usize = 256;
+
+/// One shard per core, as the OS reports them.
+pub fn default_shards() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
 
 /// Most retries accepted per item, a guard against typos such as `--retries 1000000`.
 pub const MAX_RETRIES: u32 = 100;
@@ -75,6 +86,9 @@ pub struct EngineConfig {
     /// Seqs not to fetch (already recorded by an earlier run, `--resume`);
     /// they are counted as skipped.
     pub skip: Option<Arc<seqset::SeqSet>>,
+    /// Event loops, each on an OS thread of its own (`--workers`); the
+    /// tasks are spread over them.
+    pub shards: usize,
 }
 
 impl Default for EngineConfig {
@@ -92,6 +106,7 @@ impl Default for EngineConfig {
             transport: transport::TransportChoice::Auto,
             ceiling: MAX_CONCURRENCY,
             skip: None,
+            shards: default_shards(),
         }
     }
 }
@@ -120,32 +135,113 @@ impl EngineHandle {
 pub struct Engine;
 
 impl Engine {
-    /// Starts a run of `source` under `config` on the current tokio runtime.
-    /// Every finished item's record goes to `sink`, when one is given, in the
-    /// order items end.
+    /// Starts a run of `source` under `config`: the shards and the control
+    /// plane each on threads of their own, and a task on the current tokio
+    /// runtime that hands over the final snapshot. Every finished item's
+    /// record goes to `sink`, when one is given, in the order items end.
     pub fn spawn(
         config: EngineConfig,
         source: Source,
         sink: Option<mpsc::Sender<Record>>,
     ) -> Result<EngineHandle> {
-        let transport = transport::Transport::new(&config.request, config.transport)
-            .wrap_err("cannot prepare requests")?;
-        let ctx = Arc::new(task::FetchContext::new(transport, config.request.clone()));
-        let runner = model::Runner::new(&config.request, config.thread_cap)
-            .wrap_err("cannot prepare the threads model")?;
+        let shards = config.shards.clamp(1, MAX_SHARDS);
+        let runner = Arc::new(
+            model::Runner::new(&config.request, config.thread_cap)
+                .wrap_err("cannot prepare the threads model")?,
+        );
+        // Each shard has clients of its own: its own connections and pool.
+        let contexts = (0..shards)
+            .map(|_| {
+                let transport = transport::Transport::new(&config.request, config.transport)
+                    .wrap_err("cannot prepare requests")?;
+                Ok(Arc::new(task::FetchContext::new(
+                    transport,
+                    config.request.clone(),
+                )))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let ceiling = config.ceiling.clamp(1, MAX_CONCURRENCY);
+        let limit = config.concurrency.min(ceiling);
+        let requested = (config.concurrency > ceiling).then_some(config.concurrency);
         let (commands, command_rx) = mpsc::channel(256);
         let (snap_tx, snapshots) = watch::channel(Snapshot {
             target: source.describe(),
             total: source.total(),
             rate_limit: config.rate,
-            limit: config.concurrency.min(config.ceiling),
-            ceiling: config.ceiling,
-            requested_limit: (config.concurrency > config.ceiling).then_some(config.concurrency),
+            limit,
+            ceiling,
+            requested_limit: requested,
             duration: config.duration,
             ..Snapshot::default()
         });
-        let run = dispatcher::Dispatcher::new(config, ctx, runner, source, sink, snap_tx);
-        let finished = tokio::spawn(run.run(command_rx));
+        let target = source.describe();
+        let total = source.total();
+        let counter = source.counter();
+        let (feed, reader) = source.into_feed();
+        let feed = Arc::new(feed);
+        let admission = Arc::new(admission::Admission::new(shards, limit));
+        let pacer = config.rate.map(|r| Arc::new(pace::Pacer::new(r)));
+        let started = std::time::Instant::now();
+        let (report_tx, report_rx) = mpsc::unbounded_channel();
+        let mut shard_commands = Vec::with_capacity(shards);
+        for (id, ctx) in contexts.into_iter().enumerate() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            shard_commands.push(tx);
+            shard::spawn(shard::ShardSetup {
+                id,
+                ctx,
+                runner: Arc::clone(&runner),
+                admission: Arc::clone(&admission),
+                feed: Arc::clone(&feed),
+                skip: config.skip.clone(),
+                sink: sink.clone(),
+                reports: report_tx.clone(),
+                commands: rx,
+                model: config.model,
+                blocking: config.demo_blocking,
+                pacer: pacer.clone(),
+                table_rows: config.table_rows,
+                tick: config.snapshot_interval,
+            })
+            .wrap_err("cannot start a shard's thread")?;
+        }
+        // Only the shards hold the sink now: it closes when the last one ends.
+        drop(sink);
+        drop(report_tx);
+        let done = control::spawn(
+            control::ControlSetup {
+                started,
+                duration: config.duration,
+                tick: config.snapshot_interval,
+                table_rows: config.table_rows,
+                limit,
+                ceiling,
+                requested,
+                pacer,
+                model: config.model,
+                blocking: config.demo_blocking,
+                target,
+                total,
+                counter,
+                reader,
+                admission,
+                feed,
+                runner,
+                shards: shard_commands,
+                reports: report_rx,
+                snapshots: snap_tx,
+            },
+            command_rx,
+        )
+        .wrap_err("cannot start the control plane's thread")?;
+        let finished = tokio::spawn(async move {
+            match done.await {
+                Ok(snap) => snap,
+                // A panic on the control plane's thread: the reader learns
+                // of it as a failed join.
+                Err(_) => panic!("the control plane ended without a final snapshot"),
+            }
+        });
         Ok(EngineHandle {
             commands,
             snapshots,

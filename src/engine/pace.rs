@@ -1,31 +1,26 @@
 //! `--rate`: when items may start, and when each was meant to start.
 //!
-//! A token bucket (governor's GCRA) hands out send slots at the rate. Slots
-//! are taken as they fall due, whether or not the concurrency limit has room,
-//! and queued with the instant they fell due. An item then starts with the
-//! oldest slot, and its latency counts from that instant: when the target
-//! slows down and requests queue behind the limit, the queueing shows in the
-//! latency instead of being hidden by a client that quietly sends later
-//! ("coordinated omission").
+//! The schedule is fixed in advance: slot k falls due at `start + k / rate`.
+//! Every shard claims slots from the one schedule with a compare-and-swap
+//! on a shared cursor, so the rate holds for the whole run however many
+//! shards share it, and the k-th item started gets the k-th slot. Slots are
+//! claimed only together with room to start an item, and an item's latency
+//! counts from its slot's instant: when the target slows down and requests
+//! queue behind the limit, the queueing shows in the latency instead of
+//! being hidden by a client that quietly sends later ("coordinated
+//! omission").
 
-use std::collections::VecDeque;
-use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 /// Lowest rate: one request every 100 seconds.
 pub const MIN_RATE: f64 = 0.01;
 /// Highest rate, a guard against typos.
 pub const MAX_RATE: f64 = 1_000_000.0;
-/// Slots kept waiting for room (at most 1 MiB of instants). Beyond this
+/// Slots that may fall behind before they are given up. Beyond this
 /// backlog, late requests are no longer counted from their slot: the run is
 /// then so far behind its rate that the latency already says so.
-pub const MAX_BACKLOG: usize = 65_536;
-/// The bucket holds this much time's worth of slots, so high rates are not
-/// capped by the timer's millisecond resolution.
-const BURST_WINDOW: f64 = 0.01;
+pub const MAX_BACKLOG: u64 = 65_536;
 
 /// Parses `--rate`: requests per second, more than 0 and at most [`MAX_RATE`].
 pub fn parse_rate(s: &str) -> Result<f64, String> {
@@ -55,41 +50,23 @@ pub fn clamp_rate(rate: f64) -> f64 {
     }
 }
 
-/// The send schedule of a run under `--rate`. Owned by the dispatcher.
+/// The send schedule of a run under `--rate`, shared by every shard.
+#[derive(Debug)]
 pub struct Pacer {
     rate: f64,
-    bucket: DefaultDirectRateLimiter,
-    clock: DefaultClock,
-    due: VecDeque<Instant>,
-}
-
-impl std::fmt::Debug for Pacer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pacer")
-            .field("rate", &self.rate)
-            .field("backlog", &self.due.len())
-            .finish_non_exhaustive()
-    }
-}
-
-fn bucket(rate: f64) -> DefaultDirectRateLimiter {
-    let period = Duration::from_secs_f64(1.0 / rate);
-    let burst = (rate * BURST_WINDOW).ceil().clamp(1.0, f64::from(u32::MAX)) as u32;
-    let quota = Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
-        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
-    RateLimiter::direct(quota)
+    start: Instant,
+    /// Slots claimed so far (the next slot's number).
+    claimed: AtomicU64,
 }
 
 impl Pacer {
-    /// A schedule at `rate` requests per second (clamped to the accepted range).
+    /// A schedule at `rate` requests per second (clamped to the accepted
+    /// range), its first slot due now.
     pub fn new(rate: f64) -> Pacer {
-        let rate = clamp_rate(rate);
         Pacer {
-            rate,
-            bucket: bucket(rate),
-            clock: DefaultClock::default(),
-            due: VecDeque::new(),
+            rate: clamp_rate(rate),
+            start: Instant::now(),
+            claimed: AtomicU64::new(0),
         }
     }
 
@@ -98,53 +75,50 @@ impl Pacer {
         self.rate
     }
 
-    /// Changes the rate; the schedule starts again from now.
-    pub fn set_rate(&mut self, rate: f64) {
-        *self = Pacer::new(rate);
+    /// When slot `k` falls due.
+    pub fn slot(&self, k: u64) -> Instant {
+        self.start + Duration::from_secs_f64(k as f64 / self.rate)
     }
 
-    /// Forgets slots not yet used (after a pause nothing was meant to be
-    /// sent while paused) and starts the schedule again from now.
-    pub fn reset(&mut self) {
-        *self = Pacer::new(self.rate);
+    /// Slots due by `now`, claimed or not.
+    fn due_by(&self, now: Instant) -> u64 {
+        (now.saturating_duration_since(self.start).as_secs_f64() * self.rate).floor() as u64 + 1
     }
 
-    /// Whether another slot may be taken (the backlog is not full).
-    pub fn wants_slots(&self) -> bool {
-        self.due.len() < MAX_BACKLOG
+    /// Slots due by `now` and not yet claimed.
+    pub fn available(&self, now: Instant) -> u64 {
+        self.due_by(now)
+            .saturating_sub(self.claimed.load(Ordering::Relaxed))
+            .min(MAX_BACKLOG)
     }
 
-    /// Waits for the next slot and returns when it fell due: the scheduled
-    /// instant, not the (possibly later) moment this task woke up, so a busy
-    /// runtime does not shift the schedule. Cancel-safe: nothing is taken
-    /// until the future completes.
-    pub async fn next_slot(&self) -> Instant {
-        let mut due = None;
+    /// When the next unclaimed slot falls due.
+    pub fn next_due(&self) -> Instant {
+        self.slot(self.claimed.load(Ordering::Relaxed))
+    }
+
+    /// Claims up to `n` slots due by `now`, oldest first; returns the first
+    /// slot's number and how many were claimed. Slots more than
+    /// [`MAX_BACKLOG`] behind are given up on the way.
+    pub fn claim(&self, n: u64, now: Instant) -> (u64, u64) {
+        let due = self.due_by(now);
+        let mut current = self.claimed.load(Ordering::Relaxed);
         loop {
-            match self.bucket.check() {
-                Ok(()) => return due.unwrap_or_else(Instant::now),
-                Err(not_until) => {
-                    due = Some(not_until.earliest_possible());
-                    let wait = not_until.wait_time_from(self.clock.now());
-                    tokio::time::sleep(wait).await;
-                }
+            let first = current.max(due.saturating_sub(MAX_BACKLOG));
+            let take = n.min(due.saturating_sub(first));
+            if take == 0 {
+                return (first, 0);
+            }
+            match self.claimed.compare_exchange_weak(
+                current,
+                first + take,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return (first, take),
+                Err(seen) => current = seen,
             }
         }
-    }
-
-    /// Queues a slot that fell due at `at`.
-    pub fn push(&mut self, at: Instant) {
-        self.due.push_back(at);
-    }
-
-    /// Slots due and not yet used.
-    pub fn available(&self) -> usize {
-        self.due.len()
-    }
-
-    /// The oldest unused slot: when the next item was meant to start.
-    pub fn take(&mut self) -> Option<Instant> {
-        self.due.pop_front()
     }
 }
 
@@ -169,38 +143,55 @@ mod tests {
     }
 
     #[test]
-    fn slots_queue_in_order_and_reset_clears_them() {
-        let mut p = Pacer::new(10.0);
-        let t0 = Instant::now();
-        p.push(t0);
-        p.push(t0 + Duration::from_millis(100));
-        assert_eq!(p.available(), 2);
-        assert_eq!(p.take(), Some(t0));
-        p.set_rate(20.0);
-        assert_eq!(p.rate(), 20.0);
-        assert_eq!(p.available(), 0);
-        p.push(t0);
-        p.reset();
-        assert_eq!(p.take(), None);
-        assert!(p.wants_slots());
+    fn slots_fall_due_at_the_rate_and_are_claimed_once() {
+        let p = Pacer::new(10.0);
+        let t0 = p.start;
+        assert_eq!(p.available(t0), 1, "the first slot is due at once");
+        assert_eq!(p.claim(5, t0), (0, 1));
+        assert_eq!(p.claim(5, t0), (1, 0));
+        assert_eq!(p.next_due(), t0 + Duration::from_millis(100));
+        let later = t0 + Duration::from_millis(350);
+        assert_eq!(p.available(later), 3);
+        assert_eq!(p.claim(2, later), (1, 2));
+        assert_eq!(p.claim(9, later), (3, 1));
+        assert_eq!(p.slot(3), t0 + Duration::from_millis(300));
     }
 
-    #[tokio::test]
-    async fn slots_come_at_the_rate() {
-        // 200/s with a burst of 2: 20 slots need at least ~90 ms. A lower
-        // bound only, so a slow machine cannot make it fail.
-        let p = Pacer::new(200.0);
-        let start = Instant::now();
-        let mut last = start;
-        for _ in 0..20 {
-            let t = p.next_slot().await;
-            assert!(t >= last);
-            last = t;
-        }
-        assert!(
-            start.elapsed() >= Duration::from_millis(80),
-            "{:?}",
-            start.elapsed()
-        );
+    #[test]
+    fn a_long_backlog_is_given_up() {
+        let p = Pacer::new(MAX_RATE);
+        let later = p.start + Duration::from_secs(1);
+        assert_eq!(p.available(later), MAX_BACKLOG);
+        let (first, n) = p.claim(10, later);
+        assert_eq!(n, 10);
+        assert!(first >= 1_000_000 - MAX_BACKLOG, "{first}");
+    }
+
+    #[test]
+    fn shards_claiming_together_share_one_schedule() {
+        use std::sync::Arc;
+        let p = Arc::new(Pacer::new(1000.0));
+        let at = p.start + Duration::from_secs(2);
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let p = Arc::clone(&p);
+                std::thread::spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let (first, n) = p.claim(3, at);
+                        if n == 0 {
+                            return mine;
+                        }
+                        mine.extend(first..first + n);
+                    }
+                })
+            })
+            .collect();
+        let mut all: Vec<u64> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..=2000).collect::<Vec<_>>());
     }
 }

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 // Re-exported because callers reach the template through the source it
 // becomes (`SourceSpec::Template`).
+use super::feed::{Feed, Urls};
 pub use super::template::Template;
 
 /// One unit of work: the item's position in the source and its URL text.
@@ -242,6 +243,38 @@ impl Source {
     /// returns `Ok` quietly, also while waiting for input). I/O errors
     /// mid-stream end the stream and are returned as `Err`.
     pub async fn run(self, tx: mpsc::Sender<Item>) -> Result<(), String> {
+        self.run_into(&tx).await
+    }
+
+    /// Splits the source for the shards: repeats and templates become a
+    /// counter every shard draws from (no channel); a list needs a reader,
+    /// which is returned to run on the control plane.
+    pub(crate) fn into_feed(self) -> (Feed, Option<ListReaderTask>) {
+        let max = self.limit.unwrap_or(u64::MAX);
+        match self.kind {
+            Kind::Repeat(url) => (Feed::counted(Urls::Repeat(url), max), None),
+            Kind::Template(t) => {
+                let count = max.min(t.len());
+                (Feed::counted(Urls::Template(t), count), None)
+            }
+            kind @ Kind::List { .. } => {
+                let (tx, rx) = async_channel::bounded(READ_AHEAD);
+                let source = Source {
+                    kind,
+                    limit: self.limit,
+                };
+                let stop = tokio_util::sync::CancellationToken::new();
+                let feed = Feed::stream(rx, stop.clone());
+                let reader = ListReaderTask {
+                    source,
+                    out: StreamOut { tx, stop },
+                };
+                (feed, Some(reader))
+            }
+        }
+    }
+
+    async fn run_into(self, tx: &impl ItemOut) -> Result<(), String> {
         let max = self.limit.unwrap_or(u64::MAX);
         match self.kind {
             Kind::Repeat(url) => {
@@ -254,7 +287,7 @@ impl Source {
                         line: None,
                         defect: None,
                     };
-                    if tx.send(item).await.is_err() {
+                    if !tx.put(item).await {
                         break;
                     }
                 }
@@ -273,14 +306,75 @@ impl Source {
                         line: None,
                         defect: None,
                     };
-                    if tx.send(item).await.is_err() {
+                    if !tx.put(item).await {
                         break;
                     }
                 }
                 Ok(())
             }
-            Kind::List { reader, name, .. } => run_list(reader, &name, max, &tx).await,
+            Kind::List { reader, name, .. } => run_list(reader, &name, max, tx).await,
         }
+    }
+}
+
+/// Items a list reader may read ahead of the shards.
+const READ_AHEAD: usize = 1024;
+
+/// A list source's reader, to run as a task of its own: it reads the list
+/// into the feed the shards take from.
+pub(crate) struct ListReaderTask {
+    source: Source,
+    out: StreamOut,
+}
+
+impl ListReaderTask {
+    /// Reads to the end of the list, or until the feed is closed.
+    pub(crate) async fn run(self) -> Result<(), String> {
+        let ListReaderTask { source, out } = self;
+        let result = source.run_into(&out).await;
+        // Closing tells the shards that nothing more will come.
+        out.tx.close();
+        result
+    }
+}
+
+/// Where a source puts its items: a tokio channel (tests, one consumer) or
+/// the shards' feed (many consumers).
+trait ItemOut {
+    /// Hands one item over; false once nobody takes items any more.
+    async fn put(&self, item: Item) -> bool;
+    /// Resolves once nobody takes items any more.
+    async fn gone(&self);
+}
+
+impl ItemOut for mpsc::Sender<Item> {
+    async fn put(&self, item: Item) -> bool {
+        self.send(item).await.is_ok()
+    }
+
+    async fn gone(&self) {
+        self.closed().await;
+    }
+}
+
+/// The list reader's side of a stream feed.
+struct StreamOut {
+    tx: async_channel::Sender<Item>,
+    /// Cancelled when the run stops admitting.
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl ItemOut for StreamOut {
+    async fn put(&self, item: Item) -> bool {
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => false,
+            sent = self.tx.send(item) => sent.is_ok(),
+        }
+    }
+
+    async fn gone(&self) {
+        self.stop.cancelled().await;
     }
 }
 
@@ -289,7 +383,7 @@ async fn run_list(
     mut reader: ListReader,
     name: &str,
     max: u64,
-    tx: &mpsc::Sender<Item>,
+    tx: &impl ItemOut,
 ) -> Result<(), String> {
     let mut lines = LineState::new();
     let mut seq = 0u64;
@@ -297,7 +391,7 @@ async fn run_list(
         if reader.buffer().is_empty() {
             tokio::select! {
                 biased;
-                () = tx.closed() => return Ok(()),
+                () = tx.gone() => return Ok(()),
                 r = reader.fill_buf() => {
                     if let Err(e) = r {
                         return Err(format!("error reading {name}: {e}"));
@@ -325,7 +419,7 @@ async fn run_list(
         });
         lines.clear();
         if let Some(item) = item
-            && tx.send(item).await.is_err()
+            && !tx.put(item).await
         {
             return Ok(());
         }

@@ -55,6 +55,16 @@ impl RecentLatency {
         self.slots[i].saturating_record(us);
     }
 
+    fn add(&mut self, second: u64, h: &Histogram<u64>) {
+        let i = (second % RECENT_SECS as u64) as usize;
+        if self.slot_second[i] != second {
+            self.slots[i].reset();
+            self.slot_second[i] = second;
+        }
+        // The slots' bounds cover every value a shard records: adding cannot fail.
+        let _ = self.slots[i].add(h);
+    }
+
     fn percentiles(&mut self, second: u64) -> Percentiles {
         self.merged.reset();
         for (h, &s) in self.slots.iter().zip(&self.slot_second) {
@@ -118,16 +128,121 @@ fn bars(h: &Histogram<u64>) -> Vec<HistogramBar> {
         .collect()
 }
 
+/// The counters of a run or of one shard: what every finished item adds to.
+/// Cumulative, so a shard's latest tally replaces its previous one and the
+/// run's is their sum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tally {
+    /// Items done.
+    pub done: u64,
+    /// Items failed.
+    pub failed: u64,
+    /// Items cancelled.
+    pub cancelled: u64,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Responses by status code (index = code).
+    pub status: Vec<u64>,
+    /// Items by error kind (index = [`ErrorKind::index`]).
+    pub errors: [u64; ErrorKind::ALL.len()],
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            done: 0,
+            failed: 0,
+            cancelled: 0,
+            bytes: 0,
+            status: vec![0; 1000],
+            errors: [0; ErrorKind::ALL.len()],
+        }
+    }
+}
+
+impl Tally {
+    /// Counts one finished item. O(1).
+    pub fn record(&mut self, r: &Record) {
+        match r.state {
+            ItemState::Done => self.done += 1,
+            ItemState::Failed => self.failed += 1,
+            ItemState::Cancelled => self.cancelled += 1,
+        }
+        if let Some(kind) = r.error_kind() {
+            self.errors[kind.index()] += 1;
+        }
+        self.bytes += r.bytes;
+        if let Some(slot) = r.status.and_then(|code| self.status.get_mut(code as usize)) {
+            *slot += 1;
+        }
+    }
+
+    /// Adds another tally into this one.
+    pub fn add(&mut self, other: &Tally) {
+        self.done += other.done;
+        self.failed += other.failed;
+        self.cancelled += other.cancelled;
+        self.bytes += other.bytes;
+        for (a, b) in self.status.iter_mut().zip(&other.status) {
+            *a += b;
+        }
+        for (a, b) in self.errors.iter_mut().zip(&other.errors) {
+            *a += b;
+        }
+    }
+
+    /// Items finished, one way or another.
+    pub fn finished(&self) -> u64 {
+        self.done + self.failed + self.cancelled
+    }
+}
+
+/// What one shard counts: its tally, and the latencies recorded since it
+/// last handed them to the control plane.
+pub struct ShardStats {
+    tally: Tally,
+    latency: Histogram<u64>,
+}
+
+impl Default for ShardStats {
+    fn default() -> Self {
+        ShardStats {
+            tally: Tally::default(),
+            latency: histogram(3),
+        }
+    }
+}
+
+impl ShardStats {
+    /// Counts one finished item. O(1).
+    pub fn record(&mut self, r: &Record) {
+        self.tally.record(r);
+        // Latency describes the server's answers: only items that got one count.
+        if r.status.is_some() {
+            self.latency.saturating_record(r.latency_us.max(1));
+        }
+    }
+
+    /// The tally so far.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// The latencies recorded since the last call, leaving none behind;
+    /// None when there were none.
+    pub fn take_latency(&mut self) -> Option<Histogram<u64>> {
+        if self.latency.is_empty() {
+            return None;
+        }
+        Some(std::mem::replace(&mut self.latency, histogram(3)))
+    }
+}
+
 /// Everything counted over a run.
 pub struct Stats {
     latency: Histogram<u64>,
     recent: RecentLatency,
-    status: Vec<u64>,
-    errors: [u64; ErrorKind::ALL.len()],
-    done: u64,
-    failed: u64,
-    cancelled: u64,
-    bytes: u64,
+    tally: Tally,
     /// (elapsed, items completed so far), sampled at every tick, for the recent rate.
     samples: VecDeque<(Duration, u64)>,
     history: VecDeque<HistoryPoint>,
@@ -164,12 +279,7 @@ impl Stats {
         Stats {
             latency: histogram(3),
             recent: RecentLatency::new(),
-            status: vec![0; 1000],
-            errors: [0; ErrorKind::ALL.len()],
-            done: 0,
-            failed: 0,
-            cancelled: 0,
-            bytes: 0,
+            tally: Tally::default(),
             samples: VecDeque::new(),
             history: VecDeque::with_capacity(HISTORY_LEN),
             history_mark: 0,
@@ -179,34 +289,47 @@ impl Stats {
 
     /// Items finished so far.
     pub fn finished(&self) -> u64 {
-        self.done + self.failed + self.cancelled
+        self.tally.finished()
     }
 
     /// Items that ran to an outcome of their own (done or failed). Rates count
     /// these: a cancellation is the user's doing, not work the target did.
     pub fn completed(&self) -> u64 {
-        self.done + self.failed
+        self.tally.done + self.tally.failed
     }
 
     /// Counts one finished item, `elapsed` after the run started. O(1).
     pub fn record(&mut self, r: &Record, elapsed: Duration) {
-        match r.state {
-            ItemState::Done => self.done += 1,
-            ItemState::Failed => self.failed += 1,
-            ItemState::Cancelled => self.cancelled += 1,
-        }
-        if let Some(kind) = r.error_kind() {
-            self.errors[kind.index()] += 1;
-        }
-        self.bytes += r.bytes;
+        self.tally.record(r);
         // Latency describes the server's answers: only items that got one count.
-        if let Some(code) = r.status {
-            if let Some(slot) = self.status.get_mut(code as usize) {
-                *slot += 1;
-            }
+        if r.status.is_some() {
             self.latency.saturating_record(r.latency_us.max(1));
             self.recent.record(elapsed.as_secs(), r.latency_us.max(1));
         }
+    }
+
+    /// Takes the run's counters as they are now (the sum of the shards' tallies).
+    pub fn set_tally(&mut self, tally: Tally) {
+        self.tally = tally;
+    }
+
+    /// The run's counters.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// Adds a shard's latencies, handed over `elapsed` after the run started.
+    /// Histograms add exactly: the merged percentiles are those of every
+    /// response of every shard, not an average of the shards' percentiles.
+    pub fn add_latency(&mut self, h: &Histogram<u64>, elapsed: Duration) {
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.latency.add(h);
+        self.recent.add(elapsed.as_secs(), h);
+    }
+
+    /// The whole run's latency histogram (µs).
+    pub fn latency_histogram(&self) -> &Histogram<u64> {
+        &self.latency
     }
 
     /// Advances the rolling windows; call at every snapshot tick.
@@ -261,10 +384,10 @@ impl Stats {
     /// asks or [`DERIVE_EVERY`] has passed since the last time.
     pub fn fill(&mut self, snap: &mut Snapshot, exact: bool) {
         let elapsed = snap.elapsed;
-        snap.counts.done = self.done;
-        snap.counts.failed = self.failed;
-        snap.counts.cancelled = self.cancelled;
-        snap.bytes = self.bytes;
+        snap.counts.done = self.tally.done;
+        snap.counts.failed = self.tally.failed;
+        snap.counts.cancelled = self.tally.cancelled;
+        snap.bytes = self.tally.bytes;
         let due = self
             .derived
             .at
@@ -282,6 +405,7 @@ impl Stats {
         snap.histogram = self.derived.histogram.clone();
         snap.histogram_recent = self.derived.histogram_recent.clone();
         snap.status = self
+            .tally
             .status
             .iter()
             .enumerate()
@@ -290,7 +414,7 @@ impl Stats {
             .collect();
         let mut errors: Vec<(ErrorKind, u64)> = ErrorKind::ALL
             .iter()
-            .map(|&k| (k, self.errors[k.index()]))
+            .map(|&k| (k, self.tally.errors[k.index()]))
             .filter(|&(_, n)| n > 0)
             .collect();
         errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
