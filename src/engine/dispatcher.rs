@@ -19,7 +19,7 @@ use super::executor::Executor;
 use super::limiter::Limiter;
 use super::model::{Model, Runner};
 use super::pace::Pacer;
-use super::record::{ErrorKind, Failure, ItemState, Record};
+use super::record::{ErrorKind, Failure, Record};
 use super::registry::{Entry, PhaseCounters, Registry, Tracker};
 use super::source::{Item, Source};
 use super::stats::Stats;
@@ -62,20 +62,7 @@ impl Drop for Completion {
 }
 
 fn failed(seq: u64, url: Arc<str>, line: Option<u64>, since: Instant, error: Failure) -> Record {
-    Record {
-        seq,
-        url,
-        state: ItemState::Failed,
-        status: None,
-        latency_us: u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX),
-        ttfb_us: None,
-        bytes: 0,
-        attempts: 0,
-        error: Some(error),
-        line,
-        body: None,
-        fields: None,
-    }
+    super::pipeline::failed_record(seq, url, line, since, error)
 }
 
 pub(super) struct Dispatcher {
