@@ -86,9 +86,7 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
         state = ItemState::Failed;
         error = Some(f);
     }
-    let ending = (state, error);
-    last.answer
-        .into_record(&spec, latency_us, last.attempts, ending, &ctx.options)
+    last.into_record(&spec, latency_us, (state, error), &ctx.options)
 }
 
 /// One attempt, on whichever transport the target belongs to.

@@ -107,7 +107,13 @@ impl Threads {
         let token = spec.token.clone();
         // Built now: the spec moves to the thread, and the record of a
         // cancellation must not wait for it.
-        let cancelled = abandoned_record(&spec, (ItemState::Cancelled, cancelled()));
+        let url = Arc::clone(&spec.url);
+        let cancelled = abandoned_record(
+            spec.seq,
+            url,
+            spec.line,
+            (ItemState::Cancelled, cancelled()),
+        );
         let dispatched = spec.dispatched;
         self.live.fetch_add(1, Ordering::Relaxed);
         let live = Live(Arc::clone(&self.live));
@@ -131,11 +137,14 @@ impl Threads {
         if let Err(e) = spawned {
             // The spec went with the job; the cancelled record still names the item.
             let why = format!("cannot start a thread for the request: {e}");
-            done(Record {
-                state: ItemState::Failed,
-                error: Some(Failure::new(ErrorKind::Request, why)),
-                ..cancelled
-            });
+            let failure = Failure::new(ErrorKind::Request, why);
+            let Record { seq, url, line, .. } = cancelled;
+            done(abandoned_record(
+                seq,
+                url,
+                line,
+                (ItemState::Failed, failure),
+            ));
             return;
         }
         tokio::spawn(async move {
@@ -177,9 +186,10 @@ fn fetch(agent: &ureq::Agent, options: &RequestOptions, spec: &TaskSpec) -> Reco
         }
     };
     let latency_us = micros(spec.dispatched.elapsed());
-    let last = retrier.finish();
-    last.answer
-        .into_record(spec, latency_us, last.attempts, ending(verdict), options)
+    let ending = ending(verdict);
+    retrier
+        .finish()
+        .into_record(spec, latency_us, ending, options)
 }
 
 /// Sleeps `wait` unless the item is cancelled first; says whether it slept

@@ -163,9 +163,13 @@ pub(crate) fn failed_record(
 /// The record of an item whose attempt was given up on without its answer
 /// (a blocking thread that cannot be interrupted, or could not start): the
 /// one attempt counts, latency is set by the caller when the end comes.
-pub(crate) fn abandoned_record(spec: &TaskSpec, (state, error): (ItemState, Failure)) -> Record {
-    let url = Arc::clone(&spec.url);
-    bare_record(spec.seq, url, spec.line, 0, 1, (state, Some(error)))
+pub(crate) fn abandoned_record(
+    seq: u64,
+    url: Arc<str>,
+    line: Option<u64>,
+    (state, error): (ItemState, Failure),
+) -> Record {
+    bare_record(seq, url, line, 0, 1, (state, Some(error)))
 }
 
 /// How an item ended, from what its last attempt concluded.

@@ -7,8 +7,10 @@
 use std::time::Duration;
 
 use super::{Attempt, cancelled};
-use crate::engine::record::Failure;
+use crate::engine::http::RequestOptions;
+use crate::engine::record::{Failure, ItemState, Record};
 use crate::engine::retry::RetryPolicy;
+use crate::engine::task::TaskSpec;
 
 /// What the driver does after an attempt.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,6 +41,21 @@ pub(crate) struct Last {
     pub(crate) attempts: u32,
     /// Whether `answer` holds a whole body, read by a successful attempt.
     pub(crate) complete: bool,
+}
+
+impl Last {
+    /// The item's record, from its last answer and how it ended.
+    pub(crate) fn into_record(
+        self,
+        spec: &TaskSpec,
+        latency_us: u64,
+        ending: (ItemState, Option<Failure>),
+        options: &RequestOptions,
+    ) -> Record {
+        let attempts = self.attempts;
+        self.answer
+            .into_record(spec, latency_us, attempts, ending, options)
+    }
 }
 
 impl Retrier {
