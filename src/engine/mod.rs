@@ -15,6 +15,7 @@ pub mod http;
 pub mod limiter;
 pub mod model;
 pub mod pace;
+pub(crate) mod pipeline;
 pub mod record;
 pub mod registry;
 pub mod retry;

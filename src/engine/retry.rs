@@ -1,6 +1,7 @@
 //! The retry policy: which failures are worth another attempt, and how long
 //! to wait first. Pure: no clock, no randomness of its own, no I/O, so every
-//! decision is unit-tested; `task::run` owns the loop and the waiting.
+//! decision is unit-tested; `pipeline::Retrier` consults it after each
+//! attempt, and its drivers (the async task, the threads model) do the waiting.
 
 use std::time::{Duration, SystemTime};
 

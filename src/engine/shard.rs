@@ -22,7 +22,8 @@ use super::executor::Executor;
 use super::feed::{Feed, Supply};
 use super::model::{Model, Runner};
 use super::pace::Pacer;
-use super::record::{ErrorKind, Failure, ItemState, Record};
+use super::pipeline::failed_record;
+use super::record::{ErrorKind, Failure, Record};
 use super::registry::{Entry, PhaseCounters, Registry, Tracker};
 use super::seqset::SeqSet;
 use super::source::Item;
@@ -167,25 +168,10 @@ impl Drop for Completion {
                 ErrorKind::Request,
                 "internal error: the task ended without a result",
             );
-            let _ = self.tx.send(failed(seq, url, line, dispatched, failure));
+            let _ = self
+                .tx
+                .send(failed_record(seq, url, line, dispatched, failure));
         }
-    }
-}
-
-fn failed(seq: u64, url: Arc<str>, line: Option<u64>, since: Instant, error: Failure) -> Record {
-    Record {
-        seq,
-        url,
-        state: ItemState::Failed,
-        status: None,
-        latency_us: u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX),
-        ttfb_us: None,
-        bytes: 0,
-        attempts: 0,
-        error: Some(error),
-        line,
-        body: None,
-        fields: None,
     }
 }
 
@@ -425,7 +411,7 @@ impl Shard {
             // Through the completion channel, like every other ending.
             let _ = self
                 .done_tx
-                .send(failed(item.seq, item.url, item.line, now, failure));
+                .send(failed_record(item.seq, item.url, item.line, now, failure));
             return;
         }
         let token = self.root.child_token();

@@ -17,9 +17,12 @@ use tokio::sync::oneshot;
 
 use crate::engine::blocking::{Plan, WorkCounter};
 use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
+use crate::engine::pipeline::classify::io_kind;
+use crate::engine::pipeline::{
+    Attempt, Retrier, Step, abandoned_record, cancelled, ending, micros, timeout,
+};
 use crate::engine::record::{ErrorKind, Failure, ItemState, Phase, Record};
-use crate::engine::retry::parse_retry_after;
-use crate::engine::task::{Attempt, TaskSpec, ending, micros};
+use crate::engine::task::TaskSpec;
 use crate::engine::transport::check_url;
 
 /// Default cap on item threads: far beyond what a machine needs for I/O,
@@ -102,7 +105,15 @@ impl Threads {
     ) {
         let (tx, rx) = oneshot::channel();
         let token = spec.token.clone();
-        let cancelled = cancelled_record(&spec);
+        // Built now: the spec moves to the thread, and the record of a
+        // cancellation must not wait for it.
+        let url = Arc::clone(&spec.url);
+        let cancelled = abandoned_record(
+            spec.seq,
+            url,
+            spec.line,
+            (ItemState::Cancelled, cancelled()),
+        );
         let dispatched = spec.dispatched;
         self.live.fetch_add(1, Ordering::Relaxed);
         let live = Live(Arc::clone(&self.live));
@@ -124,13 +135,16 @@ impl Threads {
             .stack_size(STACK)
             .spawn(job);
         if let Err(e) = spawned {
-            let mut record = cancelled;
-            record.state = ItemState::Failed;
-            record.error = Some(Failure::new(
-                ErrorKind::Request,
-                format!("cannot start a thread for the request: {e}"),
+            // The spec went with the job; the cancelled record still names the item.
+            let why = format!("cannot start a thread for the request: {e}");
+            let failure = Failure::new(ErrorKind::Request, why);
+            let Record { seq, url, line, .. } = cancelled;
+            done(abandoned_record(
+                seq,
+                url,
+                line,
+                (ItemState::Failed, failure),
             ));
-            done(record);
             return;
         }
         tokio::spawn(async move {
@@ -143,72 +157,54 @@ impl Threads {
                         done(record);
                     }
                 }
-                () = token.cancelled() => {
-                    let mut record = cancelled;
-                    record.latency_us = micros(dispatched.elapsed());
-                    done(record);
-                }
+                () = token.cancelled() => done(Record {
+                    latency_us: micros(dispatched.elapsed()),
+                    ..cancelled
+                }),
             }
         });
-    }
-}
-
-/// The record of an item cancelled before its thread answered; its latency
-/// is set when the cancellation comes.
-fn cancelled_record(spec: &TaskSpec) -> Record {
-    Record {
-        seq: spec.seq,
-        url: Arc::clone(&spec.url),
-        state: ItemState::Cancelled,
-        status: None,
-        latency_us: 0,
-        ttfb_us: None,
-        bytes: 0,
-        attempts: 1,
-        error: Some(Failure::new(ErrorKind::Cancelled, "cancelled by request")),
-        line: spec.line,
-        body: None,
-        fields: None,
     }
 }
 
 /// One item on a blocking thread: attempts, with retries as the async path
 /// makes them, each classified the way the async path classifies its own.
 fn fetch(agent: &ureq::Agent, options: &RequestOptions, spec: &TaskSpec) -> Record {
-    let policy = options.retry;
-    let mut att;
-    let mut attempts = 0u32;
+    let mut retrier = Retrier::new(options.retry);
     let verdict = loop {
-        attempts += 1;
-        att = Attempt::default();
+        let mut att = Attempt::default();
         spec.tracker.set_phase(Phase::Waiting);
         let outcome = check_url(&spec.url)
             .and_then(|url| request(agent, options, url.as_str(), spec, &mut att));
-        let verdict = att.verdict(outcome);
-        let Err(failure) = &verdict else {
-            break verdict;
-        };
-        if !policy.should_retry(attempts, failure) {
-            break verdict;
-        }
-        spec.tracker.set_phase(Phase::Retrying);
-        let wait = policy.delay(attempts, att.retry_after, fastrand::f64());
-        // The caller has already answered a cancellation; this thread only
-        // has to stop soon, so it wakes every 100 ms to look.
-        let until = std::time::Instant::now() + wait;
-        while !spec.token.is_cancelled() {
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                break;
+        match retrier.after_attempt(att, outcome, fastrand::f64()) {
+            Step::Finish(verdict) => break verdict,
+            Step::Wait(wait) => {
+                spec.tracker.set_phase(Phase::Retrying);
+                if !sleep_unless_cancelled(wait, spec) {
+                    break retrier.cancelled();
+                }
             }
-            std::thread::sleep(left.min(Duration::from_millis(100)));
-        }
-        if spec.token.is_cancelled() {
-            break Err(Failure::new(ErrorKind::Cancelled, "cancelled by request"));
         }
     };
     let latency_us = micros(spec.dispatched.elapsed());
-    att.into_record(spec, latency_us, attempts, ending(verdict), options)
+    let ending = ending(verdict);
+    retrier
+        .finish()
+        .into_record(spec, latency_us, ending, options)
+}
+
+/// Sleeps `wait` unless the item is cancelled first; says whether it slept
+/// it out. The caller has already answered a cancellation; this thread only
+/// has to stop soon, so it wakes every 100 ms to look.
+fn sleep_unless_cancelled(wait: Duration, spec: &TaskSpec) -> bool {
+    let until = std::time::Instant::now() + wait;
+    while !spec.token.is_cancelled() {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+    !spec.token.is_cancelled()
 }
 
 fn request(
@@ -235,88 +231,46 @@ fn request(
             .and_then(|r| agent.run(r).map_err(|e| classify(e, options))),
     };
     let mut response = sent?;
-    att.ttfb_us = Some(micros(spec.dispatched.elapsed()));
-    att.status = Some(response.status().as_u16());
-    att.reason = response.status().canonical_reason().unwrap_or("");
-    if matches!(att.status, Some(429 | 503)) {
-        att.retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-    }
-    spec.tracker.set_phase(Phase::Receiving);
-    let buffer = options.buffers_body();
+    att.answered(spec, response.status(), response.headers());
     let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
     let mut chunk = vec![0u8; CHUNK];
     loop {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+        match reader.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => att.take_chunk(&chunk[..n], options, spec)?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(body_error(&e, options)),
-        };
-        att.bytes += n as u64;
-        spec.tracker.add_bytes(n as u64);
-        if att.bytes > options.max_body {
-            return Err(Failure::new(
-                ErrorKind::BodyTooLarge,
-                format!("body exceeds --max-body of {} bytes", options.max_body),
-            ));
-        }
-        if buffer {
-            att.body.extend_from_slice(&chunk[..n]);
         }
     }
-    Ok(())
-}
-
-fn timeout(options: &RequestOptions) -> Failure {
-    Failure::new(
-        ErrorKind::Timeout,
-        format!(
-            "no complete response within {}",
-            humantime::format_duration(options.timeout)
-        ),
-    )
 }
 
 /// A read error in the body: ureq wraps its own errors (a timeout among
 /// them) in `io::Error`.
 fn body_error(e: &std::io::Error, options: &RequestOptions) -> Failure {
-    match e
+    let inner = e
         .get_ref()
-        .and_then(|inner| inner.downcast_ref::<ureq::Error>())
-    {
-        Some(ureq::Error::Timeout(_)) => timeout(options),
-        _ if e.kind() == std::io::ErrorKind::TimedOut => timeout(options),
-        _ => Failure::new(ErrorKind::Body, e.to_string()),
+        .and_then(|inner| inner.downcast_ref::<ureq::Error>());
+    if matches!(inner, Some(ureq::Error::Timeout(_))) || io_kind(e) == Some(ErrorKind::Timeout) {
+        return timeout(options.timeout);
     }
+    Failure::new(ErrorKind::Body, e.to_string())
 }
 
-/// Sorts a ureq error into the kinds the async path uses.
+/// Maps a ureq error onto the shared kinds; a timeout says what the async
+/// path's own timer says.
 fn classify(e: ureq::Error, options: &RequestOptions) -> Failure {
-    use std::io::ErrorKind as Io;
     let kind = match &e {
-        ureq::Error::Timeout(_) => return timeout(options),
+        ureq::Error::Timeout(_) => ErrorKind::Timeout,
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => ErrorKind::Connect,
-        ureq::Error::Io(io)
-            if matches!(
-                io.kind(),
-                Io::ConnectionRefused
-                    | Io::ConnectionReset
-                    | Io::ConnectionAborted
-                    | Io::AddrNotAvailable
-            ) =>
-        {
-            ErrorKind::Connect
-        }
-        ureq::Error::Io(io) if io.kind() == Io::TimedOut => return timeout(options),
+        ureq::Error::Io(io) => io_kind(io).unwrap_or(ErrorKind::Request),
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => ErrorKind::Tls,
         ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => ErrorKind::Redirect,
         ureq::Error::BodyExceedsLimit(_) => ErrorKind::BodyTooLarge,
         ureq::Error::BadUri(_) => ErrorKind::InvalidUrl,
         _ => ErrorKind::Request,
     };
+    if kind == ErrorKind::Timeout {
+        return timeout(options.timeout);
+    }
     Failure::new(kind, e.to_string())
 }

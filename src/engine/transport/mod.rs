@@ -20,9 +20,9 @@ use color_eyre::eyre::Result;
 use reqwest::Url;
 
 use super::http::RequestOptions;
+use super::pipeline::Attempt;
 use super::record::{ErrorKind, Failure};
-use super::retry::parse_retry_after;
-use super::task::{Attempt, TaskSpec};
+use super::task::TaskSpec;
 
 /// Which transports a run may use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -142,84 +142,6 @@ fn looks_like_port(text: &str) -> bool {
         .is_some_and(|(_, rest)| rest.starts_with(|c: char| c.is_ascii_digit()))
 }
 
-/// Notes a 429's or 503's `Retry-After` in the attempt, for the retry policy.
-fn note_retry_after(status: u16, headers: &http::HeaderMap, att: &mut Attempt) {
-    if matches!(status, 429 | 503) {
-        att.retry_after = headers
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-    }
-}
-
-/// The failure for a body over `--max-body`.
-fn body_too_large(max: u64) -> Failure {
-    Failure::new(
-        ErrorKind::BodyTooLarge,
-        format!("body exceeds --max-body of {max} bytes"),
-    )
-}
-
-/// Counts a body chunk into the attempt; fails once the body passes `--max-body`.
-fn take_chunk(
-    chunk: &[u8],
-    options: &RequestOptions,
-    spec: &TaskSpec,
-    att: &mut Attempt,
-) -> Result<(), Failure> {
-    let n = chunk.len() as u64;
-    att.bytes += n;
-    spec.tracker.add_bytes(n);
-    if att.bytes > options.max_body {
-        return Err(body_too_large(options.max_body));
-    }
-    if options.buffers_body() {
-        att.body.extend_from_slice(chunk);
-    }
-    Ok(())
-}
-
-/// Walks an error's sources, looking inside `io::Error`s too (their
-/// `source()` skips the error they wrap).
-fn sources<'a>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Vec<&'a (dyn std::error::Error + 'static)> {
-    let mut out = Vec::new();
-    let mut next = Some(e);
-    while let Some(err) = next {
-        out.push(err);
-        next = match err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => err.source(),
-        };
-    }
-    out
-}
-
-/// Whether any source is an I/O timeout (a connect timeout, say).
-fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
-    sources(e).iter().any(|s| {
-        s.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-    })
-}
-
-/// The text of an error and its causes, each said once.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for s in sources(e) {
-        let text = s.to_string();
-        // Wrappers often repeat their inner error's text; say each thing once.
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-    }
-    parts.join(": ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,14 +206,5 @@ mod tests {
             only.target("http://127.0.0.1/x"),
             Ok(Target::Reqwest(_))
         ));
-    }
-
-    #[test]
-    fn timeouts_are_found_inside_io_errors() {
-        let inner = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout");
-        let outer = std::io::Error::other(inner);
-        assert!(timed_out(&outer));
-        assert!(!timed_out(&std::io::Error::other("refused")));
-        assert_eq!(chain(&outer), "connect timeout");
     }
 }

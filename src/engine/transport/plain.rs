@@ -18,11 +18,12 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::Url;
 
 use super::tls::Reqwest;
-use super::{chain, note_retry_after, take_chunk, timed_out};
 use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
+use crate::engine::pipeline::Attempt;
+use crate::engine::pipeline::classify::{chain, timed_out};
 use crate::engine::record::{ErrorKind, Failure, Phase};
 use crate::engine::registry::Tracker;
-use crate::engine::task::{Attempt, TaskSpec, micros};
+use crate::engine::task::TaskSpec;
 
 tokio::task_local! {
     /// The tracker of the request whose future is being polled, so that the
@@ -112,16 +113,12 @@ impl PlainHttp {
                 _ => return Box::pin(self.tls.attempt(next, options, spec, att)).await,
             }
         };
-        att.ttfb_us = Some(micros(spec.dispatched.elapsed()));
-        att.status = Some(response.status().as_u16());
-        att.reason = response.status().canonical_reason().unwrap_or("");
-        note_retry_after(response.status().as_u16(), response.headers(), att);
-        spec.tracker.set_phase(Phase::Receiving);
+        att.answered(spec, response.status(), response.headers());
         let mut body = response.into_body();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(body_error)?;
             if let Some(chunk) = frame.data_ref() {
-                take_chunk(chunk, options, spec, att)?;
+                att.take_chunk(chunk, options, spec)?;
             }
         }
         Ok(())

@@ -5,10 +5,11 @@ use color_eyre::eyre::{Result, WrapErr};
 use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Client, Url};
 
-use super::{chain, note_retry_after, sources, take_chunk};
 use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
-use crate::engine::record::{ErrorKind, Failure, Phase};
-use crate::engine::task::{Attempt, TaskSpec, micros};
+use crate::engine::pipeline::Attempt;
+use crate::engine::pipeline::classify::{chain, is_tls};
+use crate::engine::record::{ErrorKind, Failure};
+use crate::engine::task::TaskSpec;
 
 /// reqwest's client, with its own connection pool.
 #[derive(Clone, Debug)]
@@ -62,13 +63,9 @@ impl Reqwest {
             request = request.body(body.clone());
         }
         let mut response = request.send().await.map_err(classify)?;
-        att.ttfb_us = Some(micros(spec.dispatched.elapsed()));
-        att.status = Some(response.status().as_u16());
-        att.reason = response.status().canonical_reason().unwrap_or("");
-        note_retry_after(response.status().as_u16(), response.headers(), att);
-        spec.tracker.set_phase(Phase::Receiving);
+        att.answered(spec, response.status(), response.headers());
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            take_chunk(&chunk, options, spec, att)?;
+            att.take_chunk(&chunk, options, spec)?;
         }
         Ok(())
     }
@@ -99,10 +96,4 @@ fn classify(e: reqwest::Error) -> Failure {
         ErrorKind::Request
     };
     Failure::new(kind, chain(&e))
-}
-
-fn is_tls(e: &reqwest::Error) -> bool {
-    sources(e)
-        .iter()
-        .any(|s| s.downcast_ref::<rustls::Error>().is_some())
 }

@@ -1,0 +1,365 @@
+//! The fetch pipeline every execution model shares: what an attempt
+//! learns, how its body is counted against `--max-body`, how a server's
+//! `Retry-After` is read, the failures every carrier reports in the same
+//! words, and the one place a [`Record`] is built.
+//!
+//! The async loop (`task::run`) and the blocking loop (the threads model)
+//! differ only in how they wait and how they are cancelled; everything they
+//! decide, they decide here, so their records cannot drift apart.
+
+pub mod classify;
+mod retrier;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+pub(crate) use retrier::{Retrier, Step};
+
+use super::http::RequestOptions;
+use super::record::{ErrorKind, Failure, ItemState, Phase, Record};
+use super::retry::parse_retry_after;
+use super::task::TaskSpec;
+
+/// What one attempt learned, kept even when it fails midway.
+#[derive(Debug, Default)]
+pub(crate) struct Attempt {
+    /// The response's status, once its head arrived.
+    pub(crate) status: Option<u16>,
+    /// The status's canonical reason, for the failure message of an error status.
+    pub(crate) reason: &'static str,
+    /// From dispatch to the response head.
+    pub(crate) ttfb_us: Option<u64>,
+    /// Body bytes received, whether kept or not.
+    pub(crate) bytes: u64,
+    /// The body, when the options keep or save it.
+    pub(crate) body: Vec<u8>,
+    /// The server's `Retry-After`, read from a 429 or 503 answer.
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl Attempt {
+    /// Notes the response head: status, time to first byte and any
+    /// `Retry-After`, and moves the item to the `receiving` phase. All three
+    /// carriers hand over the `http` crate's types, so this is their one
+    /// reading of a head.
+    pub(crate) fn answered(
+        &mut self,
+        spec: &TaskSpec,
+        status: http::StatusCode,
+        headers: &http::HeaderMap,
+    ) {
+        self.ttfb_us = Some(micros(spec.dispatched.elapsed()));
+        self.status = Some(status.as_u16());
+        self.reason = status.canonical_reason().unwrap_or("");
+        let value = headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok());
+        self.retry_after = retry_after(status.as_u16(), value);
+        spec.tracker.set_phase(Phase::Receiving);
+    }
+
+    /// Counts a body chunk into the attempt; fails once the body passes
+    /// `--max-body`, so an endless body ends the attempt instead of the memory.
+    pub(crate) fn take_chunk(
+        &mut self,
+        chunk: &[u8],
+        options: &RequestOptions,
+        spec: &TaskSpec,
+    ) -> Result<(), Failure> {
+        let n = chunk.len() as u64;
+        self.bytes += n;
+        spec.tracker.add_bytes(n);
+        if self.bytes > options.max_body {
+            return Err(body_too_large(options.max_body));
+        }
+        if options.buffers_body() {
+            self.body.extend_from_slice(chunk);
+        }
+        Ok(())
+    }
+
+    /// How the attempt ended, once its transfer is over: an error status
+    /// is a failure too.
+    pub(crate) fn verdict(&self, outcome: Result<(), Failure>) -> Result<(), Failure> {
+        outcome?;
+        match self.status.and_then(ErrorKind::from_status) {
+            Some(kind) => {
+                let code = self.status.unwrap_or_default();
+                let message = format!("{code} {}", self.reason).trim_end().to_string();
+                Err(Failure::new(kind, message))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The record of the item this (last) attempt finished.
+    pub(crate) fn into_record(
+        self,
+        spec: &TaskSpec,
+        latency_us: u64,
+        attempts: u32,
+        (state, error): (ItemState, Option<Failure>),
+        options: &RequestOptions,
+    ) -> Record {
+        let (body, fields) = keep(options, &self.body, self.status.is_some());
+        Record {
+            status: self.status,
+            ttfb_us: self.ttfb_us,
+            bytes: self.bytes,
+            body,
+            fields,
+            ..bare_record(
+                spec.seq,
+                Arc::clone(&spec.url),
+                spec.line,
+                latency_us,
+                attempts,
+                (state, error),
+            )
+        }
+    }
+}
+
+/// A record without an answer in it: the base of every record, so a field
+/// added to [`Record`] is filled in one place.
+fn bare_record(
+    seq: u64,
+    url: Arc<str>,
+    line: Option<u64>,
+    latency_us: u64,
+    attempts: u32,
+    (state, error): (ItemState, Option<Failure>),
+) -> Record {
+    Record {
+        seq,
+        url,
+        state,
+        status: None,
+        latency_us,
+        ttfb_us: None,
+        bytes: 0,
+        attempts,
+        error,
+        line,
+        body: None,
+        fields: None,
+    }
+}
+
+/// The record of an item that failed before any attempt could tell
+/// anything (a task that died, an item refused at dispatch): no attempt
+/// counted, latency from `since`.
+pub(crate) fn failed_record(
+    seq: u64,
+    url: Arc<str>,
+    line: Option<u64>,
+    since: Instant,
+    failure: Failure,
+) -> Record {
+    let ending = (ItemState::Failed, Some(failure));
+    bare_record(seq, url, line, micros(since.elapsed()), 0, ending)
+}
+
+/// The record of an item whose attempt was given up on without its answer
+/// (a blocking thread that cannot be interrupted, or could not start): the
+/// one attempt counts, latency is set by the caller when the end comes.
+pub(crate) fn abandoned_record(
+    seq: u64,
+    url: Arc<str>,
+    line: Option<u64>,
+    (state, error): (ItemState, Failure),
+) -> Record {
+    bare_record(seq, url, line, 0, 1, (state, Some(error)))
+}
+
+/// How an item ended, from what its last attempt concluded.
+pub(crate) fn ending(verdict: Result<(), Failure>) -> (ItemState, Option<Failure>) {
+    match verdict {
+        Err(f) if f.kind == ErrorKind::Cancelled => (ItemState::Cancelled, Some(f)),
+        Err(f) => (ItemState::Failed, Some(f)),
+        Ok(()) => (ItemState::Done, None),
+    }
+}
+
+/// Microseconds, saturating: a record's time fields.
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The failure of an item cancelled by a command.
+pub(crate) fn cancelled() -> Failure {
+    Failure::new(ErrorKind::Cancelled, "cancelled by request")
+}
+
+/// The failure of an attempt that outlived `--timeout`, in the words every
+/// model uses whichever clock noticed it.
+pub(crate) fn timeout(limit: Duration) -> Failure {
+    Failure::new(
+        ErrorKind::Timeout,
+        format!(
+            "no complete response within {}",
+            humantime::format_duration(limit)
+        ),
+    )
+}
+
+/// The failure for a body over `--max-body`.
+fn body_too_large(max: u64) -> Failure {
+    Failure::new(
+        ErrorKind::BodyTooLarge,
+        format!("body exceeds --max-body of {max} bytes"),
+    )
+}
+
+/// The wait a `status` answer asks for through its `Retry-After` value.
+/// Only 429 and 503 are read: elsewhere the header does not ask the client
+/// to come back later.
+pub(crate) fn retry_after(status: u16, value: Option<&str>) -> Option<Duration> {
+    if !matches!(status, 429 | 503) {
+        return None;
+    }
+    value.and_then(|v| parse_retry_after(v, SystemTime::now()))
+}
+
+/// The body and extracted fields a record keeps, as the options ask.
+pub(crate) fn keep(
+    options: &RequestOptions,
+    body: &[u8],
+    responded: bool,
+) -> (
+    Option<serde_json::Value>,
+    Option<serde_json::Map<String, serde_json::Value>>,
+) {
+    if !responded || (!options.keep_body && options.extract.is_empty()) {
+        return (None, None);
+    }
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let fields = (!options.extract.is_empty()).then(|| {
+        options
+            .extract
+            .iter()
+            .map(|p| {
+                let v = parsed.as_ref().and_then(|v| v.pointer(p)).cloned();
+                (p.clone(), v.unwrap_or(serde_json::Value::Null))
+            })
+            .collect()
+    });
+    let body = options.keep_body.then(|| {
+        parsed.unwrap_or_else(|| serde_json::Value::String(String::from_utf8_lossy(body).into()))
+    });
+    (body, fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_json_strings_and_fields() {
+        let opts = RequestOptions {
+            keep_body: true,
+            extract: vec!["/name".into(), "/missing".into()],
+            ..RequestOptions::default()
+        };
+        let (body, fields) = keep(&opts, br#"{"name":"item-1","id":1}"#, true);
+        assert_eq!(body.unwrap()["id"], 1);
+        let fields = fields.unwrap();
+        assert_eq!(fields["/name"], "item-1");
+        assert_eq!(fields["/missing"], serde_json::Value::Null);
+        let (body, _) = keep(&opts, b"plain \xff text", true);
+        assert_eq!(
+            body.unwrap(),
+            serde_json::Value::String("plain \u{fffd} text".into())
+        );
+        let (body, fields) = keep(&RequestOptions::default(), b"{}", true);
+        assert!(body.is_none() && fields.is_none());
+    }
+
+    #[test]
+    fn retry_after_is_read_only_where_it_asks_for_a_wait() {
+        assert_eq!(retry_after(429, Some("2")), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(503, Some(" 0 ")), Some(Duration::ZERO));
+        assert_eq!(retry_after(200, Some("2")), None);
+        assert_eq!(retry_after(500, Some("2")), None);
+        assert_eq!(retry_after(429, None), None);
+        assert_eq!(retry_after(429, Some("soon")), None);
+    }
+
+    #[test]
+    fn error_statuses_fail_the_attempt_in_words() {
+        let att = Attempt {
+            status: Some(503),
+            reason: "Service Unavailable",
+            ..Attempt::default()
+        };
+        let f = att.verdict(Ok(())).unwrap_err();
+        assert_eq!(
+            (f.kind, f.message.as_str()),
+            (ErrorKind::Http5xx, "503 Service Unavailable")
+        );
+        let odd = Attempt {
+            status: Some(599),
+            ..Attempt::default()
+        };
+        assert_eq!(odd.verdict(Ok(())).unwrap_err().message, "599");
+        let ok = Attempt {
+            status: Some(200),
+            ..Attempt::default()
+        };
+        assert!(ok.verdict(Ok(())).is_ok());
+        assert_eq!(
+            ok.verdict(Err(cancelled())).unwrap_err().kind,
+            ErrorKind::Cancelled
+        );
+    }
+
+    fn spec() -> TaskSpec {
+        let counters = Arc::new(super::super::registry::PhaseCounters::default());
+        TaskSpec {
+            seq: 1,
+            url: Arc::from("http://h/x"),
+            line: None,
+            token: tokio_util::sync::CancellationToken::new(),
+            tracker: Arc::new(super::super::registry::Tracker::new(counters)),
+            dispatched: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn chunks_count_until_the_body_limit() {
+        let spec = spec();
+        let options = RequestOptions {
+            max_body: 5,
+            keep_body: true,
+            ..RequestOptions::default()
+        };
+        let mut att = Attempt::default();
+        assert!(att.take_chunk(b"abc", &options, &spec).is_ok());
+        assert!(att.take_chunk(b"de", &options, &spec).is_ok());
+        let f = att.take_chunk(b"f", &options, &spec).unwrap_err();
+        assert_eq!(f.kind, ErrorKind::BodyTooLarge);
+        assert_eq!((att.bytes, spec.tracker.bytes()), (6, 6));
+        assert_eq!(att.body, b"abcde", "the chunk over the limit is not kept");
+        let mut unbuffered = Attempt::default();
+        let plain = RequestOptions::default();
+        assert!(unbuffered.take_chunk(b"abc", &plain, &spec).is_ok());
+        assert!(unbuffered.body.is_empty());
+    }
+
+    #[test]
+    fn records_without_an_answer() {
+        let since = Instant::now();
+        let r = failed_record(7, Arc::from("http://h/x"), Some(3), since, cancelled());
+        assert_eq!((r.seq, r.line, r.attempts), (7, Some(3), 0));
+        assert_eq!(r.state, ItemState::Failed);
+        assert_eq!(r.status, None);
+        assert_eq!(
+            timeout(Duration::from_secs(2)).message,
+            "no complete response within 2s"
+        );
+        assert_eq!(
+            body_too_large(10).message,
+            "body exceeds --max-body of 10 bytes"
+        );
+    }
+}
