@@ -146,6 +146,9 @@ pub struct ShardView {
     pub busy: Option<f64>,
     /// Tasks alive on its runtime.
     pub alive_tasks: usize,
+    /// Requests its clients saw from a thread other than its own: always 0
+    /// (nothing on a request's path is shared between shards).
+    pub foreign_uses: u64,
 }
 
 /// How the executor is doing: the heartbeat's lag, the runtime's workers
@@ -195,6 +198,9 @@ pub struct ExecutorView {
     pub demo: Option<DemoSwitches>,
     /// The shards, in order (one per event loop).
     pub shards: Vec<ShardView>,
+    /// Shards taking new items now (the first ones); the others have
+    /// their thread and loop but nothing to run until needed.
+    pub active_shards: usize,
 }
 
 /// The demo-only blocking switches, as the engine has them now.

@@ -55,8 +55,50 @@ pub fn proc_status() -> Option<ProcStatus> {
     })
 }
 
+/// The machine's CPU time so far, from the first line of `/proc/stat`, in
+/// clock ticks: idle (idle + iowait) and all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuTimes {
+    /// Ticks no CPU had anything to run.
+    pub idle: u64,
+    /// All ticks, of all CPUs.
+    pub total: u64,
+    /// CPUs the line adds up.
+    pub cpus: usize,
+}
+
+impl CpuTimes {
+    /// How many CPUs stood idle, on average, between `earlier` and `self`.
+    pub fn idle_cpus_since(&self, earlier: &CpuTimes) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total)?;
+        let idle = self.idle.checked_sub(earlier.idle)?;
+        (total > 0).then(|| idle as f64 / total as f64 * self.cpus as f64)
+    }
+}
+
+/// Reads the machine's CPU times; None where `/proc/stat` is not there.
+pub fn cpu_times() -> Option<CpuTimes> {
+    parse_cpu_times(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+fn parse_cpu_times(stat: &str) -> Option<CpuTimes> {
+    let mut lines = stat.lines();
+    let first = lines.next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = first
+        .split_whitespace()
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let total = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+    let cpus = lines.take_while(|l| l.starts_with("cpu")).count().max(1);
+    Some(CpuTimes { idle, total, cpus })
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn limits_and_memory_are_readable_on_linux() {
         if cfg!(target_os = "linux") {
@@ -65,6 +107,24 @@ mod tests {
             let now = super::proc_status().unwrap();
             assert!(now.threads >= 1 && now.rss_bytes > 1024 * 1024, "{now:?}");
             assert!(super::open_files_limit().is_some_and(|n| n > 0));
+        }
+    }
+
+    #[test]
+    fn cpu_times_parse_and_give_idle_cpus() {
+        let a =
+            parse_cpu_times("cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 1\ncpu1 1\nintr 5\n").unwrap();
+        assert_eq!((a.idle, a.total, a.cpus), (800, 1000, 2));
+        let b = CpuTimes {
+            idle: 900,
+            total: 1200,
+            cpus: 2,
+        };
+        assert_eq!(b.idle_cpus_since(&a), Some(1.0));
+        assert_eq!(a.idle_cpus_since(&b), None);
+        assert!(parse_cpu_times("garbage").is_none());
+        if std::path::Path::new("/proc/stat").exists() {
+            assert!(cpu_times().is_some());
         }
     }
 

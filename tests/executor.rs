@@ -64,6 +64,7 @@ async fn run_with(cfg: EngineConfig) -> Snapshot {
 async fn with_two_shards_both_run_tasks_and_a_blocked_one_shows_its_lag() {
     let mut cfg = config(true, false);
     cfg.shards = 2;
+    cfg.shards_on_demand = false;
     let snap = run_with(cfg).await;
     let x = &snap.executor;
     assert!(

@@ -9,8 +9,8 @@ use fetchtop::app::App;
 use fetchtop::engine::{ErrorKind, Model, Phase};
 use fetchtop::keymap::Action;
 use fetchtop::snapshot::{
-    DemoSwitches, ExecutorView, HistogramBar, HistoryPoint, Percentiles, RunState, Snapshot,
-    StateCounts, TaskView,
+    DemoSwitches, ExecutorView, HistogramBar, HistoryPoint, Percentiles, RunState, ShardView,
+    Snapshot, StateCounts, TaskView,
 };
 use fetchtop::ui::{Theme, draw};
 use ratatui::Terminal;
@@ -140,6 +140,21 @@ fn busy() -> Snapshot {
             os_threads_peak: Some(11),
             rss_bytes: Some(24_100_000),
             thread_cap: 1000,
+            active_shards: 2,
+            shards: vec![
+                ShardView {
+                    id: 0,
+                    in_flight: 26,
+                    lag_max_ms: 1.9,
+                    ..ShardView::default()
+                },
+                ShardView {
+                    id: 1,
+                    in_flight: 24,
+                    lag_max_ms: 0.7,
+                    ..ShardView::default()
+                },
+            ],
             ..ExecutorView::default()
         },
         ..Snapshot::default()
@@ -152,6 +167,7 @@ fn blocked_demo() -> Snapshot {
     s.executor = ExecutorView {
         workers: 1,
         current_thread: true,
+        active_shards: 1,
         lag_now_ms: 96.0,
         lag_p99_ms: 304.0,
         lag_max_ms: 310.0,
@@ -173,6 +189,7 @@ fn blocked_demo() -> Snapshot {
             work: "every 10th item sleeps 50ms".into(),
             blocked_items: 77,
         }),
+        shards: Vec::new(),
         ..s.executor
     };
     s.rate_recent = 161.0;
@@ -292,7 +309,7 @@ fn a_blocked_executor_shows_lag_warning_and_switches() {
     insta::assert_snapshot!("blocked_demo_160x45", t.backend());
     let s = text(&t);
     assert!(
-        s.contains("executor · async: a tokio task per item · 1 worker (current-thread runtime)")
+        s.contains("executor · async: a tokio task per item · 1 shard: one event loop runs every task")
     );
     assert!(
         s.contains("heartbeat lag now 96.0ms p99 304ms max 310ms"),
@@ -310,7 +327,7 @@ fn a_blocked_executor_shows_lag_warning_and_switches() {
     insta::assert_snapshot!("threads_at_cap_80x24", t.backend());
     let s = text(&t);
     assert!(
-        s.contains("executor · threads 1,000/1,000 · 1 worker"),
+        s.contains("executor · threads 1,000/1,000 · 1 shard"),
         "{s}"
     );
     assert!(s.contains("blocking in threads"), "{s}");

@@ -219,6 +219,12 @@ impl DemoServer {
         self.counters.snapshot()
     }
 
+    /// What `POST /stats/reset` does, directly: `requests` to 0 and
+    /// `max_in_flight` to the current `in_flight`.
+    pub fn reset_stats(&self) -> ServerStats {
+        self.counters.reset()
+    }
+
     /// Graceful stop: stop accepting, drop connections, wait for the task.
     ///
     /// Requests still sleeping are answered 503 at once. Connections that

@@ -11,12 +11,18 @@
 //! - **never more than the limit**: permits are taken with a CAS on the
 //!   global count, so the sum over shards can never pass the limit;
 //! - **the whole limit usable**: a shard may take more than its fair share
-//!   (limit / shards) whenever the others do not need theirs. A shard
-//!   below its share keeps its missing permits reserved only while its
-//!   heartbeat is recent: a shard whose event loop is stuck (a blocking
-//!   call, a CPU-bound burst) reserves nothing, and the others take over.
+//!   (limit / active shards) whenever the others do not need theirs. A
+//!   shard below its share keeps its missing permits reserved only while
+//!   its heartbeat is recent: a shard whose event loop is stuck (a blocking
+//!   call, a CPU-bound burst) reserves nothing, and the others take over,
+//!   even a shard not yet active.
+//!
+//! Only the first `active` shards take permits (the control plane moves
+//! that number; see `control.rs`): a second event loop costs wake-ups and
+//! smaller batches, and pays only when the first is saturated and a core
+//! is free for it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -27,8 +33,10 @@ use tokio::sync::Notify;
 pub const BUSY_AFTER: Duration = Duration::from_millis(30);
 
 /// One shard's corner of the admission state. Each field is written by its
-/// shard only and read by the others.
+/// shard only and read by the others. Aligned to its own cache lines, so
+/// one shard's writes never invalidate another's (false sharing).
 #[derive(Debug)]
+#[repr(align(128))]
 struct ShardSlot {
     /// Permits this shard holds (its items in flight).
     held: AtomicU64,
@@ -49,6 +57,8 @@ pub struct Admission {
     in_flight: AtomicU64,
     /// Highest `in_flight` seen.
     max_in_flight: AtomicU64,
+    /// Shards that take permits: the first `active` ones.
+    active: AtomicUsize,
     shards: Box<[ShardSlot]>,
     epoch: Instant,
 }
@@ -60,6 +70,7 @@ impl Admission {
             limit: AtomicU64::new(limit),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
+            active: AtomicUsize::new(shards.max(1)),
             shards: (0..shards.max(1))
                 .map(|_| ShardSlot {
                     held: AtomicU64::new(0),
@@ -83,6 +94,19 @@ impl Admission {
         for s in &*self.shards {
             s.wake.notify_one();
         }
+    }
+
+    /// Lets the first `n` shards (at least one, at most all) take permits,
+    /// and wakes every shard.
+    pub fn set_active(&self, n: usize) {
+        self.active
+            .store(n.clamp(1, self.shards.len()), Ordering::Relaxed);
+        self.set_limit(self.limit());
+    }
+
+    /// Shards that take permits now.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
     }
 
     /// The effective limit.
@@ -132,7 +156,10 @@ impl Admission {
     /// whole permits allow, the remainder to the first shards, so the
     /// shares add up to the limit exactly.
     fn fair(&self, shard: usize, limit: u64) -> u64 {
-        let n = self.shards.len() as u64;
+        let n = self.active() as u64;
+        if shard as u64 >= n {
+            return 0;
+        }
         limit / n + u64::from((shard as u64) < limit % n)
     }
 
@@ -145,7 +172,13 @@ impl Admission {
         }
         let limit = self.limit().min(cap);
         let now = self.now_us();
-        let reserved: u64 = (0..self.shards.len())
+        let active = self.active();
+        // A shard not active yet steps in only for an active one that is stuck.
+        if shard >= active && (0..active).all(|s| self.responsive(s, now)) {
+            self.slot(shard).hungry.store(false, Ordering::Relaxed);
+            return 0;
+        }
+        let reserved: u64 = (0..active)
             .filter(|&s| s != shard && self.responsive(s, now))
             .map(|s| self.fair(s, limit).saturating_sub(self.held(s)))
             .sum();
@@ -169,7 +202,8 @@ impl Admission {
         };
         let slot = self.slot(shard);
         let held = slot.held.fetch_add(taken, Ordering::Relaxed) + taken;
-        if taken > 0 {
+        // A plain load first: the shared line is written only for a new high.
+        if taken > 0 && current + taken > self.max_in_flight.load(Ordering::Relaxed) {
             self.max_in_flight
                 .fetch_max(current + taken, Ordering::Relaxed);
         }
@@ -263,11 +297,38 @@ mod tests {
     }
 
     #[test]
+    fn only_active_shards_take_permits_unless_one_is_stuck() {
+        let a = Admission::new(2, 10);
+        a.set_active(1);
+        a.beat(0);
+        a.beat(1);
+        assert_eq!(a.acquire(1, 10, u64::MAX), 0, "shard 1 is not active");
+        assert_eq!(
+            a.acquire(0, 100, u64::MAX),
+            10,
+            "shard 0 has the whole limit"
+        );
+        a.release(0, 10);
+        std::thread::sleep(BUSY_AFTER + Duration::from_millis(10));
+        a.beat(1);
+        assert_eq!(
+            a.acquire(1, 4, u64::MAX),
+            4,
+            "shard 0 is stuck: shard 1 steps in"
+        );
+        a.set_active(5);
+        assert_eq!(a.active(), 2, "never more than there are");
+    }
+
+    #[test]
     fn shares_add_up_to_the_limit() {
         let a = Admission::new(3, 0);
-        for limit in [0, 1, 2, 3, 7, 50, 1001] {
-            let sum: u64 = (0..3).map(|s| a.fair(s, limit)).sum();
-            assert_eq!(sum, limit);
+        for active in [1, 2, 3] {
+            a.set_active(active);
+            for limit in [0, 1, 2, 3, 7, 50, 1001] {
+                let sum: u64 = (0..3).map(|s| a.fair(s, limit)).sum();
+                assert_eq!(sum, limit);
+            }
         }
     }
 

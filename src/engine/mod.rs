@@ -90,6 +90,9 @@ pub struct EngineConfig {
     /// Event loops, each on an OS thread of its own (`--workers`); the
     /// tasks are spread over them.
     pub shards: usize,
+    /// Start with one shard running and add the others as they pay (the
+    /// default), instead of running all of them from the start (`--workers N`).
+    pub shards_on_demand: bool,
 }
 
 impl Default for EngineConfig {
@@ -108,6 +111,7 @@ impl Default for EngineConfig {
             ceiling: MAX_CONCURRENCY,
             skip: None,
             shards: default_shards(),
+            shards_on_demand: true,
         }
     }
 }
@@ -181,6 +185,9 @@ impl Engine {
         let (feed, reader) = source.into_feed();
         let feed = Arc::new(feed);
         let admission = Arc::new(admission::Admission::new(shards, limit));
+        if config.shards_on_demand {
+            admission.set_active(1);
+        }
         let pacer = config.rate.map(|r| Arc::new(pace::Pacer::new(r)));
         let started = std::time::Instant::now();
         let (report_tx, report_rx) = mpsc::unbounded_channel();
@@ -226,6 +233,7 @@ impl Engine {
                 counter,
                 reader,
                 admission,
+                on_demand: config.shards_on_demand && shards > 1,
                 feed,
                 runner,
                 shards: shard_commands,

@@ -65,8 +65,6 @@ pub(crate) struct ShardReport {
     pub tally: Tally,
     /// Latencies recorded since its last report that carried some.
     pub latency: Option<Histogram<u64>>,
-    /// Its items in flight now.
-    pub in_flight: u64,
     /// Items it started.
     pub dispatched: u64,
     /// Items it skipped as already recorded (`--resume`).
@@ -77,6 +75,8 @@ pub(crate) struct ShardReport {
     pub tasks: Vec<TaskView>,
     /// Its event loop's health.
     pub executor: ExecutorView,
+    /// Requests its clients saw from another thread (always 0).
+    pub foreign_uses: u64,
     /// It saw the feed end.
     pub source_done: bool,
     /// Sent right after a command, so the screen can show its effect now.
@@ -133,12 +133,12 @@ impl ShardReport {
             shard,
             tally: Tally::default(),
             latency: None,
-            in_flight: 0,
             dispatched: 0,
             skipped: 0,
             phases: StateCounts::default(),
             tasks: Vec::new(),
             executor: ExecutorView::default(),
+            foreign_uses: 0,
             source_done: true,
             urgent: true,
             finished: true,
@@ -523,7 +523,6 @@ impl Shard {
             shard: self.id,
             tally: self.stats.tally().clone(),
             latency,
-            in_flight: self.registry.len() as u64,
             dispatched: self.dispatched,
             skipped: self.skipped,
             phases,
@@ -533,6 +532,7 @@ impl Shard {
                 self.registry.oldest(now, self.table_rows)
             },
             executor,
+            foreign_uses: self.ctx.foreign_uses(),
             source_done: self.source_done,
             urgent,
             finished,

@@ -591,6 +591,57 @@ mod tests {
     }
 
     #[test]
+    fn shards_merged_equal_one_stats_that_saw_everything() {
+        let mut whole = Stats::new();
+        let mut merged = Stats::new();
+        let mut shards: Vec<ShardStats> = (0..3).map(|_| ShardStats::default()).collect();
+        let t = Duration::from_secs(3);
+        for i in 0..3000u64 {
+            let state = match i % 17 {
+                0 => ItemState::Failed,
+                1 => ItemState::Cancelled,
+                _ => ItemState::Done,
+            };
+            let status = match state {
+                ItemState::Done => Some(200),
+                ItemState::Failed => Some(503),
+                ItemState::Cancelled => None,
+            };
+            let r = record(state, status, 1 + (i * 7919) % 4000);
+            whole.record(&r, t);
+            shards[(i % 3) as usize].record(&r);
+            // Hand latencies over now and then, as the shards' reports do.
+            if i % 500 == 0 {
+                for s in &mut shards {
+                    if let Some(h) = s.take_latency() {
+                        merged.add_latency(&h, t);
+                    }
+                }
+            }
+        }
+        let mut tally = Tally::default();
+        for s in &mut shards {
+            if let Some(h) = s.take_latency() {
+                merged.add_latency(&h, t);
+            }
+            tally.add(s.tally());
+        }
+        merged.set_tally(tally);
+        assert_eq!(merged.tally(), whole.tally());
+        assert_eq!(merged.latency_histogram(), whole.latency_histogram());
+        let (mut a, mut b) = (Snapshot::default(), Snapshot::default());
+        a.elapsed = t;
+        b.elapsed = t;
+        merged.fill(&mut a, true);
+        whole.fill(&mut b, true);
+        assert_eq!(a.latency, b.latency, "percentiles of the merge are exact");
+        assert_eq!(a.histogram, b.histogram);
+        assert_eq!(a.status, b.status);
+        assert_eq!(a.errors, b.errors);
+        assert!(shards.iter_mut().all(|s| s.take_latency().is_none()));
+    }
+
+    #[test]
     fn memory_is_bounded_by_constants() {
         let mut s = Stats::new();
         for i in 0..200_000u64 {

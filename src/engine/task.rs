@@ -16,12 +16,38 @@ use super::transport::{Target, Transport};
 pub struct FetchContext {
     transport: Transport,
     options: RequestOptions,
+    /// The thread (the shard) whose tasks use these clients.
+    owner: std::sync::OnceLock<std::thread::ThreadId>,
+    /// Requests made from any other thread: always 0, since each shard has
+    /// clients of its own. The check behind "no lock on the hot path is
+    /// shared between shards": a pool touched from one thread only cannot
+    /// be contended by another.
+    foreign: std::sync::atomic::AtomicU64,
 }
 
 impl FetchContext {
     /// Shares `transport` and `options` among a run's tasks.
     pub fn new(transport: Transport, options: RequestOptions) -> FetchContext {
-        FetchContext { transport, options }
+        FetchContext {
+            transport,
+            options,
+            owner: std::sync::OnceLock::new(),
+            foreign: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Requests made through these clients from a thread other than the
+    /// first one to use them.
+    pub fn foreign_uses(&self) -> u64 {
+        self.foreign.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn note_thread(&self) {
+        let me = std::thread::current().id();
+        if *self.owner.get_or_init(|| me) != me {
+            self.foreign
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -48,6 +74,7 @@ pub struct TaskSpec {
 /// Each attempt has the whole `--timeout`; between attempts the task is in
 /// the `retrying` phase, and a cancellation ends the wait at once.
 pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
+    ctx.note_thread();
     let mut retrier = Retrier::new(ctx.options.retry);
     let verdict = match ctx.transport.target(&spec.url) {
         Err(f) => Err(f),

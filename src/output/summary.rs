@@ -106,8 +106,10 @@ pub struct FrameStats {
 pub struct ExecutorSummary {
     /// The execution model at the end of the run.
     pub model: Model,
-    /// Runtime worker threads.
+    /// Shards: event loops, each on an OS thread of its own.
     pub workers: usize,
+    /// Each shard's share of the run (in flight is 0 at the end).
+    pub shards: Vec<crate::snapshot::ShardView>,
     /// 99th percentile of the heartbeat's lag over the run, in ms.
     pub lag_ms_p99: f64,
     /// Largest heartbeat lag of the run, in ms.
@@ -163,6 +165,7 @@ impl Summary {
             executor: ExecutorSummary {
                 model: s.executor.model,
                 workers: s.executor.workers,
+                shards: s.executor.shards.clone(),
                 lag_ms_p99: round3(s.executor.lag_run_p99_ms),
                 lag_ms_max: round3(s.executor.lag_run_max_ms),
                 os_threads_peak: s.executor.os_threads_peak,
@@ -246,9 +249,15 @@ impl Summary {
             let _ = writeln!(t, "  errors     {}", kinds.join("  "));
         }
         let x = &self.executor;
+        let per_shard = if x.shards.len() > 1 {
+            let counts: Vec<String> = x.shards.iter().map(|s| format::count(s.finished)).collect();
+            format!(" ({} items)", counts.join(" | "))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             t,
-            "  executor   {}, {} worker{}, heartbeat lag p99 {} max {}{}",
+            "  executor   {}, {} shard{}{per_shard}, heartbeat lag p99 {} max {}{}",
             x.model.as_str(),
             x.workers,
             if x.workers == 1 { "" } else { "s" },
@@ -307,6 +316,18 @@ mod tests {
             total: Some(1000),
             executor: ExecutorView {
                 workers: 2,
+                shards: vec![
+                    crate::snapshot::ShardView {
+                        id: 0,
+                        finished: 600,
+                        ..Default::default()
+                    },
+                    crate::snapshot::ShardView {
+                        id: 1,
+                        finished: 400,
+                        ..Default::default()
+                    },
+                ],
                 lag_run_p99_ms: 1.5,
                 lag_run_max_ms: 70.0,
                 os_threads_peak: Some(9),
@@ -331,6 +352,7 @@ mod tests {
         assert_eq!(v["planned"], 1000);
         assert_eq!(v["executor"]["model"], "async");
         assert_eq!(v["executor"]["workers"], 2);
+        assert_eq!(v["executor"]["shards"][1]["finished"], 400);
         assert_eq!(v["executor"]["lag_ms_p99"], 1.5);
         assert_eq!(v["executor"]["lag_ms_max"], 70.0);
         assert_eq!(v["executor"]["os_threads_peak"], 9);
@@ -344,7 +366,10 @@ mod tests {
         assert!(t.contains("900 not started"), "{t}");
         assert!(t.contains("503: 8"), "{t}");
         assert!(t.contains("http_5xx: 8"), "{t}");
-        assert!(t.contains("executor   async, 2 workers"), "{t}");
+        assert!(
+            t.contains("executor   async, 2 shards (600 | 400 items)"),
+            "{t}"
+        );
     }
 
     #[test]

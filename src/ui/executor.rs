@@ -82,13 +82,41 @@ fn model_text(x: &ExecutorView, wide: bool) -> String {
 }
 
 fn workers_text(x: &ExecutorView, wide: bool) -> String {
-    if x.current_thread && wide {
-        "1 worker (current-thread runtime)".into()
-    } else if x.workers == 1 {
-        "1 worker".into()
-    } else {
-        format!("{} workers", x.workers)
+    let shards = x.shards.len().max(x.workers).max(1);
+    let running = x.active_shards.clamp(1, shards);
+    match (shards, wide) {
+        (1, true) => "1 shard: one event loop runs every task".into(),
+        (1, false) => "1 shard".into(),
+        (n, true) if running < n => {
+            format!("{n} shards (event loops, one per thread), {running} running")
+        }
+        (n, true) => format!("{n} shards (event loops, one per thread)"),
+        (n, false) if running < n => format!("{n} shards, {running} running"),
+        (n, false) => format!("{n} shards"),
     }
+}
+
+/// Each shard's requests in flight, coloured by its own heartbeat lag, so a
+/// stuck event loop stands out beside the others; shards not running yet
+/// are dimmed.
+fn shards_segment(x: &ExecutorView, theme: &Theme) -> Option<Vec<Span<'static>>> {
+    if x.shards.len() < 2 {
+        return None;
+    }
+    let mut seg = vec![Span::styled("per shard ", theme.label())];
+    for (i, s) in x.shards.iter().enumerate() {
+        if i > 0 {
+            seg.push(Span::styled("|", theme.dim()));
+        }
+        let style = if s.id >= x.active_shards.max(1) && s.in_flight == 0 {
+            theme.dim()
+        } else {
+            lag_style(s.lag_max_ms, theme)
+        };
+        seg.push(Span::styled(format::count(s.in_flight), style));
+    }
+    seg.push(Span::styled(" in flight", theme.dim()));
+    Some(seg)
 }
 
 /// Renders the panel; `roomy` gives the demo switches a line of their own.
@@ -132,6 +160,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme
 
     // Segments in order of importance; a narrow panel keeps those that fit.
     let mut segments: Vec<Vec<Span>> = Vec::new();
+    segments.extend(shards_segment(x, theme));
     if let Some(n) = x.os_threads {
         let mut seg = pair("OS threads ", format::count(n), theme);
         if let Some(peak) = x.os_threads_peak {
@@ -208,6 +237,38 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_are_named_and_counted() {
+        let one = ExecutorView {
+            workers: 1,
+            active_shards: 1,
+            ..ExecutorView::default()
+        };
+        assert_eq!(
+            workers_text(&one, true),
+            "1 shard: one event loop runs every task"
+        );
+        assert!(shards_segment(&one, &Theme::default()).is_none());
+        let shard = |id, in_flight| crate::snapshot::ShardView {
+            id,
+            in_flight,
+            ..Default::default()
+        };
+        let two = ExecutorView {
+            workers: 2,
+            active_shards: 1,
+            shards: vec![shard(0, 25), shard(1, 0)],
+            ..ExecutorView::default()
+        };
+        assert_eq!(workers_text(&two, false), "2 shards, 1 running");
+        let text: String = shards_segment(&two, &Theme::default())
+            .unwrap()
+            .iter()
+            .map(|s| s.content.to_string())
+            .collect();
+        assert_eq!(text, "per shard 25|0 in flight");
+    }
 
     #[test]
     fn the_sparkline_is_flat_when_healthy_and_tall_when_stalled() {
