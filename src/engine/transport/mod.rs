@@ -12,6 +12,7 @@
 //! so a record does not depend on which one carried it (tests/transport.rs).
 
 mod plain;
+mod pool;
 mod tls;
 
 use std::str::FromStr;
