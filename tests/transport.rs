@@ -190,7 +190,11 @@ async fn both_transports_give_the_same_records() {
     let kind = |p: &str| seen[p]["error"].as_str().map(str::to_string);
     assert_eq!(seen["ok"]["state"], json!(ItemState::Done));
     assert_eq!(seen["ok"]["http"], "1.1");
-    assert_eq!(seen["nothing"]["http"], json!(null), "no answer, no version");
+    assert_eq!(
+        seen["nothing"]["http"],
+        json!(null),
+        "no answer, no version"
+    );
     assert_eq!(seen["ok"]["body"]["name"], "one");
     assert_eq!(seen["ok"]["fields"]["/id"], 1);
     assert_eq!(seen["text"]["body"], "plain text, not JSON");

@@ -150,11 +150,18 @@ impl Lean {
             uri = Uri::try_from(next.as_str()).map_err(|e| {
                 Failure::new(
                     ErrorKind::Redirect,
-                    format!("error following redirect: invalid URL {:?}: {e}", next.as_str()),
+                    format!(
+                        "error following redirect: invalid URL {:?}: {e}",
+                        next.as_str()
+                    ),
                 )
             })?;
         };
-        att.answered(spec, (response.status(), response.version()), response.headers());
+        att.answered(
+            spec,
+            (response.status(), response.version()),
+            response.headers(),
+        );
         let mut body = response.into_body();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(body_error)?;

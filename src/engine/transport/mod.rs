@@ -185,10 +185,7 @@ mod tests {
         for lean in ["http://127.0.0.1:8080/items/1?x=1", "https://127.0.0.1/x"] {
             assert!(matches!(t.target(lean), Ok(Target::Lean(_))), "{lean}");
         }
-        for other in [
-            " http://127.0.0.1/x",
-            "http://exämple.test/",
-        ] {
+        for other in [" http://127.0.0.1/x", "http://exämple.test/"] {
             assert!(matches!(t.target(other), Ok(Target::Reqwest(_))), "{other}");
         }
         // A space inside is refused on both paths (issue 5: bad input).

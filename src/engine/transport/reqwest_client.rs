@@ -65,7 +65,11 @@ impl Reqwest {
             request = request.body(body.clone());
         }
         let mut response = request.send().await.map_err(classify)?;
-        att.answered(spec, (response.status(), response.version()), response.headers());
+        att.answered(
+            spec,
+            (response.status(), response.version()),
+            response.headers(),
+        );
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             att.take_chunk(&chunk, options, spec)?;
         }
