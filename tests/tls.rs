@@ -39,6 +39,12 @@ struct Serve {
     close: bool,
 }
 
+/// HTTP/1.1 only, keep-alive.
+const H1: Serve = Serve {
+    h2: false,
+    close: false,
+};
+
 /// Starts an https server on 127.0.0.1 answering every path with a small
 /// JSON body; returns its base URL and its counters.
 async fn serve(how: Serve) -> (String, Arc<Seen>) {
@@ -138,11 +144,7 @@ fn insecure() -> RequestOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insecure_https_succeeds_over_http_1_1_on_both_transports() {
-    let (base, _) = serve(Serve {
-        h2: false,
-        close: false,
-    })
-    .await;
+    let (base, _) = serve(H1).await;
     for transport in [TransportChoice::Auto, TransportChoice::Reqwest] {
         let records = fetch(&base, 3, 2, insecure(), transport).await;
         for r in &records {
@@ -158,11 +160,7 @@ async fn insecure_https_succeeds_over_http_1_1_on_both_transports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_fails_as_tls_naming_the_cause() {
-    let (base, _) = serve(Serve {
-        h2: false,
-        close: false,
-    })
-    .await;
+    let (base, _) = serve(H1).await;
     let verified = RequestOptions {
         insecure: false,
         ..insecure()
@@ -186,11 +184,7 @@ async fn an_untrusted_certificate_fails_as_tls_naming_the_cause() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_are_kept_alive() {
-    let (base, seen) = serve(Serve {
-        h2: false,
-        close: false,
-    })
-    .await;
+    let (base, seen) = serve(H1).await;
     let records = fetch(&base, 200, 4, insecure(), TransportChoice::Auto).await;
     assert!(records.iter().all(|r| r.state == ItemState::Done));
     let accepted = seen.accepted.load(Ordering::Relaxed);
@@ -204,11 +198,7 @@ async fn connections_are_kept_alive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_connections_resume_their_tls_session() {
-    let (base, seen) = serve(Serve {
-        h2: false,
-        close: true,
-    })
-    .await;
+    let (base, seen) = serve(Serve { close: true, ..H1 }).await;
     let records = fetch(&base, 20, 1, insecure(), TransportChoice::Auto).await;
     assert!(records.iter().all(|r| r.state == ItemState::Done));
     let accepted = seen.accepted.load(Ordering::Relaxed);
@@ -224,11 +214,7 @@ async fn new_connections_resume_their_tls_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_is_spoken_where_alpn_agrees_to_it() {
-    let (h2, h2_seen) = serve(Serve {
-        h2: true,
-        close: false,
-    })
-    .await;
+    let (h2, h2_seen) = serve(Serve { h2: true, ..H1 }).await;
     let asked = RequestOptions {
         http2: true,
         ..insecure()
@@ -246,11 +232,7 @@ async fn http2_is_spoken_where_alpn_agrees_to_it() {
     let plain = fetch(&h2, 1, 1, insecure(), TransportChoice::Auto).await;
     assert_eq!(plain[0].http, Some("1.1"));
     // And a server that does not take h2 is still answered, over HTTP/1.1.
-    let (h1, _) = serve(Serve {
-        h2: false,
-        close: false,
-    })
-    .await;
+    let (h1, _) = serve(H1).await;
     let fallback = fetch(&h1, 1, 1, asked, TransportChoice::Auto).await;
     assert_eq!(fallback[0].state, ItemState::Done);
     assert_eq!(fallback[0].http, Some("1.1"));
