@@ -77,10 +77,11 @@ impl Lean {
         let mut tcp = HttpConnector::new();
         tcp.set_nodelay(true);
         tcp.set_connect_timeout(Some(options.connect_timeout));
-        // The TLS connector hands `https://` URIs to it.
-        tcp.enforce_http(false);
+        // The TLS connector hands its TCP connector `https://` URIs.
+        let mut under_tls = tcp.clone();
+        under_tls.enforce_http(false);
         let https = HttpsConnector::new(
-            tcp.clone(),
+            under_tls,
             client_config(options)?,
             true,
             Arc::new(DefaultServerNameResolver::default()),
