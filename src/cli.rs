@@ -160,7 +160,8 @@ pub struct HttpArgs {
     #[arg(long = "redirects", value_name = "N", default_value_t = 10)]
     pub redirects: usize,
 
-    /// Speak HTTP/2 from the start (prior knowledge), also over plain HTTP.
+    /// Speak HTTP/2: from the start over plain HTTP (prior knowledge), over
+    /// https offered by ALPN beside HTTP/1.1 (the server chooses).
     #[arg(long = "http2")]
     pub http2: bool,
 
@@ -181,7 +182,7 @@ pub struct HttpArgs {
     pub max_backoff: Duration,
 
     /// HTTP client: `auto` uses hyper-util's lean pooled client for http://
-    /// and reqwest for https://; `reqwest` uses reqwest for every URL.
+    /// and https://; `reqwest` uses reqwest for every URL.
     #[arg(long = "transport", value_name = "KIND", value_enum, default_value_t = TransportChoice::Auto)]
     pub transport: TransportChoice,
 }

@@ -44,6 +44,8 @@ async fn the_threads_model_runs_an_os_thread_per_request() {
             .iter()
             .all(|r| r.state == ItemState::Done && r.status == Some(200))
     );
+    // ureq's answers say their HTTP version too.
+    assert!(records.iter().all(|r| r.http == Some("1.1")));
     assert!(
         snap.executor.os_threads_peak >= Some(200),
         "{:?}",

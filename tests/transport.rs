@@ -120,6 +120,7 @@ fn essence(r: &Record) -> serde_json::Value {
         "url": &*r.url,
         "state": r.state,
         "status": r.status,
+        "http": r.http,
         "responded": r.ttfb_us.is_some(),
         "bytes": r.bytes,
         "attempts": r.attempts,
@@ -188,6 +189,12 @@ async fn both_transports_give_the_same_records() {
     // And the shared answer is the right one, not just the same one.
     let kind = |p: &str| seen[p]["error"].as_str().map(str::to_string);
     assert_eq!(seen["ok"]["state"], json!(ItemState::Done));
+    assert_eq!(seen["ok"]["http"], "1.1");
+    assert_eq!(
+        seen["nothing"]["http"],
+        json!(null),
+        "no answer, no version"
+    );
     assert_eq!(seen["ok"]["body"]["name"], "one");
     assert_eq!(seen["ok"]["fields"]["/id"], 1);
     assert_eq!(seen["text"]["body"], "plain text, not JSON");

@@ -19,8 +19,9 @@ pub enum Phase {
     Receiving = 2,
     /// Waiting before another attempt.
     Retrying = 3,
-    /// Opening a new connection (TCP connect) for this request. Known on
-    /// the plain-HTTP transport; over TLS it is counted as `Waiting`.
+    /// Opening a new connection for this request: TCP connect, and the TLS
+    /// handshake for https. Known on the lean (hyper-util) transport; under
+    /// `--transport reqwest` and the threads model it is counted as `Waiting`.
     Connecting = 4,
 }
 
@@ -196,6 +197,11 @@ pub struct Record {
     pub state: ItemState,
     /// HTTP status, when a response arrived.
     pub status: Option<u16>,
+    /// The HTTP version the answer came in (`"1.0"`, `"1.1"`, `"2"`), when
+    /// a response arrived and its carrier tells; omitted from the output
+    /// otherwise. With `--http2` over https it says what ALPN settled on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<&'static str>,
     /// From dispatch to the end of the body (or to the failure), in milliseconds.
     #[serde(rename = "latency_ms", serialize_with = "serialize_ms")]
     pub latency_us: u64,
@@ -218,6 +224,18 @@ pub struct Record {
     /// Values picked by `--extract` JSON pointers, keyed by pointer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The name a record gives an HTTP version; None for one it does not name.
+pub(crate) fn http_version(version: http::Version) -> Option<&'static str> {
+    match version {
+        http::Version::HTTP_09 => Some("0.9"),
+        http::Version::HTTP_10 => Some("1.0"),
+        http::Version::HTTP_11 => Some("1.1"),
+        http::Version::HTTP_2 => Some("2"),
+        http::Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
 }
 
 impl Record {
@@ -262,6 +280,7 @@ mod tests {
             url: Arc::from("http://127.0.0.1/items/1"),
             state: ItemState::Failed,
             status: None,
+            http: None,
             latency_us: 12_345,
             ttfb_us: None,
             bytes: 0,
@@ -276,6 +295,25 @@ mod tests {
             line,
             r#"{"seq":1,"url":"http://127.0.0.1/items/1","state":"failed","status":null,"latency_ms":12.345,"ttfb_ms":null,"bytes":0,"attempts":1,"error":"timeout: no response within 1s"}"#
         );
+        let answered = Record {
+            state: ItemState::Done,
+            status: Some(200),
+            http: http_version(http::Version::HTTP_11),
+            error: None,
+            ..r
+        };
+        let line = serde_json::to_string(&answered).unwrap();
+        assert!(
+            line.contains(r#""status":200,"http":"1.1","latency_ms""#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn http_versions_are_named() {
+        assert_eq!(http_version(http::Version::HTTP_10), Some("1.0"));
+        assert_eq!(http_version(http::Version::HTTP_11), Some("1.1"));
+        assert_eq!(http_version(http::Version::HTTP_2), Some("2"));
     }
 
     #[test]

@@ -449,6 +449,7 @@ mod tests {
             url: Arc::from("http://x/"),
             state,
             status,
+            http: None,
             latency_us: latency_ms * 1000,
             ttfb_us: None,
             bytes: 100,

@@ -119,6 +119,7 @@ mod tests {
             url: Arc::from(format!("http://x/{seq}\n\u{1b}[31m").as_str()),
             state: ItemState::Done,
             status: Some(200),
+            http: None,
             latency_us: 1500,
             ttfb_us: Some(1000),
             bytes: 10,

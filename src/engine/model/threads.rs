@@ -231,7 +231,11 @@ fn request(
             .and_then(|r| agent.run(r).map_err(|e| classify(e, options))),
     };
     let mut response = sent?;
-    att.answered(spec, response.status(), response.headers());
+    att.answered(
+        spec,
+        (response.status(), response.version()),
+        response.headers(),
+    );
     let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
     let mut chunk = vec![0u8; CHUNK];
     loop {

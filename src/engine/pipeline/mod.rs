@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub(crate) use retrier::{Retrier, Step};
 
 use super::http::RequestOptions;
-use super::record::{ErrorKind, Failure, ItemState, Phase, Record};
+use super::record::{ErrorKind, Failure, ItemState, Phase, Record, http_version};
 use super::retry::parse_retry_after;
 use super::task::TaskSpec;
 
@@ -27,6 +27,8 @@ pub(crate) struct Attempt {
     pub(crate) status: Option<u16>,
     /// The status's canonical reason, for the failure message of an error status.
     pub(crate) reason: &'static str,
+    /// The HTTP version the response head came in.
+    pub(crate) http: Option<&'static str>,
     /// From dispatch to the response head.
     pub(crate) ttfb_us: Option<u64>,
     /// Body bytes received, whether kept or not.
@@ -38,18 +40,19 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    /// Notes the response head: status, time to first byte and any
-    /// `Retry-After`, and moves the item to the `receiving` phase. All three
-    /// carriers hand over the `http` crate's types, so this is their one
-    /// reading of a head.
+    /// Notes the response head: status, HTTP version, time to first byte
+    /// and any `Retry-After`, and moves the item to the `receiving` phase.
+    /// All three carriers hand over the `http` crate's types, so this is
+    /// their one reading of a head.
     pub(crate) fn answered(
         &mut self,
         spec: &TaskSpec,
-        status: http::StatusCode,
+        (status, version): (http::StatusCode, http::Version),
         headers: &http::HeaderMap,
     ) {
         self.ttfb_us = Some(micros(spec.dispatched.elapsed()));
         self.status = Some(status.as_u16());
+        self.http = http_version(version);
         self.reason = status.canonical_reason().unwrap_or("");
         let value = headers
             .get(http::header::RETRY_AFTER)
@@ -104,6 +107,7 @@ impl Attempt {
         let (body, fields) = keep(options, &self.body, self.status.is_some());
         Record {
             status: self.status,
+            http: self.http,
             ttfb_us: self.ttfb_us,
             bytes: self.bytes,
             body,
@@ -135,6 +139,7 @@ fn bare_record(
         url,
         state,
         status: None,
+        http: None,
         latency_us,
         ttfb_us: None,
         bytes: 0,

@@ -1,18 +1,21 @@
 //! How one attempt reaches the server. Two transports stand behind one
 //! interface, chosen per item by its URL:
 //!
-//! - [`plain`]: hyper-util's pooled client for `http://` URLs, the hot path
-//!   of a load test. It is leaner than reqwest per request (no `Url`
-//!   re-parsing, no redirect middleware), and it can tell when a request is
-//!   opening a connection (the `connecting` phase).
-//! - [`tls`]: reqwest for `https://` URLs (rustls), and for every URL when
-//!   `--transport reqwest` asks for it.
+//! - [`lean`]: hyper-util's pooled clients for `http://` and `https://`
+//!   (rustls through hyper-rustls, set up in [`tls`]), the hot path of a
+//!   load test. It is leaner than reqwest per request (no `Url` re-parsing,
+//!   no redirect middleware), and it can tell when a request is opening a
+//!   connection (the `connecting` phase).
+//! - [`reqwest_client`]: reqwest for every URL when `--transport reqwest`
+//!   asks for it (the reference the lean path is tested against), and for
+//!   the URLs `http::Uri` cannot take but `url` can.
 //!
 //! Both fill the same [`Attempt`] and fail with the same [`Failure`] kinds,
 //! so a record does not depend on which one carried it (tests/transport.rs).
 
-mod plain;
+mod lean;
 mod pool;
+mod reqwest_client;
 mod tls;
 
 use std::str::FromStr;
@@ -28,7 +31,8 @@ use super::task::TaskSpec;
 /// Which transports a run may use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum TransportChoice {
-    /// hyper-util for `http://`, reqwest for `https://`.
+    /// hyper-util for `http://` and `https://`; reqwest only for URLs
+    /// that `http::Uri` cannot parse.
     #[default]
     Auto,
     /// reqwest for every URL.
@@ -38,41 +42,42 @@ pub enum TransportChoice {
 /// A URL checked and parsed for the transport that will carry it.
 #[derive(Clone, Debug)]
 pub enum Target {
-    /// Plain HTTP on the hyper-util client.
-    Plain(http::Uri),
-    /// reqwest (https, or any URL under `--transport reqwest`).
+    /// http or https on the lean hyper-util clients.
+    Lean(http::Uri),
+    /// reqwest (any URL under `--transport reqwest`, or one only `url` parses).
     Reqwest(Url),
 }
 
 /// The transports of a run, shared by all its tasks.
 #[derive(Debug)]
 pub struct Transport {
-    plain: Option<plain::PlainHttp>,
-    tls: tls::Reqwest,
+    lean: Option<lean::Lean>,
+    reqwest: reqwest_client::Reqwest,
 }
 
 impl Transport {
-    /// Builds the clients `options` describe. The hyper-util client is left
-    /// out under [`TransportChoice::Reqwest`].
+    /// Builds the clients `options` describe. The hyper-util clients are
+    /// left out under [`TransportChoice::Reqwest`].
     pub fn new(options: &RequestOptions, choice: TransportChoice) -> Result<Transport> {
-        let tls = tls::Reqwest::new(options)?;
-        let plain = match choice {
-            TransportChoice::Auto => Some(plain::PlainHttp::new(options, tls.clone())),
+        let reqwest = reqwest_client::Reqwest::new(options)?;
+        let lean = match choice {
+            TransportChoice::Auto => Some(lean::Lean::new(options)?),
             TransportChoice::Reqwest => None,
         };
-        Ok(Transport { plain, tls })
+        Ok(Transport { lean, reqwest })
     }
 
     /// Checks `text` and picks the transport for it. URLs that `http::Uri`
     /// cannot take (spaces, non-ASCII hosts) go through `url`'s fuller
     /// parser and reqwest, so both accept and reject exactly the same input.
     pub fn target(&self, text: &str) -> Result<Target, Failure> {
-        if self.plain.is_some()
+        if self.lean.is_some()
             && let Ok(uri) = http::Uri::from_str(text)
-            && uri.scheme() == Some(&http::uri::Scheme::HTTP)
+            && (uri.scheme() == Some(&http::uri::Scheme::HTTP)
+                || uri.scheme() == Some(&http::uri::Scheme::HTTPS))
             && uri.host().is_some_and(|h| !h.is_empty())
         {
-            return Ok(Target::Plain(uri));
+            return Ok(Target::Lean(uri));
         }
         check_url(text).map(Target::Reqwest)
     }
@@ -85,16 +90,16 @@ impl Transport {
         spec: &TaskSpec,
         att: &mut Attempt,
     ) -> Result<(), Failure> {
-        match (target, &self.plain) {
-            (Target::Plain(uri), Some(plain)) => plain.attempt(uri, options, spec, att).await,
-            (Target::Plain(uri), None) => {
+        match (target, &self.lean) {
+            (Target::Lean(uri), Some(lean)) => lean.attempt(uri, options, spec, att).await,
+            (Target::Lean(uri), None) => {
                 let url = check_url(&uri.to_string())?;
-                Box::pin(self.tls.attempt(url, options, spec, att)).await
+                Box::pin(self.reqwest.attempt(url, options, spec, att)).await
             }
-            // Boxed: reqwest's future is several times the size of the plain
+            // Boxed: reqwest's future is several times the size of the lean
             // path's, and every task would carry (and copy) that size.
             (Target::Reqwest(url), _) => {
-                Box::pin(self.tls.attempt(url.clone(), options, spec, att)).await
+                Box::pin(self.reqwest.attempt(url.clone(), options, spec, att)).await
             }
         }
     }
@@ -176,17 +181,12 @@ mod tests {
     }
 
     #[test]
-    fn plain_http_goes_to_hyper_and_the_rest_to_reqwest() {
+    fn http_and_https_go_to_hyper_and_the_rest_to_reqwest() {
         let t = Transport::new(&RequestOptions::default(), TransportChoice::Auto).unwrap();
-        assert!(matches!(
-            t.target("http://127.0.0.1:8080/items/1?x=1"),
-            Ok(Target::Plain(_))
-        ));
-        for other in [
-            "https://127.0.0.1/x",
-            " http://127.0.0.1/x",
-            "http://exämple.test/",
-        ] {
+        for lean in ["http://127.0.0.1:8080/items/1?x=1", "https://127.0.0.1/x"] {
+            assert!(matches!(t.target(lean), Ok(Target::Lean(_))), "{lean}");
+        }
+        for other in [" http://127.0.0.1/x", "http://exämple.test/"] {
             assert!(matches!(t.target(other), Ok(Target::Reqwest(_))), "{other}");
         }
         // A space inside is refused on both paths (issue 5: bad input).
@@ -203,9 +203,8 @@ mod tests {
             );
         }
         let only = Transport::new(&RequestOptions::default(), TransportChoice::Reqwest).unwrap();
-        assert!(matches!(
-            only.target("http://127.0.0.1/x"),
-            Ok(Target::Reqwest(_))
-        ));
+        for url in ["http://127.0.0.1/x", "https://127.0.0.1/x"] {
+            assert!(matches!(only.target(url), Ok(Target::Reqwest(_))), "{url}");
+        }
     }
 }

@@ -1,99 +1,131 @@
-//! reqwest: https (rustls), and every URL under `--transport reqwest`.
+//! The rustls setup of the lean https path, made to trust exactly what
+//! reqwest's `rustls` feature trusts, so switching `--transport` never
+//! changes which servers a run accepts:
+//!
+//! - the crypto provider is the process default if one was installed, else
+//!   aws-lc-rs (reqwest's own choice, already built for it);
+//! - certificates are checked by rustls-platform-verifier, as reqwest does:
+//!   on Linux the system's roots, or `SSL_CERT_FILE` / `SSL_CERT_DIR` when set;
+//! - `--insecure` accepts any certificate and any signature, as reqwest's
+//!   `danger_accept_invalid_certs` does.
+//!
+//! One [`ClientConfig`] is built per transport (per shard) and shared by
+//! every connection it opens: rustls keeps its session cache in the
+//! config, so sharing it is what lets a new connection resume a session
+//! instead of making a full handshake.
 
-use bytes::Bytes;
+use std::sync::Arc;
+
 use color_eyre::eyre::{Result, WrapErr};
-use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
-use reqwest::{Client, Url};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
-use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
-use crate::engine::pipeline::Attempt;
-use crate::engine::pipeline::classify::{chain, is_tls};
-use crate::engine::record::{ErrorKind, Failure};
-use crate::engine::task::TaskSpec;
+use crate::engine::http::RequestOptions;
 
-/// reqwest's client, with its own connection pool.
-#[derive(Clone, Debug)]
-pub(super) struct Reqwest {
-    client: Client,
-    body: Option<Bytes>,
-}
-
-impl Reqwest {
-    pub(super) fn new(options: &RequestOptions) -> Result<Reqwest> {
-        let mut headers = HeaderMap::new();
-        headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
-        for (name, value) in &options.headers {
-            if name == USER_AGENT {
-                headers.insert(name.clone(), value.clone());
-            } else {
-                headers.append(name.clone(), value.clone());
-            }
-        }
-        let redirect = if options.redirects == 0 {
-            reqwest::redirect::Policy::none()
-        } else {
-            reqwest::redirect::Policy::limited(options.redirects)
-        };
-        let mut builder = Client::builder()
-            .default_headers(headers)
-            .connect_timeout(options.connect_timeout)
-            .redirect(redirect)
-            .tcp_nodelay(true)
-            // Idle connections are what let a load test reuse sockets; keep
-            // as many as could be in flight.
-            .pool_max_idle_per_host(usize::MAX)
-            .danger_accept_invalid_certs(options.insecure);
-        if options.http2 {
-            builder = builder.http2_prior_knowledge();
-        }
-        let client = builder.build().wrap_err("cannot build the HTTP client")?;
-        let body = options.body.clone().map(Bytes::from);
-        Ok(Reqwest { client, body })
-    }
-
-    pub(super) async fn attempt(
-        &self,
-        url: Url,
-        options: &RequestOptions,
-        spec: &TaskSpec,
-        att: &mut Attempt,
-    ) -> Result<(), Failure> {
-        let mut request = self.client.request(options.method.clone(), url);
-        if let Some(body) = &self.body {
-            request = request.body(body.clone());
-        }
-        let mut response = request.send().await.map_err(classify)?;
-        att.answered(spec, response.status(), response.headers());
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            att.take_chunk(&chunk, options, spec)?;
-        }
-        Ok(())
-    }
-}
-
-/// Sorts a reqwest error into a kind, with a message that names the cause
-/// (the whole chain of sources) but not the URL, which the record has already.
-fn classify(e: reqwest::Error) -> Failure {
-    let e = e.without_url();
-    let kind = if e.is_timeout() {
-        ErrorKind::Timeout
-    } else if is_tls(&e) {
-        ErrorKind::Tls
-    } else if e.is_connect() {
-        ErrorKind::Connect
-    } else if e.is_redirect() {
-        ErrorKind::Redirect
-    } else if e.is_builder() {
-        // The first URL and the headers were checked before sending, so a
-        // request reqwest cannot build is one a redirect led to.
-        return Failure::new(
-            ErrorKind::Redirect,
-            format!("error following redirect: {}", chain(&e)),
-        );
-    } else if e.is_body() || e.is_decode() {
-        ErrorKind::Body
+/// The client configuration every https connection of a transport shares.
+pub(super) fn client_config(options: &RequestOptions) -> Result<Arc<ClientConfig>> {
+    // Both ring (for ureq) and aws-lc-rs (for reqwest) are compiled in, so
+    // rustls cannot pick a default by itself: name the one reqwest uses.
+    let provider = CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .wrap_err("cannot set up TLS: the crypto provider refuses TLS 1.2 and 1.3")?;
+    let verifier: Arc<dyn ServerCertVerifier> = if options.insecure {
+        Arc::new(AcceptAnything)
     } else {
-        ErrorKind::Request
+        Arc::new(
+            rustls_platform_verifier::Verifier::new(provider)
+                .wrap_err("cannot set up TLS certificate verification")?,
+        )
     };
-    Failure::new(kind, chain(&e))
+    let mut config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    // HTTP/1.1 unless asked for HTTP/2; with --http2 the server may still
+    // choose HTTP/1.1, and the record says which one was spoken.
+    config.alpn_protocols = if options.http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    Ok(Arc::new(config))
+}
+
+/// `--insecure`: no check of the certificate, its host name or the
+/// handshake signature, like reqwest's `danger_accept_invalid_certs`.
+#[derive(Debug)]
+struct AcceptAnything;
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verify_tls12_signature(message, cert, dss)
+    }
+
+    /// Every scheme reqwest's own accept-anything verifier offers, so the
+    /// same servers can be reached under `--insecure` on either transport.
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        vec![
+            SignatureScheme::RSA_PKCS1_SHA1,
+            SignatureScheme::ECDSA_SHA1_Legacy,
+            SignatureScheme::RSA_PKCS1_SHA256,
+            SignatureScheme::ECDSA_NISTP256_SHA256,
+            SignatureScheme::RSA_PKCS1_SHA384,
+            SignatureScheme::ECDSA_NISTP384_SHA384,
+            SignatureScheme::RSA_PKCS1_SHA512,
+            SignatureScheme::ECDSA_NISTP521_SHA512,
+            SignatureScheme::RSA_PSS_SHA256,
+            SignatureScheme::RSA_PSS_SHA384,
+            SignatureScheme::RSA_PSS_SHA512,
+            SignatureScheme::ED25519,
+            SignatureScheme::ED448,
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpn_offers_http2_only_when_asked() {
+        let h1 = client_config(&RequestOptions::default()).unwrap();
+        assert_eq!(h1.alpn_protocols, [b"http/1.1".to_vec()]);
+        let h2 = client_config(&RequestOptions {
+            http2: true,
+            insecure: true,
+            ..RequestOptions::default()
+        })
+        .unwrap();
+        assert_eq!(h2.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+    }
 }

@@ -1,26 +1,37 @@
-//! hyper-util's pooled client for `http://` URLs: the hot path of a load
-//! test. Redirects are followed here (reqwest's middleware did that
-//! before); a redirect to `https://` is handed to reqwest.
+//! hyper-util's pooled client for `http://` and `https://` URLs: the hot
+//! path of a load test. Redirects are followed here, across both schemes
+//! (reqwest's middleware did that before).
+//!
+//! Two hyper-util clients, one per scheme, because `--http2` means
+//! different things on each: prior knowledge over plain HTTP (nothing else
+//! could say h2), an ALPN offer over TLS (the server picks, and the record
+//! says what it picked). Each has its own pool; a redirect from one scheme
+//! to the other simply uses the other client.
 
+use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
+use color_eyre::eyre::Result;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::Scheme;
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
+use hyper_rustls::{DefaultServerNameResolver, HttpsConnector};
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::{Builder, Client};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::Url;
 
-use super::tls::Reqwest;
+use super::tls::client_config;
 use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
 use crate::engine::pipeline::Attempt;
-use crate::engine::pipeline::classify::{chain, timed_out};
+use crate::engine::pipeline::classify::{chain, is_tls, timed_out};
 use crate::engine::record::{ErrorKind, Failure, Phase};
 use crate::engine::registry::Tracker;
 use crate::engine::task::TaskSpec;
@@ -35,34 +46,58 @@ tokio::task_local! {
 /// past this the connection is dropped instead.
 const REDIRECT_BODY_DRAIN: usize = 64 * 1024;
 
-/// The plain-HTTP transport.
+/// The most an HTTP/1 connection buffers, read side and write side.
+///
+/// hyper starts each connection's read buffer at 8 KiB and doubles it while
+/// reads fill it, up to ~408 KiB (`8192 + 4096 * 100`). Small JSON answers
+/// never grow it, but one large body does, and the grown buffer stays with
+/// the connection: with up to 18,000 connections that is gigabytes in the
+/// worst case. 64 KiB keeps large bodies to a few big reads (a TLS record
+/// is 16 KiB; loopback reads rarely return more than 64 KiB) and caps the
+/// worst case at ~1.2 GB for 18,000 connections instead of ~7 GB.
+///
+/// Not `http1_read_buf_exact_size(8 KiB)`: hyper also uses this limit for
+/// the response head, so an exact 8 KiB buffer would refuse any answer
+/// whose headers pass 8 KiB (long cookies, CSP), which reqwest accepts.
+/// `writev` stays hyper's default (vectored where the stream supports it):
+/// a GET has no body to copy, and a small POST body is one extra iovec.
+const HTTP1_MAX_BUF: usize = 64 * 1024;
+
+/// The lean transport: a client per scheme, and what every request sends.
 #[derive(Debug)]
-pub(super) struct PlainHttp {
-    client: Client<TracedConnector, Full<Bytes>>,
+pub(super) struct Lean {
+    plain: Client<Traced<HttpConnector>, Full<Bytes>>,
+    tls: Client<Traced<HttpsConnector<HttpConnector>>, Full<Bytes>>,
     headers: HeaderMap,
     body: Option<Bytes>,
-    /// Takes over when a redirect leads to `https://`.
-    tls: Reqwest,
 }
 
-impl PlainHttp {
-    pub(super) fn new(options: &RequestOptions, tls: Reqwest) -> PlainHttp {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(options.connect_timeout));
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_timer(TokioTimer::new())
-            // Idle connections are what let a load test reuse sockets; keep
-            // as many as could be in flight.
-            .pool_max_idle_per_host(usize::MAX)
-            .http2_only(options.http2);
-        PlainHttp {
-            client: builder.build(TracedConnector(connector)),
+impl Lean {
+    pub(super) fn new(options: &RequestOptions) -> Result<Lean> {
+        let mut tcp = HttpConnector::new();
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(options.connect_timeout));
+        // The TLS connector hands its TCP connector `https://` URIs.
+        let mut under_tls = tcp.clone();
+        under_tls.enforce_http(false);
+        let https = HttpsConnector::new(
+            under_tls,
+            client_config(options)?,
+            true,
+            Arc::new(DefaultServerNameResolver::default()),
+        );
+        // --http2 over plain HTTP is prior knowledge; over TLS, ALPN decides
+        // (hyper-util reads the negotiated protocol off the connection).
+        let plain = builder()
+            .http2_only(options.http2)
+            .build(Traced::new(tcp, options.connect_timeout));
+        let tls = builder().build(Traced::new(https, options.connect_timeout));
+        Ok(Lean {
+            plain,
+            tls,
             headers: default_headers(&options.headers),
             body: options.body.clone().map(Bytes::from),
-            tls,
-        }
+        })
     }
 
     pub(super) async fn attempt(
@@ -82,7 +117,12 @@ impl PlainHttp {
             *request.method_mut() = method.clone();
             *request.uri_mut() = uri.clone();
             *request.headers_mut() = headers.clone();
-            let sent = REQUESTER.scope(Arc::clone(&spec.tracker), self.client.request(request));
+            let sent = if uri.scheme() == Some(&Scheme::HTTPS) {
+                self.tls.request(request)
+            } else {
+                self.plain.request(request)
+            };
+            let sent = REQUESTER.scope(Arc::clone(&spec.tracker), sent);
             let response = sent.await.map_err(send_error)?;
             let Some(next) = redirect_target(&uri, &response, options.redirects)? else {
                 break response;
@@ -108,12 +148,21 @@ impl PlainHttp {
                     headers.remove(name);
                 }
             }
-            match Uri::try_from(next.as_str()) {
-                Ok(next_uri) if next.scheme() == "http" => uri = next_uri,
-                _ => return Box::pin(self.tls.attempt(next, options, spec, att)).await,
-            }
+            uri = Uri::try_from(next.as_str()).map_err(|e| {
+                Failure::new(
+                    ErrorKind::Redirect,
+                    format!(
+                        "error following redirect: invalid URL {:?}: {e}",
+                        next.as_str()
+                    ),
+                )
+            })?;
         };
-        att.answered(spec, response.status(), response.headers());
+        att.answered(
+            spec,
+            (response.status(), response.version()),
+            response.headers(),
+        );
         let mut body = response.into_body();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(body_error)?;
@@ -123,6 +172,18 @@ impl PlainHttp {
         }
         Ok(())
     }
+}
+
+/// The settings both clients share.
+fn builder() -> Builder {
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .pool_timer(TokioTimer::new())
+        // Idle connections are what let a load test reuse sockets; keep
+        // as many as could be in flight.
+        .pool_max_idle_per_host(usize::MAX)
+        .http1_max_buf_size(HTTP1_MAX_BUF);
+    builder
 }
 
 /// Headers sent with every request: reqwest's defaults (`User-Agent`,
@@ -200,9 +261,14 @@ fn changes_to_get(status: StatusCode, method: &Method) -> bool {
 }
 
 fn same_origin(a: &Uri, b: &Url) -> bool {
+    let default_port = if a.scheme() == Some(&Scheme::HTTPS) {
+        443
+    } else {
+        80
+    };
     a.scheme_str() == Some(b.scheme())
         && a.host() == b.host_str()
-        && a.port_u16().or(Some(80)) == b.port_or_known_default()
+        && a.port_u16().unwrap_or(default_port) == b.port_or_known_default().unwrap_or(0)
 }
 
 /// Reads a small redirect body to its end so the connection goes back to
@@ -222,6 +288,8 @@ async fn drain(mut body: Incoming) {
 fn send_error(e: hyper_util::client::legacy::Error) -> Failure {
     let kind = if timed_out(&e) {
         ErrorKind::Timeout
+    } else if is_tls(&e) {
+        ErrorKind::Tls
     } else if e.is_connect() {
         ErrorKind::Connect
     } else {
@@ -239,28 +307,40 @@ fn body_error(e: hyper::Error) -> Failure {
     Failure::new(kind, format!("error decoding response body: {}", chain(&e)))
 }
 
-/// hyper-util's connector, telling the requester when it opens a connection.
+/// A connector's error, boxed: the plain and TLS connectors fail with
+/// different types, and the connect timeout below adds one of its own.
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// A connector that tells the requester when it opens a connection, and
+/// bounds the whole connect, TLS handshake included (as reqwest's connect
+/// timeout does; hyper-util's own bounds only the TCP connect).
 #[derive(Clone, Debug)]
-struct TracedConnector(HttpConnector);
+struct Traced<C> {
+    inner: C,
+    limit: Duration,
+}
 
-type Connecting = Pin<
-    Box<
-        dyn Future<
-                Output = Result<
-                    <HttpConnector as tower_service::Service<Uri>>::Response,
-                    <HttpConnector as tower_service::Service<Uri>>::Error,
-                >,
-            > + Send,
-    >,
->;
+impl<C> Traced<C> {
+    fn new(inner: C, limit: Duration) -> Traced<C> {
+        Traced { inner, limit }
+    }
+}
 
-impl tower_service::Service<Uri> for TracedConnector {
-    type Response = <HttpConnector as tower_service::Service<Uri>>::Response;
-    type Error = <HttpConnector as tower_service::Service<Uri>>::Error;
-    type Future = Connecting;
+type Connecting<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
+
+impl<C> tower_service::Service<Uri> for Traced<C>
+where
+    C: tower_service::Service<Uri>,
+    C::Future: Send + 'static,
+    C::Response: 'static,
+    C::Error: Into<BoxError>,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future = Connecting<C::Response>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
@@ -270,9 +350,16 @@ impl tower_service::Service<Uri> for TracedConnector {
         if let Some(t) = &requester {
             t.set_phase(Phase::Connecting);
         }
-        let connect = self.0.call(uri);
+        let connect = self.inner.call(uri);
+        let limit = self.limit;
         Box::pin(async move {
-            let result = connect.await;
+            let result = match tokio::time::timeout(limit, connect).await {
+                Ok(result) => result.map_err(Into::into),
+                Err(_) => Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connection (TCP and TLS handshake) timed out",
+                )) as BoxError),
+            };
             if let Some(t) = requester {
                 // Only if still connecting: the request may have taken an
                 // idle connection meanwhile and moved on.
@@ -323,5 +410,8 @@ mod tests {
         assert!(!same_origin(&a, &Url::parse("http://h:81/y").unwrap()));
         assert!(!same_origin(&a, &Url::parse("https://h/y").unwrap()));
         assert!(!same_origin(&a, &Url::parse("http://other/y").unwrap()));
+        let tls: Uri = "https://h/x".parse().unwrap();
+        assert!(same_origin(&tls, &Url::parse("https://h:443/y").unwrap()));
+        assert!(!same_origin(&tls, &Url::parse("https://h:80/y").unwrap()));
     }
 }

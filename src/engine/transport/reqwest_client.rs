@@ -1,0 +1,105 @@
+//! reqwest for every URL under `--transport reqwest` (the reference the lean
+//! path is compared against, tests/transport.rs), and for URLs that only
+//! `url`'s fuller parser takes.
+
+use bytes::Bytes;
+use color_eyre::eyre::{Result, WrapErr};
+use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::{Client, Url};
+
+use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
+use crate::engine::pipeline::Attempt;
+use crate::engine::pipeline::classify::{chain, is_tls};
+use crate::engine::record::{ErrorKind, Failure};
+use crate::engine::task::TaskSpec;
+
+/// reqwest's client, with its own connection pool.
+#[derive(Clone, Debug)]
+pub(super) struct Reqwest {
+    client: Client,
+    body: Option<Bytes>,
+}
+
+impl Reqwest {
+    pub(super) fn new(options: &RequestOptions) -> Result<Reqwest> {
+        let mut headers = HeaderMap::new();
+        headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
+        for (name, value) in &options.headers {
+            if name == USER_AGENT {
+                headers.insert(name.clone(), value.clone());
+            } else {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        let redirect = if options.redirects == 0 {
+            reqwest::redirect::Policy::none()
+        } else {
+            reqwest::redirect::Policy::limited(options.redirects)
+        };
+        let mut builder = Client::builder()
+            .default_headers(headers)
+            .connect_timeout(options.connect_timeout)
+            .redirect(redirect)
+            .tcp_nodelay(true)
+            // Idle connections are what let a load test reuse sockets; keep
+            // as many as could be in flight.
+            .pool_max_idle_per_host(usize::MAX)
+            .danger_accept_invalid_certs(options.insecure);
+        if options.http2 {
+            builder = builder.http2_prior_knowledge();
+        }
+        let client = builder.build().wrap_err("cannot build the HTTP client")?;
+        let body = options.body.clone().map(Bytes::from);
+        Ok(Reqwest { client, body })
+    }
+
+    pub(super) async fn attempt(
+        &self,
+        url: Url,
+        options: &RequestOptions,
+        spec: &TaskSpec,
+        att: &mut Attempt,
+    ) -> Result<(), Failure> {
+        let mut request = self.client.request(options.method.clone(), url);
+        if let Some(body) = &self.body {
+            request = request.body(body.clone());
+        }
+        let mut response = request.send().await.map_err(classify)?;
+        att.answered(
+            spec,
+            (response.status(), response.version()),
+            response.headers(),
+        );
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            att.take_chunk(&chunk, options, spec)?;
+        }
+        Ok(())
+    }
+}
+
+/// Sorts a reqwest error into a kind, with a message that names the cause
+/// (the whole chain of sources) but not the URL, which the record has already.
+fn classify(e: reqwest::Error) -> Failure {
+    let e = e.without_url();
+    let kind = if e.is_timeout() {
+        ErrorKind::Timeout
+    } else if is_tls(&e) {
+        ErrorKind::Tls
+    } else if e.is_connect() {
+        ErrorKind::Connect
+    } else if e.is_redirect() {
+        ErrorKind::Redirect
+    } else if e.is_builder() {
+        // The first URL and the headers were checked before sending, so a
+        // request reqwest cannot build is one a redirect led to.
+        return Failure::new(
+            ErrorKind::Redirect,
+            format!("error following redirect: {}", chain(&e)),
+        );
+    } else if e.is_body() || e.is_decode() {
+        ErrorKind::Body
+    } else {
+        ErrorKind::Request
+    };
+    Failure::new(kind, chain(&e))
+}
