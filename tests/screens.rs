@@ -308,9 +308,9 @@ fn a_blocked_executor_shows_lag_warning_and_switches() {
     let t = render(&blocked_demo(), &mut App::default(), UNICODE, 160, 45);
     insta::assert_snapshot!("blocked_demo_160x45", t.backend());
     let s = text(&t);
-    assert!(
-        s.contains("executor · async: a tokio task per item · 1 shard: one event loop runs every task")
-    );
+    assert!(s.contains(
+        "executor · async: a tokio task per item · 1 shard: one event loop runs every task"
+    ));
     assert!(
         s.contains("heartbeat lag now 96.0ms p99 304ms max 310ms"),
         "{s}"

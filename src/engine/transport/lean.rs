@@ -1,19 +1,10 @@
-//! hyper-util's pooled client for `http://` and `https://` URLs: the hot
-//! path of a load test. Redirects are followed here, across both schemes
-//! (reqwest's middleware did that before).
+//! The lean transport for `http://` and `https://` URLs: the hot path of a
+//! load test, on hyper's connection API with a pool of the shard's own
+//! ([`super::pool`]). Redirects are followed here, across both schemes.
 //!
-//! Two hyper-util clients, one per scheme, because `--http2` means
-//! different things on each: prior knowledge over plain HTTP (nothing else
-//! could say h2), an ALPN offer over TLS (the server picks, and the record
-//! says what it picked). Each has its own pool; a redirect from one scheme
-//! to the other simply uses the other client.
-
-use std::error::Error as StdError;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Duration;
+//! `--http2` means prior knowledge over plain HTTP (nothing else could say
+//! h2) and an ALPN offer over TLS (the server picks, and the record says
+//! what it picked).
 
 use bytes::Bytes;
 use color_eyre::eyre::Result;
@@ -22,79 +13,37 @@ use http::uri::Scheme;
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_rustls::{DefaultServerNameResolver, HttpsConnector};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::{Builder, Client};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::Url;
 
+use super::pool::{Origin, Pool, PoolError, Settings};
 use super::tls::client_config;
 use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
 use crate::engine::pipeline::Attempt;
-use crate::engine::pipeline::classify::{chain, is_tls, timed_out};
+use crate::engine::pipeline::classify::{chain, timed_out};
 use crate::engine::record::{ErrorKind, Failure, Phase};
-use crate::engine::registry::Tracker;
 use crate::engine::task::TaskSpec;
-
-tokio::task_local! {
-    /// The tracker of the request whose future is being polled, so that the
-    /// shared connector can tell that request it is opening a connection.
-    static REQUESTER: Arc<Tracker>;
-}
 
 /// Bytes of a redirect's own body read so its connection can be reused;
 /// past this the connection is dropped instead.
 const REDIRECT_BODY_DRAIN: usize = 64 * 1024;
 
-/// The most an HTTP/1 connection buffers, read side and write side.
-///
-/// hyper starts each connection's read buffer at 8 KiB and doubles it while
-/// reads fill it, up to ~408 KiB (`8192 + 4096 * 100`). Small JSON answers
-/// never grow it, but one large body does, and the grown buffer stays with
-/// the connection: with up to 18,000 connections that is gigabytes in the
-/// worst case. 64 KiB keeps large bodies to a few big reads (a TLS record
-/// is 16 KiB; loopback reads rarely return more than 64 KiB) and caps the
-/// worst case at ~1.2 GB for 18,000 connections instead of ~7 GB.
-///
-/// Not `http1_read_buf_exact_size(8 KiB)`: hyper also uses this limit for
-/// the response head, so an exact 8 KiB buffer would refuse any answer
-/// whose headers pass 8 KiB (long cookies, CSP), which reqwest accepts.
-/// `writev` stays hyper's default (vectored where the stream supports it):
-/// a GET has no body to copy, and a small POST body is one extra iovec.
-const HTTP1_MAX_BUF: usize = 64 * 1024;
-
-/// The lean transport: a client per scheme, and what every request sends.
+/// The lean transport: the shard's pool, and what every request sends.
 #[derive(Debug)]
 pub(super) struct Lean {
-    plain: Client<Traced<HttpConnector>, Full<Bytes>>,
-    tls: Client<Traced<HttpsConnector<HttpConnector>>, Full<Bytes>>,
+    pool: Pool,
     headers: HeaderMap,
     body: Option<Bytes>,
 }
 
 impl Lean {
     pub(super) fn new(options: &RequestOptions) -> Result<Lean> {
-        let mut tcp = HttpConnector::new();
-        tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(options.connect_timeout));
-        // The TLS connector hands its TCP connector `https://` URIs.
-        let mut under_tls = tcp.clone();
-        under_tls.enforce_http(false);
-        let https = HttpsConnector::new(
-            under_tls,
-            client_config(options)?,
-            true,
-            Arc::new(DefaultServerNameResolver::default()),
-        );
-        // --http2 over plain HTTP is prior knowledge; over TLS, ALPN decides
-        // (hyper-util reads the negotiated protocol off the connection).
-        let plain = builder()
-            .http2_only(options.http2)
-            .build(Traced::new(tcp, options.connect_timeout));
-        let tls = builder().build(Traced::new(https, options.connect_timeout));
+        let pool = Pool::new(Settings {
+            connect_timeout: options.connect_timeout,
+            http2: options.http2,
+            tls: Some(tokio_rustls::TlsConnector::from(client_config(options)?)),
+        });
         Ok(Lean {
-            plain,
-            tls,
+            pool,
             headers: default_headers(&options.headers),
             body: options.body.clone().map(Bytes::from),
         })
@@ -112,20 +61,29 @@ impl Lean {
         let mut body = self.body.clone();
         let mut headers = self.headers.clone();
         let mut hops = 0;
-        let response = loop {
+        let tracker = &spec.tracker;
+        let (response, lease) = loop {
+            let origin = Origin::of(&uri).ok_or_else(|| {
+                Failure::new(ErrorKind::InvalidUrl, format!("not an http(s) URL: {uri}"))
+            })?;
             let mut request = Request::new(Full::new(body.clone().unwrap_or_default()));
             *request.method_mut() = method.clone();
             *request.uri_mut() = uri.clone();
             *request.headers_mut() = headers.clone();
-            let sent = if uri.scheme() == Some(&Scheme::HTTPS) {
-                self.tls.request(request)
-            } else {
-                self.plain.request(request)
-            };
-            let sent = REQUESTER.scope(Arc::clone(&spec.tracker), sent);
-            let response = sent.await.map_err(send_error)?;
+            let (response, lease) = self
+                .pool
+                .send(
+                    &origin,
+                    request,
+                    || tracker.set_phase(Phase::Connecting),
+                    // Only if still connecting: nothing else moves it meanwhile,
+                    // but a phase the task set itself must not be undone.
+                    || tracker.swap_phase(Phase::Connecting, Phase::Waiting),
+                )
+                .await
+                .map_err(send_error)?;
             let Some(next) = redirect_target(&uri, &response, options.redirects)? else {
-                break response;
+                break (response, lease);
             };
             hops += 1;
             if hops > options.redirects {
@@ -142,7 +100,11 @@ impl Lean {
                 body = None;
                 headers.remove(header::CONTENT_TYPE);
             }
-            drain(response.into_body()).await;
+            if drain(response.into_body()).await
+                && let Some(lease) = lease
+            {
+                self.pool.give_back(lease);
+            }
             if !same_origin(&uri, &next) {
                 for name in SENSITIVE {
                     headers.remove(name);
@@ -170,20 +132,12 @@ impl Lean {
                 att.take_chunk(chunk, options, spec)?;
             }
         }
+        // Read to its end: the connection can carry the next request.
+        if let Some(lease) = lease {
+            self.pool.give_back(lease);
+        }
         Ok(())
     }
-}
-
-/// The settings both clients share.
-fn builder() -> Builder {
-    let mut builder = Client::builder(TokioExecutor::new());
-    builder
-        .pool_timer(TokioTimer::new())
-        // Idle connections are what let a load test reuse sockets; keep
-        // as many as could be in flight.
-        .pool_max_idle_per_host(usize::MAX)
-        .http1_max_buf_size(HTTP1_MAX_BUF);
-    builder
 }
 
 /// Headers sent with every request: reqwest's defaults (`User-Agent`,
@@ -271,29 +225,33 @@ fn same_origin(a: &Uri, b: &Url) -> bool {
         && a.port_u16().unwrap_or(default_port) == b.port_or_known_default().unwrap_or(0)
 }
 
-/// Reads a small redirect body to its end so the connection goes back to
-/// the pool; a large or broken one just drops the connection.
-async fn drain(mut body: Incoming) {
+/// Reads a small redirect body to its end so the connection can go back to
+/// the pool (true); a large or broken one just drops the connection.
+async fn drain(mut body: Incoming) -> bool {
     let mut seen = 0;
-    while let Some(Ok(frame)) = body.frame().await {
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return false;
+        };
         seen += frame.data_ref().map_or(0, |d| d.len());
         if seen > REDIRECT_BODY_DRAIN {
-            return;
+            return false;
         }
     }
+    true
 }
 
 /// Sorts a failed send into a kind; the words match reqwest's so a record
 /// reads the same whichever transport carried it.
-fn send_error(e: hyper_util::client::legacy::Error) -> Failure {
+fn send_error(e: PoolError) -> Failure {
     let kind = if timed_out(&e) {
         ErrorKind::Timeout
-    } else if is_tls(&e) {
-        ErrorKind::Tls
-    } else if e.is_connect() {
-        ErrorKind::Connect
     } else {
-        ErrorKind::Request
+        match e {
+            PoolError::Connect(_) => ErrorKind::Connect,
+            PoolError::Tls(_) => ErrorKind::Tls,
+            PoolError::Http(_) => ErrorKind::Request,
+        }
     };
     Failure::new(kind, format!("error sending request: {}", chain(&e)))
 }
@@ -305,69 +263,6 @@ fn body_error(e: hyper::Error) -> Failure {
         ErrorKind::Body
     };
     Failure::new(kind, format!("error decoding response body: {}", chain(&e)))
-}
-
-/// A connector's error, boxed: the plain and TLS connectors fail with
-/// different types, and the connect timeout below adds one of its own.
-type BoxError = Box<dyn StdError + Send + Sync>;
-
-/// A connector that tells the requester when it opens a connection, and
-/// bounds the whole connect, TLS handshake included (as reqwest's connect
-/// timeout does; hyper-util's own bounds only the TCP connect).
-#[derive(Clone, Debug)]
-struct Traced<C> {
-    inner: C,
-    limit: Duration,
-}
-
-impl<C> Traced<C> {
-    fn new(inner: C, limit: Duration) -> Traced<C> {
-        Traced { inner, limit }
-    }
-}
-
-type Connecting<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
-
-impl<C> tower_service::Service<Uri> for Traced<C>
-where
-    C: tower_service::Service<Uri>,
-    C::Future: Send + 'static,
-    C::Response: 'static,
-    C::Error: Into<BoxError>,
-{
-    type Response = C::Response;
-    type Error = BoxError;
-    type Future = Connecting<C::Response>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        // The pool starts a connect from inside the request's future, so
-        // the task-local names the request that asked for it.
-        let requester = REQUESTER.try_with(Arc::clone).ok();
-        if let Some(t) = &requester {
-            t.set_phase(Phase::Connecting);
-        }
-        let connect = self.inner.call(uri);
-        let limit = self.limit;
-        Box::pin(async move {
-            let result = match tokio::time::timeout(limit, connect).await {
-                Ok(result) => result.map_err(Into::into),
-                Err(_) => Err(Box::new(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "connection (TCP and TLS handshake) timed out",
-                )) as BoxError),
-            };
-            if let Some(t) = requester {
-                // Only if still connecting: the request may have taken an
-                // idle connection meanwhile and moved on.
-                t.swap_phase(Phase::Connecting, Phase::Waiting);
-            }
-            result
-        })
-    }
 }
 
 #[cfg(test)]

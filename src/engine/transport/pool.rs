@@ -33,11 +33,20 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-/// Bytes hyper reads from a connection at a time. hyper's default starts
-/// at 8 KiB and may grow to 400 KiB per connection; a fixed 4 KiB holds a
-/// typical API answer's headers and body in one read and halves the memory
-/// of an idle or waiting connection (18,000 of them: 72 MB instead of 144).
-const READ_BUF: usize = 4096;
+/// The most an HTTP/1 connection buffers, read side and write side.
+///
+/// hyper starts each connection's read buffer at 8 KiB and doubles it while
+/// reads fill it, up to ~408 KiB (`8192 + 4096 * 100`). Small JSON answers
+/// never grow it, but one large body does, and the grown buffer stays with
+/// the connection: with up to 18,000 connections that is gigabytes in the
+/// worst case. 64 KiB keeps large bodies to a few big reads (a TLS record
+/// is 16 KiB; loopback reads rarely return more than 64 KiB) and caps the
+/// worst case at ~1.2 GB for 18,000 connections instead of ~7 GB.
+///
+/// Not `read_buf_exact_size(8 KiB)`: hyper also uses this limit for the
+/// response head, so an exact 8 KiB buffer would refuse any answer whose
+/// headers pass 8 KiB (long cookies, CSP), which reqwest accepts.
+const HTTP1_MAX_BUF: usize = 64 * 1024;
 
 /// Where a connection goes: scheme, host and port.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -152,7 +161,7 @@ impl Pool {
     /// An empty pool.
     pub(crate) fn new(settings: Settings) -> Pool {
         let mut h1 = http1::Builder::new();
-        h1.read_buf_exact_size(Some(READ_BUF));
+        h1.max_buf_size(HTTP1_MAX_BUF);
         Pool {
             settings,
             h1,
@@ -187,10 +196,14 @@ impl Pool {
         };
         match sender {
             Sender::H2(mut sender) => {
-                let response = sender.send_request(request).await.map_err(PoolError::Http)?;
+                let response = sender
+                    .send_request(request)
+                    .await
+                    .map_err(PoolError::Http)?;
                 Ok((response, None))
             }
             Sender::H1 { mut sender, reused } => {
+                origin_form(&mut request, origin);
                 match sender.try_send_request(request).await {
                     Ok(response) => Ok((
                         response,
@@ -274,33 +287,45 @@ impl Pool {
     }
 
     async fn connect(&self, origin: &Origin) -> Result<Sender, PoolError> {
-        let addr = (&*origin.host, origin.port);
-        let tcp = tokio::time::timeout(self.settings.connect_timeout, TcpStream::connect(addr))
+        // The whole connect, TLS handshake included, as reqwest bounds it.
+        let limit = self.settings.connect_timeout;
+        let (stream, h2) = tokio::time::timeout(limit, self.open(origin))
             .await
             .map_err(|_| {
                 PoolError::Connect(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!(
-                        "connect timed out after {}",
-                        humantime::format_duration(self.settings.connect_timeout)
-                    ),
+                    "connection (TCP and TLS handshake) timed out",
                 ))
-            })?
+            })??;
+        self.handshake(origin, stream, h2).await
+    }
+
+    /// Opens the byte stream to `origin`; true when it speaks HTTP/2.
+    async fn open(&self, origin: &Origin) -> Result<(Stream, bool), PoolError> {
+        let tcp = TcpStream::connect((&*origin.host, origin.port))
+            .await
             .map_err(PoolError::Connect)?;
         // Requests are small and answers awaited: Nagle's delay only hurts.
         let _ = tcp.set_nodelay(true);
-        let (stream, h2) = if origin.https {
-            let Some(tls) = &self.settings.tls else {
-                return Err(PoolError::Tls(io::Error::other("no TLS client")));
-            };
-            let name = rustls::pki_types::ServerName::try_from(origin.host.to_string())
-                .map_err(|e| PoolError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-            let tls = tls.connect(name, tcp).await.map_err(PoolError::Tls)?;
-            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-            (Stream::Tls(Box::new(tls)), h2)
-        } else {
-            (Stream::Plain(tcp), self.settings.http2)
+        if !origin.https {
+            return Ok((Stream::Plain(tcp), self.settings.http2));
+        }
+        let Some(tls) = &self.settings.tls else {
+            return Err(PoolError::Tls(io::Error::other("no TLS client")));
         };
+        let name = rustls::pki_types::ServerName::try_from(origin.host.to_string())
+            .map_err(|e| PoolError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+        let tls = tls.connect(name, tcp).await.map_err(PoolError::Tls)?;
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        Ok((Stream::Tls(Box::new(tls)), h2))
+    }
+
+    async fn handshake(
+        &self,
+        origin: &Origin,
+        stream: Stream,
+        h2: bool,
+    ) -> Result<Sender, PoolError> {
         let io = TokioIo::new(stream);
         if h2 {
             let mut builder = http2::Builder::new(TokioExecutor::new());
@@ -322,6 +347,30 @@ impl Pool {
                 reused: false,
             })
         }
+    }
+}
+
+/// HTTP/1.1 wants the path alone on the request line and the host in a
+/// `Host` header (HTTP/2 takes the whole URI, as `:scheme` and `:authority`).
+fn origin_form(request: &mut Request<Full<Bytes>>, origin: &Origin) {
+    if !request.headers().contains_key(http::header::HOST) {
+        let default = if origin.https { 443 } else { 80 };
+        let host = match (request.uri().host(), request.uri().port_u16()) {
+            (Some(h), Some(p)) if p != default => format!("{h}:{p}"),
+            (Some(h), _) => h.to_string(),
+            (None, _) => origin.host.to_string(),
+        };
+        if let Ok(value) = http::HeaderValue::try_from(host) {
+            request.headers_mut().insert(http::header::HOST, value);
+        }
+    }
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    if let Ok(uri) = Uri::try_from(path) {
+        *request.uri_mut() = uri;
     }
 }
 
@@ -403,6 +452,25 @@ mod tests {
         assert!(Origin::of(&"ftp://h/".parse().unwrap()).is_none());
     }
 
+    #[test]
+    fn http1_requests_carry_the_path_and_a_host_header() {
+        let uri: Uri = "http://h:8080/a/b?q=1".parse().unwrap();
+        let origin = Origin::of(&uri).unwrap();
+        let mut req = Request::get(uri).body(Full::new(Bytes::new())).unwrap();
+        origin_form(&mut req, &origin);
+        assert_eq!(req.uri(), "/a/b?q=1");
+        assert_eq!(req.headers()["host"], "h:8080");
+        let uri: Uri = "https://h:443".parse().unwrap();
+        let origin = Origin::of(&uri).unwrap();
+        let mut req = Request::get(uri)
+            .header("host", "custom")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        origin_form(&mut req, &origin);
+        assert_eq!(req.uri(), "/");
+        assert_eq!(req.headers()["host"], "custom", "a -H Host wins");
+    }
+
     #[tokio::test]
     async fn connections_are_reused_and_a_stale_one_is_replaced() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -444,19 +512,23 @@ mod tests {
         let origin = Origin::of(&uri).unwrap();
         for _ in 0..6 {
             let req = Request::get(uri.clone())
-                .header("host", addr.to_string())
                 .body(Full::new(Bytes::new()))
                 .unwrap();
             let (resp, lease) = pool.send(&origin, req, || {}, || {}).await.unwrap();
             assert_eq!(resp.status(), 200);
-            let body = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap();
+            let body = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap();
             assert_eq!(&body.to_bytes()[..], b"ok");
             pool.give_back(lease.unwrap());
             // Let the server's close, if any, reach us.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let n = accepted.load(std::sync::atomic::Ordering::Relaxed);
-        assert_eq!(n, 3, "two answers per connection: 6 requests, 3 connections");
+        assert_eq!(
+            n, 3,
+            "two answers per connection: 6 requests, 3 connections"
+        );
         assert!(pool.idle_count(&origin) <= 1);
     }
 }
