@@ -242,6 +242,9 @@ pub struct Snapshot {
     pub rate_limit: Option<f64>,
     /// Requests in flight now.
     pub in_flight: u64,
+    /// Items cancelled (and counted so) whose connections are still
+    /// closing; they still count against the limit until they have.
+    pub closing: u64,
     /// Highest in-flight count so far.
     pub max_in_flight: u64,
     /// Items the source will produce, when known.

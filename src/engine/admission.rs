@@ -44,6 +44,10 @@ struct ShardSlot {
     beat_us: AtomicU64,
     /// It asked for room below its fair share and got less than it asked.
     hungry: AtomicBool,
+    /// Of its permits, those of items already cancelled and recorded whose
+    /// connections are still closing: no longer in flight for the reader,
+    /// still counted against the limit, so the server never sees more.
+    closing: AtomicU64,
     /// Woken when permits are given back while it is hungry.
     wake: Notify,
 }
@@ -76,6 +80,7 @@ impl Admission {
                     held: AtomicU64::new(0),
                     beat_us: AtomicU64::new(0),
                     hungry: AtomicBool::new(false),
+                    closing: AtomicU64::new(0),
                     wake: Notify::new(),
                 })
                 .collect(),
@@ -122,6 +127,38 @@ impl Admission {
     /// Highest number of permits held at once.
     pub fn max_in_flight(&self) -> u64 {
         self.max_in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Items cancelled and recorded whose tasks are still winding down, in all.
+    pub fn closing(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.closing.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Of shard `shard`'s permits, those of items still closing.
+    pub fn closing_on(&self, shard: usize) -> u64 {
+        self.slot(shard).closing.load(Ordering::Relaxed)
+    }
+
+    /// `n` of shard `shard`'s items were cancelled and recorded; their
+    /// permits are held until [`Admission::closed`].
+    pub fn settled(&self, shard: usize, n: u64) {
+        self.slot(shard).closing.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` settled items' tasks have ended: their permits go back.
+    pub fn closed(&self, shard: usize, n: u64) {
+        let slot = self.slot(shard);
+        let n = n.min(slot.closing.load(Ordering::Relaxed));
+        slot.closing.fetch_sub(n, Ordering::Relaxed);
+        self.release(shard, n);
+    }
+
+    /// Items in flight for the reader: permits held, less those closing.
+    pub fn live(&self) -> u64 {
+        self.in_flight().saturating_sub(self.closing())
     }
 
     /// Permits shard `shard` holds.
@@ -318,6 +355,19 @@ mod tests {
         );
         a.set_active(5);
         assert_eq!(a.active(), 2, "never more than there are");
+    }
+
+    #[test]
+    fn settled_items_leave_the_count_but_keep_their_permits() {
+        let a = Admission::new(1, 4);
+        assert_eq!(a.acquire(0, 4, u64::MAX), 4);
+        a.settled(0, 3);
+        assert_eq!((a.live(), a.in_flight(), a.closing()), (1, 4, 3));
+        assert_eq!(a.acquire(0, 1, u64::MAX), 0, "the limit still counts them");
+        a.closed(0, 3);
+        assert_eq!((a.live(), a.in_flight(), a.closing()), (1, 1, 0));
+        a.closed(0, 5);
+        assert_eq!(a.in_flight(), 1, "closing never goes below zero");
     }
 
     #[test]

@@ -411,7 +411,7 @@ impl Control {
         // The permits held now, exact at this moment (the shards' reports
         // are up to a tick old): what the limit bounds, and what the screen
         // must show falling to 0 right after a cancel-all.
-        let in_flight = self.s.admission.in_flight();
+        let in_flight = self.s.admission.live();
         let effective = if self.limiter.is_paused() {
             0
         } else {
@@ -430,6 +430,7 @@ impl Control {
             paused: self.limiter.is_paused(),
             rate_limit: self.s.pacer.as_ref().map(|p| p.rate()),
             in_flight,
+            closing: self.s.admission.closing(),
             max_in_flight: self.s.admission.max_in_flight(),
             total: self.s.total,
             dispatched,
@@ -452,7 +453,11 @@ impl Control {
             .reports()
             .map(|r| ShardView {
                 id: r.shard,
-                in_flight: self.s.admission.held(r.shard),
+                in_flight: self
+                    .s
+                    .admission
+                    .held(r.shard)
+                    .saturating_sub(self.s.admission.closing_on(r.shard)),
                 finished: r.tally.finished(),
                 lag_now_ms: r.executor.lag_now_ms,
                 lag_p99_ms: r.executor.lag_p99_ms,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
@@ -40,12 +40,32 @@ impl PhaseCounters {
     }
 }
 
-/// A task's live progress, written by the task and read for the table.
+/// A task's live progress, written by the task and read for the table,
+/// and for the record of an item cancelled before its task could answer.
 #[derive(Debug)]
 pub struct Tracker {
     phase: AtomicU8,
     bytes: AtomicU64,
+    /// Attempts started.
+    attempts: AtomicU32,
+    /// The current (or last) attempt's status code; 0 before an answer.
+    status: AtomicU16,
+    /// Its time to first byte, in µs; `u64::MAX` before an answer.
+    ttfb_us: AtomicU64,
     counters: Arc<PhaseCounters>,
+}
+
+/// What a [`Tracker`] knows of the attempt in progress (or the last one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Attempts started.
+    pub attempts: u32,
+    /// Status code of its answer, once headers came.
+    pub status: Option<u16>,
+    /// Time to first byte of that answer, in µs.
+    pub ttfb_us: Option<u64>,
+    /// Body bytes of that answer so far.
+    pub bytes: u64,
 }
 
 impl Tracker {
@@ -55,16 +75,42 @@ impl Tracker {
         Tracker {
             phase: AtomicU8::new(Phase::Queued as u8),
             bytes: AtomicU64::new(0),
+            attempts: AtomicU32::new(0),
+            status: AtomicU16::new(0),
+            ttfb_us: AtomicU64::new(u64::MAX),
             counters,
         }
     }
 
     /// Moves the task to `phase`, keeping the phase counters in step.
     pub fn set_phase(&self, phase: Phase) {
-        let old = Phase::from_u8(self.phase.swap(phase as u8, Ordering::Relaxed));
-        if old != phase {
-            self.counters.sub(old);
-            self.counters.add(phase);
+        let mut current = self.phase.load(Ordering::Relaxed);
+        loop {
+            if current == RETIRED || current == phase as u8 {
+                return;
+            }
+            match self.phase.compare_exchange_weak(
+                current,
+                phase as u8,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.counters.sub(Phase::from_u8(current));
+                    self.counters.add(phase);
+                    return;
+                }
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// The item was cancelled and recorded while its task winds down: it
+    /// no longer counts in any phase, whatever the task does next.
+    pub fn retire(&self) {
+        let old = self.phase.swap(RETIRED, Ordering::Relaxed);
+        if old != RETIRED {
+            self.counters.sub(Phase::from_u8(old));
         }
     }
 
@@ -95,20 +141,54 @@ impl Tracker {
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
+
+    /// A new attempt starts: what the last one got is forgotten.
+    pub fn begin_attempt(&self) {
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+        self.status.store(0, Ordering::Relaxed);
+        self.ttfb_us.store(u64::MAX, Ordering::Relaxed);
+        self.bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// The attempt got its answer's headers.
+    pub fn answered(&self, status: u16, ttfb_us: u64) {
+        self.status.store(status, Ordering::Relaxed);
+        self.ttfb_us.store(ttfb_us, Ordering::Relaxed);
+    }
+
+    /// What the attempt in progress (or the last one) has got so far.
+    pub fn progress(&self) -> Progress {
+        let status = self.status.load(Ordering::Relaxed);
+        let ttfb = self.ttfb_us.load(Ordering::Relaxed);
+        Progress {
+            attempts: self.attempts.load(Ordering::Relaxed),
+            status: (status != 0).then_some(status),
+            ttfb_us: (ttfb != u64::MAX).then_some(ttfb),
+            bytes: self.bytes(),
+        }
+    }
 }
 
 impl Drop for Tracker {
     fn drop(&mut self) {
         // The task has ended: it no longer counts in any in-flight phase.
-        self.counters.sub(self.phase());
+        let current = self.phase.load(Ordering::Relaxed);
+        if current != RETIRED {
+            self.counters.sub(Phase::from_u8(current));
+        }
     }
 }
+
+/// The phase tag of a retired tracker: counted nowhere.
+const RETIRED: u8 = u8::MAX;
 
 /// What the dispatcher keeps about one task in flight.
 #[derive(Debug)]
 pub struct Entry {
     /// The URL being fetched.
     pub url: Arc<str>,
+    /// Its line in a list source.
+    pub line: Option<u64>,
     /// When the task was dispatched.
     pub dispatched: Instant,
     /// Cancels this task only.
@@ -138,6 +218,11 @@ impl Registry {
     /// Cancels one task; false when no such task is in flight.
     pub fn cancel(&self, id: u64) -> bool {
         self.tasks.get(&id).map(|e| e.token.cancel()).is_some()
+    }
+
+    /// Takes every task out, oldest first (a cancel-all settles them all).
+    pub fn drain(&mut self) -> impl Iterator<Item = (u64, Entry)> {
+        std::mem::take(&mut self.tasks).into_iter()
     }
 
     /// Cancels every task in flight; returns how many.
@@ -179,6 +264,7 @@ mod tests {
     fn entry(counters: &Arc<PhaseCounters>) -> Entry {
         Entry {
             url: Arc::from("http://x/"),
+            line: None,
             dispatched: Instant::now(),
             token: CancellationToken::new(),
             tracker: Arc::new(Tracker::new(Arc::clone(counters))),
@@ -200,8 +286,43 @@ mod tests {
         assert_eq!(counters.get(Phase::Receiving), 1);
         drop(b);
         assert_eq!(counters.get(Phase::Receiving), 0);
+        let c = Tracker::new(Arc::clone(&counters));
+        c.set_phase(Phase::Waiting);
+        c.retire();
+        c.set_phase(Phase::Receiving);
+        c.retire();
+        assert_eq!(counters.get(Phase::Waiting), 1, "only a's");
+        assert_eq!(counters.get(Phase::Receiving), 0);
+        drop(c);
+        assert_eq!(counters.get(Phase::Waiting), 1);
         drop(a);
         assert_eq!(counters.get(Phase::Waiting), 0);
+    }
+
+    #[test]
+    fn progress_follows_the_attempt_in_progress() {
+        let t = Tracker::new(Arc::new(PhaseCounters::default()));
+        assert_eq!(t.progress(), Progress::default());
+        t.begin_attempt();
+        t.answered(429, 1200);
+        t.add_bytes(10);
+        assert_eq!(
+            t.progress(),
+            Progress {
+                attempts: 1,
+                status: Some(429),
+                ttfb_us: Some(1200),
+                bytes: 10
+            }
+        );
+        t.begin_attempt();
+        assert_eq!(
+            t.progress(),
+            Progress {
+                attempts: 2,
+                ..Progress::default()
+            }
+        );
     }
 
     #[test]

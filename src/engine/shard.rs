@@ -22,7 +22,7 @@ use super::executor::Executor;
 use super::feed::{Feed, Supply};
 use super::model::{Model, Runner};
 use super::pace::Pacer;
-use super::pipeline::failed_record;
+use super::pipeline::{failed_record, settled_record};
 use super::record::{ErrorKind, Failure, Record};
 use super::registry::{Entry, PhaseCounters, Registry, Tracker};
 use super::seqset::SeqSet;
@@ -200,6 +200,11 @@ struct Shard {
     source_done: bool,
     /// A permit held while waiting for a list's next item.
     reserved: bool,
+    /// Items cancelled and recorded whose tasks have not ended yet; their
+    /// own records, when they come, are not used.
+    closing: std::collections::HashSet<u64>,
+    /// Abort asked: end without waiting for closing tasks.
+    aborted: bool,
     dispatched: u64,
     skipped: u64,
     done_tx: mpsc::UnboundedSender<Record>,
@@ -235,6 +240,8 @@ impl Shard {
             stopping: false,
             source_done: false,
             reserved: false,
+            closing: std::collections::HashSet::new(),
+            aborted: false,
             dispatched: 0,
             skipped: 0,
             done_tx,
@@ -264,7 +271,10 @@ impl Shard {
         let mut commands_open = true;
 
         loop {
-            if !self.admitting() && self.registry.is_empty() {
+            if !self.admitting()
+                && self.registry.is_empty()
+                && (self.closing.is_empty() || self.aborted)
+            {
                 break;
             }
             let admit = if self.admitting() {
@@ -282,14 +292,13 @@ impl Shard {
                 biased;
                 cmd = commands.recv(), if commands_open => match cmd {
                     Some(cmd) => {
-                        self.apply(cmd);
+                        self.apply(cmd).await;
                         self.report(true, false);
                     }
                     // The control plane is gone: nobody will read the run.
                     None => {
                         commands_open = false;
-                        self.stop();
-                        self.root.cancel();
+                        self.abort().await;
                     }
                 },
                 _ = ticker.tick() => self.report(false, false),
@@ -305,14 +314,20 @@ impl Shard {
                 }
                 () = crate::deadline::sleep_until(slot_due), if slot_due.is_some() => {}
                 _ = self.done_rx.recv_many(&mut done_buf, BATCH) => {
-                    let mut ended = 0;
+                    let (mut ended, mut closed) = (0, 0);
                     for record in done_buf.drain(..) {
+                        if self.closing.remove(&record.seq) {
+                            // Recorded when it was cancelled.
+                            closed += 1;
+                            continue;
+                        }
                         if self.registry.remove(record.seq).is_some() {
                             ended += 1;
                         }
                         self.finish(record).await;
                     }
                     self.admission.release(self.id, ended);
+                    self.admission.closed(self.id, closed);
                 }
                 () = admission.room_changed(id), if self.admitting() && !more => {}
                 () = std::future::ready(()), if more => {}
@@ -420,6 +435,7 @@ impl Shard {
             item.seq,
             Entry {
                 url: Arc::clone(&item.url),
+                line: item.line,
                 dispatched: now,
                 token: token.clone(),
                 tracker: Arc::clone(&tracker),
@@ -468,19 +484,16 @@ impl Shard {
         }
     }
 
-    fn apply(&mut self, cmd: ShardCommand) {
+    async fn apply(&mut self, cmd: ShardCommand) {
         match cmd {
             ShardCommand::CancelTask(id) => {
-                self.registry.cancel(id);
+                if let Some(entry) = self.registry.remove(id) {
+                    self.settle(id, entry).await;
+                }
             }
-            ShardCommand::CancelAll => {
-                self.registry.cancel_all();
-            }
+            ShardCommand::CancelAll => self.settle_all().await,
             ShardCommand::Stop => self.stop(),
-            ShardCommand::Abort => {
-                self.stop();
-                self.root.cancel();
-            }
+            ShardCommand::Abort => self.abort().await,
             ShardCommand::SetModel(model) => self.model = model,
             ShardCommand::SetBlocking(on) => {
                 if let Some(b) = &mut self.blocking {
@@ -494,6 +507,40 @@ impl Shard {
             }
             ShardCommand::Pace(pacer) => self.pacer = pacer,
         }
+    }
+
+    /// Cancels an item and records it cancelled now, from what its tracker
+    /// knows. Its task still has to wind down (drop its request, close its
+    /// connection): 18,000 of them take the better part of a second on one
+    /// thread, and a reader pressing cancel-all should see 0 in flight at
+    /// once. Its permit is held until the task has ended.
+    async fn settle(&mut self, seq: u64, entry: Entry) {
+        entry.token.cancel();
+        entry.tracker.retire();
+        let record = settled_record(
+            seq,
+            entry.url,
+            entry.line,
+            entry.dispatched,
+            entry.tracker.progress(),
+        );
+        self.closing.insert(seq);
+        self.admission.settled(self.id, 1);
+        self.finish(record).await;
+    }
+
+    async fn settle_all(&mut self) {
+        let entries: Vec<(u64, Entry)> = self.registry.drain().collect();
+        for (seq, entry) in entries {
+            self.settle(seq, entry).await;
+        }
+    }
+
+    async fn abort(&mut self) {
+        self.stop();
+        self.aborted = true;
+        self.settle_all().await;
+        self.root.cancel();
     }
 
     fn stop(&mut self) {

@@ -80,6 +80,7 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
         Err(f) => Err(f),
         Ok(target) => loop {
             let mut att = Attempt::default();
+            spec.tracker.begin_attempt();
             spec.tracker.set_phase(Phase::Waiting);
             let limit = ctx.options.timeout;
             let outcome = tokio::select! {

@@ -18,9 +18,7 @@ use tokio::sync::oneshot;
 use crate::engine::blocking::{Plan, WorkCounter};
 use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
 use crate::engine::pipeline::classify::io_kind;
-use crate::engine::pipeline::{
-    Attempt, Retrier, Step, abandoned_record, cancelled, ending, micros, timeout,
-};
+use crate::engine::pipeline::{Attempt, Retrier, Step, abandoned_record, ending, micros, timeout};
 use crate::engine::record::{ErrorKind, Failure, ItemState, Phase, Record};
 use crate::engine::task::TaskSpec;
 use crate::engine::transport::check_url;
@@ -104,17 +102,8 @@ impl Threads {
         done: impl FnOnce(Record) + Send + 'static,
     ) {
         let (tx, rx) = oneshot::channel();
-        let token = spec.token.clone();
-        // Built now: the spec moves to the thread, and the record of a
-        // cancellation must not wait for it.
-        let url = Arc::clone(&spec.url);
-        let cancelled = abandoned_record(
-            spec.seq,
-            url,
-            spec.line,
-            (ItemState::Cancelled, cancelled()),
-        );
-        let dispatched = spec.dispatched;
+        // Kept now: the spec moves to the thread.
+        let (seq, url, line) = (spec.seq, Arc::clone(&spec.url), spec.line);
         self.live.fetch_add(1, Ordering::Relaxed);
         let live = Live(Arc::clone(&self.live));
         let agent = self.agent.clone();
@@ -135,10 +124,8 @@ impl Threads {
             .stack_size(STACK)
             .spawn(job);
         if let Err(e) = spawned {
-            // The spec went with the job; the cancelled record still names the item.
             let why = format!("cannot start a thread for the request: {e}");
             let failure = Failure::new(ErrorKind::Request, why);
-            let Record { seq, url, line, .. } = cancelled;
             done(abandoned_record(
                 seq,
                 url,
@@ -147,20 +134,14 @@ impl Threads {
             ));
             return;
         }
+        // A cancelled item is recorded by the shard at once; this waits for
+        // the thread all the same, since its request is still at the server
+        // and its permit must hold until it ends (or the limit would not).
         tokio::spawn(async move {
-            tokio::select! {
-                biased;
-                r = rx => {
-                    // A thread that panicked sends nothing: dropping `done`
-                    // lets the caller's guard record the failure.
-                    if let Ok(record) = r {
-                        done(record);
-                    }
-                }
-                () = token.cancelled() => done(Record {
-                    latency_us: micros(dispatched.elapsed()),
-                    ..cancelled
-                }),
+            // A thread that panicked sends nothing: dropping `done` lets the
+            // caller's guard record the failure.
+            if let Ok(record) = rx.await {
+                done(record);
             }
         });
     }
@@ -172,6 +153,7 @@ fn fetch(agent: &ureq::Agent, options: &RequestOptions, spec: &TaskSpec) -> Reco
     let mut retrier = Retrier::new(options.retry);
     let verdict = loop {
         let mut att = Attempt::default();
+        spec.tracker.begin_attempt();
         spec.tracker.set_phase(Phase::Waiting);
         let outcome = check_url(&spec.url)
             .and_then(|url| request(agent, options, url.as_str(), spec, &mut att));

@@ -58,6 +58,8 @@ impl Attempt {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok());
         self.retry_after = retry_after(status.as_u16(), value);
+        spec.tracker
+            .answered(status.as_u16(), self.ttfb_us.unwrap_or_default());
         spec.tracker.set_phase(Phase::Receiving);
     }
 
@@ -149,6 +151,32 @@ fn bare_record(
         body: None,
         fields: None,
     }
+}
+
+/// The record of an item cancelled by a command, made at once from what its
+/// tracker knows (attempts, the answer's status, bytes) rather than waiting
+/// for its task to wind down; the task's own record is then not used. It
+/// keeps no body: the item did not end with an answer.
+pub(crate) fn settled_record(
+    seq: u64,
+    url: Arc<str>,
+    line: Option<u64>,
+    since: Instant,
+    progress: crate::engine::registry::Progress,
+) -> Record {
+    let ending = (ItemState::Cancelled, Some(cancelled()));
+    let mut r = bare_record(
+        seq,
+        url,
+        line,
+        micros(since.elapsed()),
+        progress.attempts,
+        ending,
+    );
+    r.status = progress.status;
+    r.ttfb_us = progress.ttfb_us;
+    r.bytes = progress.bytes;
+    r
 }
 
 /// The record of an item that failed before any attempt could tell
