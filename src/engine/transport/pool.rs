@@ -189,7 +189,7 @@ impl Pool {
             Some(s) => s,
             None => {
                 connecting();
-                let s = self.connect(origin).await;
+                let s = Box::pin(self.connect(origin)).await;
                 connected();
                 s?
             }
@@ -217,7 +217,7 @@ impl Pool {
                         (true, Some(unsent)) => {
                             request = unsent;
                             connecting();
-                            let fresh = self.connect(origin).await;
+                            let fresh = Box::pin(self.connect(origin)).await;
                             connected();
                             let Sender::H1 { mut sender, .. } = fresh? else {
                                 return Err(PoolError::Http(e.into_error()));
@@ -286,6 +286,10 @@ impl Pool {
         }
     }
 
+    /// Opens a connection to `origin`. Callers box this future: it holds a
+    /// TLS handshake's state, which a request that reuses a connection
+    /// (nearly all of them) should not carry in its task (measured: the
+    /// item task was 4.9 KB, a fifth of a connection's memory).
     async fn connect(&self, origin: &Origin) -> Result<Sender, PoolError> {
         // The whole connect, TLS handshake included, as reqwest bounds it.
         let limit = self.settings.connect_timeout;
