@@ -181,9 +181,12 @@ pub struct HttpArgs {
           value_parser = parse_duration)]
     pub max_backoff: Duration,
 
-    /// HTTP client: `auto` uses hyper-util's lean pooled client for http://
-    /// and https://; `reqwest` uses reqwest for every URL.
-    #[arg(long = "transport", value_name = "KIND", value_enum, default_value_t = TransportChoice::Auto)]
+    /// HTTP client: `auto` uses each shard's own lean client (hyper, rustls)
+    /// for http:// and https://; `reqwest` uses reqwest for every URL.
+    #[arg(long = "transport", value_name = "KIND", default_value = "auto",
+          value_parser = clap::builder::TypedValueParser::map(
+              clap::builder::PossibleValuesParser::new(["auto", "reqwest"]),
+              |s| s.parse::<TransportChoice>().unwrap_or_default()))]
     pub transport: TransportChoice,
 }
 

@@ -85,23 +85,7 @@ pub fn pace(v: f64) -> String {
     }
 }
 
-/// Makes text from outside (URLs from a list, error messages, anything a
-/// server sent) safe to draw: control characters (C0, DEL, C1, which carry
-/// ESC/CSI/OSC sequences) and invisible direction overrides become `?`.
-pub fn inert(s: &str) -> std::borrow::Cow<'_, str> {
-    fn hostile(c: char) -> bool {
-        c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    }
-    if s.chars().any(hostile) {
-        s.chars()
-            .map(|c| if hostile(c) { '?' } else { c })
-            .collect::<String>()
-            .into()
-    } else {
-        s.into()
-    }
-}
+pub use fetchtop_engine::text::inert;
 
 /// Shortens `s` to at most `width` characters by cutting out its middle,
 /// where URLs are least telling: `http://host/a/…/item/42` (`mark` stands
@@ -152,6 +136,17 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         return Err(format!("size {s:?} is out of range (1 byte to 1 PB)"));
     }
     Ok(bytes as u64)
+}
+
+/// Why a limit was lowered below what was asked: for the start-up warning
+/// and the dashboard's warnings panel.
+pub fn capped_message(asked: u64, ceiling: u64) -> String {
+    format!(
+        "limit {} capped at {}: each request holds an open file and the open-files limit \
+         (ulimit -n) allows no more; raise the hard limit to go higher",
+        count(asked),
+        count(ceiling)
+    )
 }
 
 #[cfg(test)]

@@ -44,6 +44,12 @@ impl From<Report> for Failure {
     }
 }
 
+impl From<crate::engine::EngineError> for Failure {
+    fn from(e: crate::engine::EngineError) -> Self {
+        Failure::Run(Report::new(e))
+    }
+}
+
 impl Failure {
     /// Prints the one-line error and gives the exit status.
     pub fn report(&self) -> ExitCode {
@@ -300,7 +306,7 @@ async fn fetch_with(
     if run.concurrency > ceiling && !run.output.quiet {
         eprintln!(
             "fetchtop: warning: {}",
-            crate::snapshot::capped_message(run.concurrency, ceiling)
+            crate::format::capped_message(run.concurrency, ceiling)
         );
     }
     let config = EngineConfig {

@@ -1,8 +1,9 @@
 //! fetchtop: watch thousands of concurrent HTTP fetches live.
 //!
 //! The crate is laid out along the data flow:
-//! - [`engine`]: sources, the dispatcher with its live concurrency limit, one
-//!   tokio task per item, statistics. It knows nothing of any UI.
+//! - [`engine`] (the `fetchtop-engine` crate): sources, shards with an event
+//!   loop each, the control plane, one tokio task per item, statistics. It
+//!   knows nothing of any UI.
 //! - [`snapshot`]: the plain data the engine publishes for readers.
 //! - [`headless`] and [`ui`] (the dashboard, with [`app`] and [`keymap`]):
 //!   readers of snapshots and senders of commands.
@@ -12,9 +13,7 @@
 
 pub mod app;
 pub mod cli;
-pub mod deadline;
 pub mod demo;
-pub mod engine;
 pub mod format;
 pub mod headless;
 pub mod hooks;
@@ -24,6 +23,8 @@ pub mod launch;
 pub mod logging;
 pub mod output;
 pub mod redact;
-pub mod snapshot;
-pub mod sys;
 pub mod ui;
+
+/// The engine, its own crate: everything that runs a fetch.
+pub use fetchtop_engine as engine;
+pub use fetchtop_engine::{deadline, snapshot, sys};

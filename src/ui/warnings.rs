@@ -86,7 +86,7 @@ fn threads_at_cap(snap: &Snapshot) -> Option<String> {
 
 fn limit_capped(snap: &Snapshot) -> Option<String> {
     let asked = snap.requested_limit?;
-    Some(crate::snapshot::capped_message(asked, snap.ceiling))
+    Some(crate::format::capped_message(asked, snap.ceiling))
 }
 
 fn high_error_rate(snap: &Snapshot) -> Option<String> {

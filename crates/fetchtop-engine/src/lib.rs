@@ -1,47 +1,78 @@
-//! The fetch engine: sources, admission, tasks, statistics. No UI here.
+//! fetchtop's engine: sources, shards, the control plane, one tokio task
+//! per item, statistics. It knows nothing of any screen, terminal or
+//! command line (no ratatui, crossterm or clap here).
 //!
-//! [`Engine::spawn`] starts a run on the current tokio runtime and hands back
-//! an [`EngineHandle`]: a command sender and a snapshot receiver. Readers
-//! (the dashboard, the headless runner, tests) use only those two channels.
+//! [`Engine::spawn`] starts a run and hands back an [`EngineHandle`]: a
+//! command sender and a snapshot receiver. Readers (the dashboard, the
+//! headless runner, tests) use only those two channels.
+//!
+//! ```text
+//! source ──▶ feed (atomic cursor, or a list reader's queue)
+//!              │  items taken only with permits (admission: atomics)
+//!              ▼
+//!   shard 0 … shard N-1: an OS thread and a current-thread runtime each,
+//!   own admission loop, pool, stats and registry; a tokio task per item
+//!              │  one report per tick (tallies, histogram deltas, tables)
+//!              ▼
+//!   control plane (own thread): merge exactly ─▶ watch<Snapshot> ─▶ readers
+//!              ▲                              readers ─▶ Command
+//!              └── limit, pause (atomics) · the rest fanned out per shard
+//! ```
+//!
+//! The vocabulary (`vocab/`: [`record`], [`command`], [`snapshot`] and the
+//! models' names) sits below the mechanisms and imports none of them.
 
-pub mod admission;
+// The vocabulary: plain data every part and every reader shares.
+mod vocab;
+pub use vocab::{command, record, snapshot};
+
+// Sources and the shape of a run.
 pub mod blocking;
-pub mod bodies;
-pub mod command;
-mod control;
-pub mod executor;
-mod feed;
 pub mod http;
-pub mod limiter;
 pub mod model;
 pub mod pace;
-pub(crate) mod pipeline;
-pub mod record;
-pub mod registry;
 pub mod retry;
 pub mod seqset;
-mod shard;
 pub mod source;
-pub mod stats;
-pub mod task;
 pub mod template;
+
+// Mechanisms: how a run goes.
+mod admission;
+mod control;
+mod feed;
+mod limiter;
+pub(crate) mod pipeline;
+mod registry;
+mod shard;
+mod task;
+
+// Parts readers also use.
+pub mod bodies;
+pub mod deadline;
+pub mod error;
+pub mod executor;
+pub mod stats;
+pub mod sys;
+pub mod text;
 pub mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, WrapErr, eyre};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use blocking::{Blocking, BlockingWork};
 pub use command::Command;
+pub use error::{EngineError, Result};
 pub use http::RequestOptions;
 pub use model::Model;
 pub use record::{ErrorKind, ItemState, Phase, Record};
+pub use snapshot::Snapshot;
 pub use source::{Source, SourceSpec};
+pub use transport::TransportChoice;
 
-use crate::snapshot::Snapshot;
+use crate::error::Context;
 
 /// Highest concurrency limit accepted, a guard against typos such as `-c 5000000`.
 pub const MAX_CONCURRENCY: u64 = 1_000_000;
@@ -132,7 +163,7 @@ impl EngineHandle {
     pub async fn wait(self) -> Result<Snapshot> {
         self.finished
             .await
-            .map_err(|e| eyre!("the engine stopped unexpectedly: {e}"))
+            .map_err(|e| EngineError::new(format!("the engine stopped unexpectedly: {e}")))
     }
 }
 
@@ -152,13 +183,13 @@ impl Engine {
         let shards = config.shards.clamp(1, MAX_SHARDS);
         let runner = Arc::new(
             model::Runner::new(&config.request, config.thread_cap)
-                .wrap_err("cannot prepare the threads model")?,
+                .context("cannot prepare the threads model")?,
         );
         // Each shard has clients of its own: its own connections and pool.
         let contexts = (0..shards)
             .map(|_| {
                 let transport = transport::Transport::new(&config.request, config.transport)
-                    .wrap_err("cannot prepare requests")?;
+                    .context("cannot prepare requests")?;
                 Ok(Arc::new(task::FetchContext::new(
                     transport,
                     config.request.clone(),
@@ -211,7 +242,7 @@ impl Engine {
                 table_rows: config.table_rows,
                 tick: config.snapshot_interval,
             })
-            .wrap_err("cannot start a shard's thread")?;
+            .context("cannot start a shard's thread")?;
         }
         // Only the shards hold the sink now: it closes when the last one ends.
         drop(sink);
@@ -242,7 +273,7 @@ impl Engine {
             },
             command_rx,
         )
-        .wrap_err("cannot start the control plane's thread")?;
+        .context("cannot start the control plane's thread")?;
         let finished = tokio::spawn(async move {
             match done.await {
                 Ok(snap) => snap,

@@ -12,16 +12,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, WrapErr};
+use crate::error::{Context, Result};
 use tokio::sync::oneshot;
 
-use crate::engine::blocking::{Plan, WorkCounter};
-use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
-use crate::engine::pipeline::classify::io_kind;
-use crate::engine::pipeline::{Attempt, Retrier, Step, abandoned_record, ending, micros, timeout};
-use crate::engine::record::{ErrorKind, Failure, ItemState, Phase, Record};
-use crate::engine::task::TaskSpec;
-use crate::engine::transport::check_url;
+use crate::blocking::{Plan, WorkCounter};
+use crate::http::{DEFAULT_USER_AGENT, RequestOptions};
+use crate::pipeline::classify::io_kind;
+use crate::pipeline::{Attempt, Retrier, Step, abandoned_record, ending, micros, timeout};
+use crate::record::{ErrorKind, Failure, ItemState, Phase, Record};
+use crate::task::TaskSpec;
+use crate::transport::check_url;
 
 /// Default cap on item threads: far beyond what a machine needs for I/O,
 /// well below where thread creation starts failing.
@@ -70,7 +70,7 @@ impl Threads {
         let agent = ureq::Agent::new_with_config(config);
         // Building the agent cannot fail; the check is that options map onto it.
         let _ = ureq::http::Method::from_bytes(options.method.as_str().as_bytes())
-            .wrap_err("the threads model cannot send this method")?;
+            .context("the threads model cannot send this method")?;
         Ok(Threads {
             agent,
             options: Arc::new(options.clone()),

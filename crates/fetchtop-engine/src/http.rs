@@ -96,7 +96,7 @@ pub fn parse_header(s: &str) -> std::result::Result<(HeaderName, HeaderValue), S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::transport::{Transport, TransportChoice};
+    use crate::transport::{Transport, TransportChoice};
 
     #[test]
     fn headers_parse_and_reject() {

@@ -5,7 +5,7 @@
 use std::error::Error;
 use std::io;
 
-use crate::engine::record::ErrorKind;
+use crate::record::ErrorKind;
 
 /// Walks an error's sources, looking inside `io::Error`s too (their
 /// `source()` skips the error they wrap).

@@ -435,7 +435,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::engine::record::Failure;
+    use crate::record::Failure;
 
     fn record(state: ItemState, status: Option<u16>, latency_ms: u64) -> Record {
         let error = match (state, status) {

@@ -2,16 +2,16 @@
 //! path is compared against, tests/transport.rs), and for URLs that only
 //! `url`'s fuller parser takes.
 
+use crate::error::{Context, Result};
 use bytes::Bytes;
-use color_eyre::eyre::{Result, WrapErr};
 use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Client, Url};
 
-use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
-use crate::engine::pipeline::Attempt;
-use crate::engine::pipeline::classify::{chain, is_tls};
-use crate::engine::record::{ErrorKind, Failure};
-use crate::engine::task::TaskSpec;
+use crate::http::{DEFAULT_USER_AGENT, RequestOptions};
+use crate::pipeline::Attempt;
+use crate::pipeline::classify::{chain, is_tls};
+use crate::record::{ErrorKind, Failure};
+use crate::task::TaskSpec;
 
 /// reqwest's client, with its own connection pool.
 #[derive(Clone, Debug)]
@@ -48,7 +48,7 @@ impl Reqwest {
         if options.http2 {
             builder = builder.http2_prior_knowledge();
         }
-        let client = builder.build().wrap_err("cannot build the HTTP client")?;
+        let client = builder.build().context("cannot build the HTTP client")?;
         let body = options.body.clone().map(Bytes::from);
         Ok(Reqwest { client, body })
     }

@@ -162,7 +162,7 @@ pub(crate) fn settled_record(
     url: Arc<str>,
     line: Option<u64>,
     since: Instant,
-    progress: crate::engine::registry::Progress,
+    progress: crate::registry::Progress,
 ) -> Record {
     let ending = (ItemState::Cancelled, Some(cancelled()));
     let mut r = bare_record(

@@ -16,13 +16,13 @@
 
 use std::sync::Arc;
 
-use color_eyre::eyre::{Result, WrapErr};
+use crate::error::{Context, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
-use crate::engine::http::RequestOptions;
+use crate::http::RequestOptions;
 
 /// The client configuration every https connection of a transport shares.
 pub(super) fn client_config(options: &RequestOptions) -> Result<Arc<ClientConfig>> {
@@ -33,13 +33,13 @@ pub(super) fn client_config(options: &RequestOptions) -> Result<Arc<ClientConfig
         .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(rustls::ALL_VERSIONS)
-        .wrap_err("cannot set up TLS: the crypto provider refuses TLS 1.2 and 1.3")?;
+        .context("cannot set up TLS: the crypto provider refuses TLS 1.2 and 1.3")?;
     let verifier: Arc<dyn ServerCertVerifier> = if options.insecure {
         Arc::new(AcceptAnything)
     } else {
         Arc::new(
             rustls_platform_verifier::Verifier::new(provider)
-                .wrap_err("cannot set up TLS certificate verification")?,
+                .context("cannot set up TLS certificate verification")?,
         )
     };
     let mut config = builder

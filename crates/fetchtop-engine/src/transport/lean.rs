@@ -6,8 +6,8 @@
 //! h2) and an ALPN offer over TLS (the server picks, and the record says
 //! what it picked).
 
+use crate::error::Result;
 use bytes::Bytes;
-use color_eyre::eyre::Result;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::Scheme;
 use http::{Method, Request, StatusCode, Uri};
@@ -17,11 +17,11 @@ use reqwest::Url;
 
 use super::pool::{Origin, Pool, PoolError, Settings};
 use super::tls::client_config;
-use crate::engine::http::{DEFAULT_USER_AGENT, RequestOptions};
-use crate::engine::pipeline::Attempt;
-use crate::engine::pipeline::classify::{chain, timed_out};
-use crate::engine::record::{ErrorKind, Failure, Phase};
-use crate::engine::task::TaskSpec;
+use crate::http::{DEFAULT_USER_AGENT, RequestOptions};
+use crate::pipeline::Attempt;
+use crate::pipeline::classify::{chain, timed_out};
+use crate::record::{ErrorKind, Failure, Phase};
+use crate::task::TaskSpec;
 
 /// Bytes of a redirect's own body read so its connection can be reused;
 /// past this the connection is dropped instead.

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::engine::model::Model;
-use crate::engine::record::{ErrorKind, Phase};
+use super::model::Model;
+use super::record::{ErrorKind, Phase};
 
 /// Where the run is in its life.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -326,15 +326,4 @@ impl Snapshot {
     pub fn error_count(&self) -> u64 {
         self.counts.failed
     }
-}
-
-/// Why a limit was lowered below what was asked: for the start-up warning
-/// and the dashboard's warnings panel.
-pub fn capped_message(asked: u64, ceiling: u64) -> String {
-    format!(
-        "limit {} capped at {}: each request holds an open file and the open-files limit \
-         (ulimit -n) allows no more; raise the hard limit to go higher",
-        crate::format::count(asked),
-        crate::format::count(ceiling)
-    )
 }

@@ -20,7 +20,7 @@ mod tls;
 
 use std::str::FromStr;
 
-use color_eyre::eyre::Result;
+use crate::error::Result;
 use reqwest::Url;
 
 use super::http::RequestOptions;
@@ -29,14 +29,38 @@ use super::record::{ErrorKind, Failure};
 use super::task::TaskSpec;
 
 /// Which transports a run may use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TransportChoice {
-    /// hyper-util for `http://` and `https://`; reqwest only for URLs
-    /// that `http::Uri` cannot parse.
+    /// The shard's own lean client for `http://` and `https://`; reqwest
+    /// only for URLs that `http::Uri` cannot parse.
     #[default]
     Auto,
     /// reqwest for every URL.
     Reqwest,
+}
+
+impl TransportChoice {
+    /// Every choice, as the command line names them.
+    pub const ALL: [TransportChoice; 2] = [TransportChoice::Auto, TransportChoice::Reqwest];
+
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportChoice::Auto => "auto",
+            TransportChoice::Reqwest => "reqwest",
+        }
+    }
+}
+
+impl FromStr for TransportChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TransportChoice, String> {
+        TransportChoice::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown transport {s:?}: use auto or reqwest"))
+    }
 }
 
 /// A URL checked and parsed for the transport that will carry it.
@@ -151,6 +175,14 @@ fn looks_like_port(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_choices_parse_by_name() {
+        for t in TransportChoice::ALL {
+            assert_eq!(t.as_str().parse::<TransportChoice>(), Ok(t));
+        }
+        assert!("curl".parse::<TransportChoice>().is_err());
+    }
 
     #[test]
     fn urls_are_checked() {

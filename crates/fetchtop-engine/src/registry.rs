@@ -215,25 +215,9 @@ impl Registry {
         self.tasks.remove(&id)
     }
 
-    /// Cancels one task; false when no such task is in flight.
-    pub fn cancel(&self, id: u64) -> bool {
-        self.tasks.get(&id).map(|e| e.token.cancel()).is_some()
-    }
-
     /// Takes every task out, oldest first (a cancel-all settles them all).
     pub fn drain(&mut self) -> impl Iterator<Item = (u64, Entry)> {
         std::mem::take(&mut self.tasks).into_iter()
-    }
-
-    /// Cancels every task in flight; returns how many.
-    pub fn cancel_all(&self) -> usize {
-        self.tasks.values().for_each(|e| e.token.cancel());
-        self.tasks.len()
-    }
-
-    /// Tasks in flight.
-    pub fn len(&self) -> usize {
-        self.tasks.len()
     }
 
     /// True when nothing is in flight.
@@ -326,7 +310,7 @@ mod tests {
     }
 
     #[test]
-    fn oldest_first_bounded_and_cancellable() {
+    fn oldest_first_bounded_and_drained_in_order() {
         let counters = Arc::new(PhaseCounters::default());
         let mut r = Registry::default();
         for id in [5, 1, 9, 3] {
@@ -334,11 +318,10 @@ mod tests {
         }
         let ids: Vec<u64> = r.oldest(Instant::now(), 3).iter().map(|t| t.id).collect();
         assert_eq!(ids, vec![1, 3, 5]);
-        assert!(r.cancel(9));
-        assert!(!r.cancel(7));
-        assert!(r.remove(9).is_some_and(|e| e.token.is_cancelled()));
-        assert_eq!(r.cancel_all(), 3);
-        assert!(r.remove(1).is_some_and(|e| e.token.is_cancelled()));
-        assert!(r.remove(1).is_none());
+        assert!(r.remove(9).is_some());
+        assert!(r.remove(7).is_none());
+        let drained: Vec<u64> = r.drain().map(|(id, _)| id).collect();
+        assert_eq!(drained, vec![1, 3, 5]);
+        assert!(r.is_empty());
     }
 }

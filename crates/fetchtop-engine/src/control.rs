@@ -305,11 +305,7 @@ impl Control {
             self.s.pacer = Some(Arc::new(Pacer::new(p.rate())));
             self.share_pacer();
         }
-        let effective = if self.limiter.is_paused() {
-            0
-        } else {
-            self.limiter.limit()
-        };
+        let effective = self.limiter.effective();
         if effective != self.s.admission.limit() {
             self.s.admission.set_limit(effective);
         }
@@ -412,12 +408,8 @@ impl Control {
         // are up to a tick old): what the limit bounds, and what the screen
         // must show falling to 0 right after a cancel-all.
         let in_flight = self.s.admission.live();
-        let effective = if self.limiter.is_paused() {
-            0
-        } else {
-            self.limiter.limit()
-        };
-        self.stats.tick(elapsed, in_flight, effective);
+        self.stats
+            .tick(elapsed, in_flight, self.limiter.effective());
         let mut snap = Snapshot {
             target: self.s.target.clone(),
             elapsed,

@@ -471,8 +471,8 @@ impl Shard {
             // Outside text, made inert: a log is read on a terminal too.
             tracing::debug!(
                 seq = record.seq,
-                url = %crate::format::inert(&record.url),
-                error = %crate::format::inert(&e.to_string()),
+                url = %crate::text::inert(&record.url),
+                error = %crate::text::inert(&e.to_string()),
                 "item failed"
             );
         }

@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use super::{Attempt, cancelled};
-use crate::engine::http::RequestOptions;
-use crate::engine::record::{Failure, ItemState, Record};
-use crate::engine::retry::RetryPolicy;
-use crate::engine::task::TaskSpec;
+use crate::http::RequestOptions;
+use crate::record::{Failure, ItemState, Record};
+use crate::retry::RetryPolicy;
+use crate::task::TaskSpec;
 
 /// What the driver does after an attempt.
 #[derive(Debug, PartialEq, Eq)]
@@ -111,7 +111,7 @@ impl Retrier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::record::ErrorKind;
+    use crate::record::ErrorKind;
 
     fn policy(retries: u32) -> RetryPolicy {
         RetryPolicy {

@@ -10,64 +10,17 @@
 pub mod sequential;
 pub mod threads;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use color_eyre::eyre::Result;
-use serde::Serialize;
+use crate::error::Result;
 
 use super::blocking::{Plan, WorkCounter};
 use super::http::RequestOptions;
 use super::record::Record;
 use super::task::{self, FetchContext, TaskSpec};
 
-/// How items are run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Model {
-    /// One tokio task per item.
-    #[default]
-    Async,
-    /// One OS thread per item in flight, with a blocking HTTP client.
-    Threads,
-    /// One item at a time.
-    Sequential,
-}
-
-impl Model {
-    /// Every model, in the order `m` cycles through them.
-    pub const ALL: [Model; 3] = [Model::Async, Model::Threads, Model::Sequential];
-
-    /// Lower-case name, as on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Model::Async => "async",
-            Model::Threads => "threads",
-            Model::Sequential => "sequential",
-        }
-    }
-
-    /// The model after this one.
-    pub fn next(self) -> Model {
-        match self {
-            Model::Async => Model::Threads,
-            Model::Threads => Model::Sequential,
-            Model::Sequential => Model::Async,
-        }
-    }
-}
-
-impl FromStr for Model {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Model, String> {
-        Model::ALL
-            .into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown model {s:?}: use async, threads or sequential"))
-    }
-}
+pub use crate::vocab::model::Model;
 
 /// Starts admitted items under whichever model is current.
 pub(crate) struct Runner {

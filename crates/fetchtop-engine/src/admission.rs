@@ -88,11 +88,6 @@ impl Admission {
         }
     }
 
-    /// Shards sharing this admission.
-    pub fn shards(&self) -> usize {
-        self.shards.len()
-    }
-
     /// Sets the effective limit (0 while paused) and wakes every shard.
     pub fn set_limit(&self, limit: u64) {
         self.limit.store(limit, Ordering::Relaxed);
