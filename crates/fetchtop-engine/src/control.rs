@@ -70,25 +70,16 @@ pub(crate) fn spawn(
     commands: mpsc::Receiver<Command>,
 ) -> std::io::Result<oneshot::Receiver<Snapshot>> {
     let (done_tx, done_rx) = oneshot::channel();
-    std::thread::Builder::new()
-        .name("fetchtop-control".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    // Dropping the sender tells the waiting reader the engine broke.
-                    tracing::error!(error = %e, "cannot start the control plane's runtime");
-                    return;
-                }
-            };
-            let snap = runtime.block_on(Control::new(setup).run(commands));
+    super::event_loop::spawn(
+        "fetchtop-control".into(),
+        (setup, commands, done_tx),
+        |(setup, commands, done_tx)| async move {
+            let snap = Control::new(setup).run(commands).await;
             let _ = done_tx.send(snap);
-            // A list reader blocked on stdin must not hold the run's end.
-            runtime.shutdown_timeout(Duration::from_millis(100));
-        })?;
+        },
+        // Dropping the sender tells the waiting reader the engine broke.
+        |_, e| tracing::error!(error = %e, "cannot start the control plane's runtime"),
+    )?;
     Ok(done_rx)
 }
 

@@ -39,6 +39,7 @@ pub mod template;
 // Mechanisms: how a run goes.
 mod admission;
 mod control;
+mod event_loop;
 mod feed;
 mod limiter;
 pub(crate) mod pipeline;

@@ -105,26 +105,17 @@ pub(crate) struct ShardSetup {
 
 /// Starts a shard on a thread of its own.
 pub(crate) fn spawn(setup: ShardSetup) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name(format!("fetchtop-shard-{}", setup.id))
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    // Without a runtime the shard cannot run anything: it
-                    // reports itself finished so the run does not wait for it.
-                    tracing::error!(error = %e, shard = setup.id, "cannot start a shard's runtime");
-                    let _ = setup.reports.send(ShardReport::empty(setup.id));
-                    return;
-                }
-            };
-            runtime.block_on(Shard::new(setup).run());
-            // Tasks a cancelled threads-model item left behind end on their own.
-            runtime.shutdown_timeout(Duration::from_millis(100));
-        })
+    super::event_loop::spawn(
+        format!("fetchtop-shard-{}", setup.id),
+        setup,
+        |setup| Shard::new(setup).run(),
+        |setup, e| {
+            // Without a runtime the shard cannot run anything: it reports
+            // itself finished so the run does not wait for it.
+            tracing::error!(error = %e, shard = setup.id, "cannot start a shard's runtime");
+            let _ = setup.reports.send(ShardReport::empty(setup.id));
+        },
+    )
 }
 
 impl ShardReport {
