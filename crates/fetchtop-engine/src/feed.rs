@@ -97,6 +97,20 @@ impl Feed {
         matches!(self, Feed::Stream { .. })
     }
 
+    /// True once nothing will ever come again: a shard that holds no permit
+    /// (others took them all) still learns that the run's items are out.
+    pub(crate) fn ended(&self) -> bool {
+        match self {
+            Feed::Counted {
+                next,
+                count,
+                closed,
+                ..
+            } => closed.load(Ordering::Relaxed) || next.load(Ordering::Relaxed) >= *count,
+            Feed::Stream { rx, stop } => stop.is_cancelled() || (rx.is_closed() && rx.is_empty()),
+        }
+    }
+
     /// Takes up to `n` items that are ready now into `out`, without waiting.
     pub(crate) fn take(&self, n: u64, out: &mut Vec<Item>, buf: &mut String) -> Supply {
         match self {
@@ -184,7 +198,9 @@ mod tests {
         let (mut out, mut buf) = (Vec::new(), String::new());
         assert_eq!(feed.take(4, &mut out, &mut buf), Supply::More);
         assert_eq!(feed.take(0, &mut out, &mut buf), Supply::More);
+        assert!(!feed.ended());
         assert_eq!(feed.take(100, &mut out, &mut buf), Supply::Ended);
+        assert!(feed.ended());
         assert_eq!(feed.take(1, &mut out, &mut buf), Supply::Ended);
         let seqs: Vec<u64> = out.iter().map(|i| i.seq).collect();
         assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
@@ -234,12 +250,15 @@ mod tests {
         };
         tx.send(item(1)).await.unwrap();
         tx.send(item(2)).await.unwrap();
+        tx.send(item(3)).await.unwrap();
         let (mut out, mut buf) = (Vec::new(), String::new());
         assert_eq!(feed.take(1, &mut out, &mut buf), Supply::More);
         assert_eq!(feed.next().await.map(|i| i.seq), Some(2));
         tx.close();
+        assert!(!feed.ended(), "an item is still queued");
         assert_eq!(feed.take(5, &mut out, &mut buf), Supply::Ended);
+        assert!(feed.ended());
         assert!(feed.next().await.is_none());
-        assert_eq!(out.len(), 1);
+        assert_eq!(out.iter().map(|i| i.seq).collect::<Vec<_>>(), [1, 3]);
     }
 }

@@ -336,6 +336,10 @@ impl Shard {
         if self.reserved {
             return Admit::Idle;
         }
+        if self.feed.ended() {
+            self.saw_end();
+            return Admit::Idle;
+        }
         let now = Instant::now();
         let mut want = BATCH as u64;
         if let Some(p) = &self.pacer {

@@ -17,7 +17,7 @@ pub struct FetchContext {
     transport: Transport,
     options: RequestOptions,
     /// The thread (the shard) whose tasks use these clients.
-    owner: std::sync::OnceLock<std::thread::ThreadId>,
+    owner: std::sync::OnceLock<u64>,
     /// Requests made from any other thread: always 0, since each shard has
     /// clients of its own. The check behind "no lock on the hot path is
     /// shared between shards": a pool touched from one thread only cannot
@@ -43,12 +43,23 @@ impl FetchContext {
     }
 
     fn note_thread(&self) {
-        let me = std::thread::current().id();
+        let me = thread_tag();
         if *self.owner.get_or_init(|| me) != me {
             self.foreign
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
+}
+
+/// A number of this thread's own, cheaper to read per request than
+/// `thread::current().id()` (which clones the thread's handle).
+fn thread_tag() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static TAG: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    TAG.with(|t| *t)
 }
 
 /// One item handed to a task by the dispatcher.

@@ -7,6 +7,8 @@
 //! what it picked).
 
 use crate::error::Result;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::Scheme;
@@ -15,7 +17,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use reqwest::Url;
 
-use super::pool::{Origin, Pool, PoolError, Settings};
+use super::lazy::Lazy;
+use super::pool::{Pool, PoolError, Settings};
 use super::tls::client_config;
 use crate::http::{DEFAULT_USER_AGENT, RequestOptions};
 use crate::pipeline::Attempt;
@@ -40,7 +43,14 @@ impl Lean {
         let pool = Pool::new(Settings {
             connect_timeout: options.connect_timeout,
             http2: options.http2,
-            tls: Some(tokio_rustls::TlsConnector::from(client_config(options)?)),
+            tls: Some(Arc::new(Lazy::new({
+                let options = options.clone();
+                move || {
+                    client_config(&options)
+                        .map(tokio_rustls::TlsConnector::from)
+                        .map_err(|e| chain(&e))
+                }
+            }))),
         });
         Ok(Lean {
             pool,
@@ -63,7 +73,7 @@ impl Lean {
         let mut hops = 0;
         let tracker = &spec.tracker;
         let (response, lease) = loop {
-            let origin = Origin::of(&uri).ok_or_else(|| {
+            let origin = self.pool.origin_of(&uri).ok_or_else(|| {
                 Failure::new(ErrorKind::InvalidUrl, format!("not an http(s) URL: {uri}"))
             })?;
             let mut request = Request::new(Full::new(body.clone().unwrap_or_default()));

@@ -13,6 +13,7 @@
 //! Both fill the same [`Attempt`] and fail with the same [`Failure`] kinds,
 //! so a record does not depend on which one carried it (tests/transport.rs).
 
+mod lazy;
 mod lean;
 mod pool;
 mod reqwest_client;
@@ -22,6 +23,8 @@ use std::str::FromStr;
 
 use crate::error::Result;
 use reqwest::Url;
+
+use crate::pipeline::classify;
 
 use super::http::RequestOptions;
 use super::pipeline::Attempt;
@@ -76,14 +79,17 @@ pub enum Target {
 #[derive(Debug)]
 pub struct Transport {
     lean: Option<lean::Lean>,
-    reqwest: reqwest_client::Reqwest,
+    reqwest: lazy::Lazy<reqwest_client::Reqwest>,
 }
 
 impl Transport {
     /// Builds the clients `options` describe. The hyper-util clients are
     /// left out under [`TransportChoice::Reqwest`].
     pub fn new(options: &RequestOptions, choice: TransportChoice) -> Result<Transport> {
-        let reqwest = reqwest_client::Reqwest::new(options)?;
+        let for_reqwest = options.clone();
+        let reqwest = lazy::Lazy::new(move || {
+            reqwest_client::Reqwest::new(&for_reqwest).map_err(|e| classify::chain(&e))
+        });
         let lean = match choice {
             TransportChoice::Auto => Some(lean::Lean::new(options)?),
             TransportChoice::Reqwest => None,
@@ -115,17 +121,35 @@ impl Transport {
         att: &mut Attempt,
     ) -> Result<(), Failure> {
         match (target, &self.lean) {
-            (Target::Lean(uri), Some(lean)) => lean.attempt(uri, options, spec, att).await,
+            // Boxed too: a task's future is moved several times on its way
+            // into the runtime (spawn, the timeout, the task cell), and a
+            // 2.4 KB attempt inside it made those copies a few percent of a
+            // request's CPU; boxed, it is written once.
+            (Target::Lean(uri), Some(lean)) => {
+                Box::pin(lean.attempt(uri, options, spec, att)).await
+            }
             (Target::Lean(uri), None) => {
                 let url = check_url(&uri.to_string())?;
-                Box::pin(self.reqwest.attempt(url, options, spec, att)).await
+                Box::pin(self.reqwest()?.attempt(url, options, spec, att)).await
             }
             // Boxed: reqwest's future is several times the size of the lean
             // path's, and every task would carry (and copy) that size.
             (Target::Reqwest(url), _) => {
-                Box::pin(self.reqwest.attempt(url.clone(), options, spec, att)).await
+                Box::pin(self.reqwest()?.attempt(url.clone(), options, spec, att)).await
             }
         }
+    }
+}
+
+impl Transport {
+    /// reqwest's client, built on first use.
+    fn reqwest(&self) -> Result<&reqwest_client::Reqwest, Failure> {
+        self.reqwest.get().map_err(|why| {
+            Failure::new(
+                ErrorKind::Request,
+                format!("cannot prepare the HTTP client: {why}"),
+            )
+        })
     }
 }
 

@@ -15,7 +15,6 @@
 //! its response body has been read to the end; an HTTP/2 connection is
 //! shared by every request to its origin while it stays open.
 
-use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -59,6 +58,15 @@ pub(crate) struct Origin {
 impl Origin {
     /// The origin of an absolute `http` or `https` URI.
     pub(crate) fn of(uri: &Uri) -> Option<Origin> {
+        let (https, host, port) = Origin::parts(uri)?;
+        Some(Origin {
+            https,
+            host: Arc::from(host),
+            port,
+        })
+    }
+
+    fn parts(uri: &Uri) -> Option<(bool, &str, u16)> {
         let https = match uri.scheme_str()? {
             "http" => false,
             "https" => true,
@@ -68,11 +76,11 @@ impl Origin {
         // An IPv6 literal comes bracketed in the URI; connect wants it bare.
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        Some(Origin {
-            https,
-            host: Arc::from(host),
-            port,
-        })
+        Some((https, host, port))
+    }
+
+    fn is(&self, (https, host, port): (bool, &str, u16)) -> bool {
+        self.https == https && self.port == port && &*self.host == host
     }
 }
 
@@ -123,7 +131,7 @@ pub(crate) struct Settings {
     /// over TLS (the server may still choose HTTP/1.1).
     pub http2: bool,
     /// The TLS client for `https` origins (none: `https` fails to connect).
-    pub tls: Option<TlsConnector>,
+    pub tls: Option<Arc<super::lazy::Lazy<TlsConnector>>>,
 }
 
 /// One shard's connections. See the module documentation.
@@ -133,10 +141,26 @@ pub(crate) struct Pool {
     idle: Mutex<Idle>,
 }
 
+/// Idle connections by origin. A run talks to few origins (a load test to
+/// one), so a short list searched in order beats hashing the origin twice
+/// per request (SipHash was 1% of a request's instructions).
 #[derive(Default)]
 struct Idle {
-    h1: HashMap<Origin, Vec<http1::SendRequest<Full<Bytes>>>>,
-    h2: HashMap<Origin, http2::SendRequest<Full<Bytes>>>,
+    h1: Vec<(Origin, Vec<http1::SendRequest<Full<Bytes>>>)>,
+    h2: Vec<(Origin, http2::SendRequest<Full<Bytes>>)>,
+}
+
+impl Idle {
+    fn h1_for(&mut self, origin: &Origin) -> &mut Vec<http1::SendRequest<Full<Bytes>>> {
+        let i = match self.h1.iter().position(|(o, _)| o == origin) {
+            Some(i) => i,
+            None => {
+                self.h1.push((origin.clone(), Vec::new()));
+                self.h1.len() - 1
+            }
+        };
+        &mut self.h1[i].1
+    }
 }
 
 impl std::fmt::Debug for Pool {
@@ -171,6 +195,20 @@ impl Pool {
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The origin of `uri`, shared with the pool's entry for it when there
+    /// is one (no allocation per request on the hot path).
+    pub(crate) fn origin_of(&self, uri: &Uri) -> Option<Origin> {
+        let parts = Origin::parts(uri)?;
+        let known = self
+            .idle()
+            .h1
+            .iter()
+            .map(|(o, _)| o)
+            .find(|o| o.is(parts))
+            .cloned();
+        known.or_else(|| Origin::of(uri))
     }
 
     /// Sends `request` to `origin` on an idle connection, or on a new one
@@ -246,30 +284,26 @@ impl Pool {
         if lease.sender.is_closed() {
             return;
         }
-        self.idle()
-            .h1
-            .entry(lease.origin)
-            .or_default()
-            .push(lease.sender);
+        self.idle().h1_for(&lease.origin).push(lease.sender);
     }
 
     /// Idle HTTP/1.1 connections to `origin` now.
     #[cfg(test)]
     pub(crate) fn idle_count(&self, origin: &Origin) -> usize {
-        self.idle().h1.get(origin).map_or(0, Vec::len)
+        self.idle().h1_for(origin).len()
     }
 
     async fn checkout(&self, origin: &Origin) -> Option<Sender> {
         loop {
             let found = {
                 let mut idle = self.idle();
-                if let Some(h2) = idle.h2.get(origin) {
-                    if !h2.is_closed() {
-                        return Some(Sender::H2(h2.clone()));
+                if let Some(i) = idle.h2.iter().position(|(o, _)| o == origin) {
+                    if !idle.h2[i].1.is_closed() {
+                        return Some(Sender::H2(idle.h2[i].1.clone()));
                     }
-                    idle.h2.remove(origin);
+                    idle.h2.swap_remove(i);
                 }
-                idle.h1.get_mut(origin).and_then(Vec::pop)
+                idle.h1_for(origin).pop()
             };
             let mut sender = found?;
             if sender.is_closed() {
@@ -317,6 +351,9 @@ impl Pool {
         let Some(tls) = &self.settings.tls else {
             return Err(PoolError::Tls(io::Error::other("no TLS client")));
         };
+        let tls = tls
+            .get()
+            .map_err(|why| PoolError::Tls(io::Error::other(format!("cannot set up TLS: {why}"))))?;
         let name = rustls::pki_types::ServerName::try_from(origin.host.to_string())
             .map_err(|e| PoolError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
         let tls = tls.connect(name, tcp).await.map_err(PoolError::Tls)?;
@@ -339,7 +376,10 @@ impl Pool {
                 // Its requests see how it ended; nothing else is waiting for it.
                 let _ = conn.await;
             });
-            self.idle().h2.insert(origin.clone(), sender.clone());
+            let mut idle = self.idle();
+            idle.h2.retain(|(o, _)| o != origin);
+            idle.h2.push((origin.clone(), sender.clone()));
+            drop(idle);
             Ok(Sender::H2(sender))
         } else {
             let (sender, conn) = self.h1.handshake(io).await.map_err(PoolError::Http)?;
@@ -368,12 +408,16 @@ fn origin_form(request: &mut Request<Full<Bytes>>, origin: &Origin) {
             request.headers_mut().insert(http::header::HOST, value);
         }
     }
-    let path = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    if let Ok(uri) = Uri::try_from(path) {
+    // Built from the parsed path, not parsed again from text.
+    let mut parts = http::uri::Parts::default();
+    parts.path_and_query = Some(
+        request
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+    );
+    if let Ok(uri) = Uri::from_parts(parts) {
         *request.uri_mut() = uri;
     }
 }
