@@ -322,6 +322,8 @@ async fn fetch_with(
         shards: run.workers.map_or_else(crate::engine::default_shards, |n| {
             usize::try_from(n).unwrap_or(1)
         }),
+        // --workers N asks for N shards running; without it they start as they pay.
+        shards_on_demand: run.workers.is_none(),
         ..EngineConfig::default()
     };
     let writer = output.writer;

@@ -262,3 +262,37 @@ async fn the_full_limit_is_reached_whatever_the_shard_count() {
     }
     srv.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn workers_n_runs_all_n_shards_from_the_start() {
+    // Regression: `--workers 2` once left the second shard waiting to be
+    // needed, as the default does.
+    let srv = server(Duration::from_millis(2), 0.0).await;
+    let url = srv.url("/items/{1..600}");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_fetchtop"))
+        .args(["--workers", "2", "-c", "20", "-q", "--json", &url])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("run fetchtop");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rfind(|l| l.starts_with('{'))
+        .expect("a JSON summary");
+    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    let shards = v["executor"]["shards"].as_array().expect("shards");
+    assert_eq!(shards.len(), 2);
+    for s in shards {
+        assert!(
+            s["finished"].as_u64().unwrap_or(0) > 0,
+            "both shards run items: {shards:?}"
+        );
+    }
+    srv.shutdown().await;
+}
