@@ -79,6 +79,7 @@ pub(crate) fn spawn(
         },
         // Dropping the sender tells the waiting reader the engine broke.
         |_, e| tracing::error!(error = %e, "cannot start the control plane's runtime"),
+        0,
     )?;
     Ok(done_rx)
 }
@@ -93,7 +94,6 @@ struct Control {
     total_rx: Option<oneshot::Receiver<u64>>,
     source_error: Option<String>,
     process_peak: u64,
-    last_publish: Option<Instant>,
     on_demand: Option<OnDemand>,
 }
 
@@ -168,7 +168,6 @@ impl Control {
             total_rx: None,
             source_error: None,
             process_peak: 0,
-            last_publish: None,
             on_demand: s.on_demand.then_some(OnDemand { mark: None }),
             s,
         }
@@ -213,8 +212,10 @@ impl Control {
                     for report in reports.drain(..) {
                         self.absorb(report);
                     }
-                    let due = self.last_publish.is_none_or(|at| at.elapsed() >= self.s.tick / 2);
-                    if urgent || due {
+                    // Ordinary reports wait for the tick: publishing on each
+                    // one too doubled the snapshots built (and cloned by the
+                    // readers) for nothing the eye could see.
+                    if urgent {
                         self.publish(false);
                     }
                 }
@@ -364,7 +365,6 @@ impl Control {
     }
 
     fn publish(&mut self, finished: bool) -> Snapshot {
-        self.last_publish = Some(Instant::now());
         self.balance();
         if let Some(rx) = &mut self.total_rx
             && let Ok(n) = rx.try_recv()

@@ -115,6 +115,7 @@ pub(crate) fn spawn(setup: ShardSetup) -> std::io::Result<std::thread::JoinHandl
             tracing::error!(error = %e, shard = setup.id, "cannot start a shard's runtime");
             let _ = setup.reports.send(ShardReport::empty(setup.id));
         },
+        super::event_loop::SHARD_NICE,
     )
 }
 
