@@ -233,6 +233,13 @@ impl Control {
                 }
             }
         }
+        // A command sent before the end is applied, so the final snapshot
+        // says what the reader asked for (the model, the limit) even when
+        // the last shard ended first.
+        while let Ok(cmd) = commands.try_recv() {
+            self.apply(cmd);
+            self.commands += 1;
+        }
         if let Some(h) = reader {
             // The shards have ended, so the feed is closed or drained: the
             // reader ends at once (a reader stuck in a read is left behind).

@@ -100,7 +100,9 @@ pub struct EngineConfig {
     pub rate: Option<f64>,
     /// What every request looks like.
     pub request: RequestOptions,
-    /// How often a snapshot is published.
+    /// How often a snapshot is published (and each shard reports): 30 times
+    /// a second by default, the dashboard's frame rate, so every frame can
+    /// show new numbers.
     pub snapshot_interval: Duration,
     /// How many in-flight tasks a snapshot lists, oldest first.
     pub table_rows: usize,
@@ -134,7 +136,7 @@ impl Default for EngineConfig {
             duration: None,
             rate: None,
             request: RequestOptions::default(),
-            snapshot_interval: Duration::from_millis(40),
+            snapshot_interval: Duration::from_micros(33_333),
             table_rows: 256,
             model: Model::Async,
             thread_cap: model::threads::DEFAULT_THREAD_CAP,
