@@ -51,6 +51,9 @@ impl FetchContext {
     }
 }
 
+/// How long an attempt that ended midway waits for its connection to close.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A number of this thread's own, cheaper to read per request than
 /// `thread::current().id()` (which clones the thread's handle).
 fn thread_tag() -> u64 {
@@ -101,6 +104,16 @@ pub async fn run(ctx: Arc<FetchContext>, spec: TaskSpec) -> Record {
                     r.unwrap_or_else(|_| Err(timeout(limit)))
                 }
             };
+            // The attempt's future is gone: a connection it left midway
+            // (cancelled, timed out, broken) is closing now. Its request is
+            // still at the server until it has, so the item holds its permit
+            // until then (bounded: a connection that will not close is not
+            // waited for long).
+            if outcome.is_err()
+                && let Some(conn) = att.connection.take()
+            {
+                let _ = tokio::time::timeout(CLOSE_WAIT, conn.cancelled()).await;
+            }
             match retrier.after_attempt(att, outcome, fastrand::f64()) {
                 Step::Finish(verdict) => break verdict,
                 Step::Wait(wait) => {

@@ -37,6 +37,11 @@ pub(crate) struct Attempt {
     pub(crate) body: Vec<u8>,
     /// The server's `Retry-After`, read from a 429 or 503 answer.
     pub(crate) retry_after: Option<Duration>,
+    /// Cancelled when the HTTP/1.1 connection carrying the attempt has
+    /// closed (the lean transport sets it): an attempt that ends midway
+    /// waits for it, so the request has left the server before its permit
+    /// lets another start.
+    pub(crate) connection: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Attempt {

@@ -89,6 +89,7 @@ impl Lean {
                     // Only if still connecting: nothing else moves it meanwhile,
                     // but a phase the task set itself must not be undone.
                     || tracker.swap_phase(Phase::Connecting, Phase::Waiting),
+                    &mut att.connection,
                 )
                 .await
                 .map_err(send_error)?;

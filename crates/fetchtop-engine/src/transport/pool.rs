@@ -31,6 +31,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+use tokio_util::sync::CancellationToken;
 
 /// The most an HTTP/1 connection buffers, read side and write side.
 ///
@@ -150,7 +151,17 @@ impl std::error::Error for PoolError {
 #[derive(Debug)]
 pub(crate) struct Lease {
     origin: Origin,
+    conn: H1Conn,
+}
+
+/// An HTTP/1.1 connection: where requests go in, and a token its task
+/// cancels when it has closed. A request cancelled or failed midway keeps
+/// its permit until then: the server still counts the request until the
+/// socket is closed, and a new one must not start beside it.
+#[derive(Debug)]
+struct H1Conn {
     sender: http1::SendRequest<Full<Bytes>>,
+    closed: CancellationToken,
 }
 
 /// How a pool opens connections.
@@ -177,12 +188,12 @@ pub(crate) struct Pool {
 /// per request (SipHash was 1% of a request's instructions).
 #[derive(Default)]
 struct Idle {
-    h1: Vec<(Origin, Vec<http1::SendRequest<Full<Bytes>>>)>,
+    h1: Vec<(Origin, Vec<H1Conn>)>,
     h2: Vec<(Origin, http2::SendRequest<Full<Bytes>>)>,
 }
 
 impl Idle {
-    fn h1_for(&mut self, origin: &Origin) -> &mut Vec<http1::SendRequest<Full<Bytes>>> {
+    fn h1_for(&mut self, origin: &Origin) -> &mut Vec<H1Conn> {
         let i = match self.h1.iter().position(|(o, _)| o == origin) {
             Some(i) => i,
             None => {
@@ -205,10 +216,7 @@ impl std::fmt::Debug for Pool {
 
 /// What a request was sent on.
 enum Sender {
-    H1 {
-        sender: http1::SendRequest<Full<Bytes>>,
-        reused: bool,
-    },
+    H1 { conn: H1Conn, reused: bool },
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
@@ -244,13 +252,17 @@ impl Pool {
     /// Sends `request` to `origin` on an idle connection, or on a new one
     /// (`connecting` is called before a connection is opened, `connected`
     /// after). A request that an idle connection could not take (the server
-    /// had closed it) is sent again on a new connection, once.
+    /// had closed it) is sent again on a new connection, once. `closed` is
+    /// set, before the request goes out, to the token of the HTTP/1.1
+    /// connection carrying it, so a caller whose attempt ends midway can wait
+    /// for that connection to close.
     pub(crate) async fn send(
         &self,
         origin: &Origin,
         request: Request<Full<Bytes>>,
         connecting: impl Fn(),
         connected: impl Fn(),
+        closed: &mut Option<CancellationToken>,
     ) -> Result<(Response<Incoming>, Option<Lease>), PoolError> {
         let mut request = request;
         let sender = match self.checkout(origin).await {
@@ -270,14 +282,15 @@ impl Pool {
                     .map_err(PoolError::Http)?;
                 Ok((response, None))
             }
-            Sender::H1 { mut sender, reused } => {
+            Sender::H1 { mut conn, reused } => {
                 origin_form(&mut request, origin);
-                match sender.try_send_request(request).await {
+                *closed = Some(conn.closed.clone());
+                match conn.sender.try_send_request(request).await {
                     Ok(response) => Ok((
                         response,
                         Some(Lease {
                             origin: origin.clone(),
-                            sender,
+                            conn,
                         }),
                     )),
                     Err(mut e) => match (reused, e.take_message()) {
@@ -287,10 +300,12 @@ impl Pool {
                             connecting();
                             let fresh = Box::pin(self.connect(origin)).await;
                             connected();
-                            let Sender::H1 { mut sender, .. } = fresh? else {
+                            let Sender::H1 { mut conn, .. } = fresh? else {
                                 return Err(PoolError::Http(e.into_error()));
                             };
-                            let response = sender
+                            *closed = Some(conn.closed.clone());
+                            let response = conn
+                                .sender
                                 .send_request(request)
                                 .await
                                 .map_err(PoolError::Http)?;
@@ -298,7 +313,7 @@ impl Pool {
                                 response,
                                 Some(Lease {
                                     origin: origin.clone(),
-                                    sender,
+                                    conn,
                                 }),
                             ))
                         }
@@ -311,10 +326,10 @@ impl Pool {
 
     /// Gives a connection back for the next request to its origin.
     pub(crate) fn give_back(&self, lease: Lease) {
-        if lease.sender.is_closed() {
+        if lease.conn.sender.is_closed() {
             return;
         }
-        self.idle().h1_for(&lease.origin).push(lease.sender);
+        self.idle().h1_for(&lease.origin).push(lease.conn);
     }
 
     /// Idle HTTP/1.1 connections to `origin` now.
@@ -335,17 +350,14 @@ impl Pool {
                 }
                 idle.h1_for(origin).pop()
             };
-            let mut sender = found?;
-            if sender.is_closed() {
+            let mut conn = found?;
+            if conn.sender.is_closed() {
                 continue;
             }
             // The connection's task may not have seen the last response's
             // end yet: that takes a poll, not a round trip.
-            if sender.ready().await.is_ok() {
-                return Some(Sender::H1 {
-                    sender,
-                    reused: true,
-                });
+            if conn.sender.ready().await.is_ok() {
+                return Some(Sender::H1 { conn, reused: true });
             }
         }
     }
@@ -413,11 +425,14 @@ impl Pool {
             Ok(Sender::H2(sender))
         } else {
             let (sender, conn) = self.h1.handshake(io).await.map_err(PoolError::Http)?;
+            let closed = CancellationToken::new();
+            let on_close = closed.clone();
             tokio::spawn(async move {
                 let _ = conn.await;
+                on_close.cancel();
             });
             Ok(Sender::H1 {
-                sender,
+                conn: H1Conn { sender, closed },
                 reused: false,
             })
         }
@@ -592,7 +607,10 @@ mod tests {
             let req = Request::get(uri.clone())
                 .body(Full::new(Bytes::new()))
                 .unwrap();
-            let (resp, lease) = pool.send(&origin, req, || {}, || {}).await.unwrap();
+            let (resp, lease) = pool
+                .send(&origin, req, || {}, || {}, &mut None)
+                .await
+                .unwrap();
             assert_eq!(resp.status(), 200);
             let body = http_body_util::BodyExt::collect(resp.into_body())
                 .await
