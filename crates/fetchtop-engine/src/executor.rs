@@ -134,8 +134,8 @@ struct BusyMark {
     parks: u64,
 }
 
-/// The heartbeat and the sampling of runtime and OS metrics. Owned by the
-/// dispatcher; the heartbeat task stops when this is dropped.
+/// One event loop's heartbeat and the sampling of its runtime's metrics.
+/// Owned by its shard; the heartbeat task stops when this is dropped.
 pub struct Executor {
     lags: Arc<Mutex<Lags>>,
     beat: JoinHandle<()>,
@@ -143,15 +143,9 @@ pub struct Executor {
     busy: Option<BusyMark>,
     busy_ratio: Option<f64>,
     parks_rate: Option<f64>,
-    threads_peak: u64,
 }
 
 impl Executor {
-    /// Starts the heartbeat on the current runtime.
-    pub fn start() -> Executor {
-        Executor::start_with(|| {})
-    }
-
     /// Starts the heartbeat on the current runtime; `on_beat` runs at every
     /// beat (a shard tells the admission its loop is alive).
     pub fn start_with(on_beat: impl Fn() + Send + 'static) -> Executor {
@@ -164,16 +158,7 @@ impl Executor {
             busy: None,
             busy_ratio: None,
             parks_rate: None,
-            threads_peak: 0,
         }
-    }
-
-    /// Fills the executor part of a snapshot, this runtime's and the
-    /// process's. Reads `/proc/self/status` once: call it at the snapshot
-    /// rate, not per item.
-    pub fn fill(&mut self, view: &mut ExecutorView) {
-        self.fill_loop(view);
-        fill_process(view, &mut self.threads_peak);
     }
 
     /// Fills what this runtime alone tells: the heartbeat's lags and the
