@@ -14,6 +14,7 @@ use crate::demo::scenario::Scenario;
 use crate::demo::server::{parse_error_rate, parse_latency_range};
 use crate::engine::http::parse_header;
 use crate::engine::model::Model;
+use crate::engine::net::ConnectRules;
 use crate::engine::pace::parse_rate;
 use crate::engine::transport::TransportChoice;
 use crate::engine::{MAX_CONCURRENCY, MAX_RETRIES};
@@ -162,12 +163,57 @@ pub struct HttpArgs {
 
     /// Speak HTTP/2: from the start over plain HTTP (prior knowledge), over
     /// https offered by ALPN beside HTTP/1.1 (the server chooses).
-    #[arg(long = "http2")]
+    #[arg(long = "http2", conflicts_with = "http1_1")]
     pub http2: bool,
+
+    /// Speak HTTP/1.1 only (the default; offered alone by ALPN over https).
+    #[arg(long = "http1.1")]
+    pub http1_1: bool,
 
     /// Accept invalid TLS certificates (verification is on unless you ask).
     #[arg(long = "insecure")]
     pub insecure: bool,
+
+    /// Trust the CA certificates in FILE (PEM, one or more) instead of the
+    /// system's, for a private CA. SSL_CERT_FILE / SSL_CERT_DIR are used
+    /// when this is not given.
+    #[arg(long = "cacert", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Client certificate (PEM chain) for servers that ask for one (mutual TLS).
+    #[arg(long = "cert", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --cert; default: read from the --cert file.
+    #[arg(long = "key", value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// Send requests through this proxy: http://, https:// or socks5(h)://,
+    /// credentials as user:password@host. Overrides HTTP_PROXY, HTTPS_PROXY
+    /// and ALL_PROXY; "" uses none.
+    #[arg(short = 'x', long = "proxy", value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Hosts that bypass the proxy: a comma list of names (subdomains
+    /// included), IPs, CIDR ranges, or * for all. Overrides NO_PROXY.
+    #[arg(long = "noproxy", value_name = "LIST")]
+    pub noproxy: Option<String>,
+
+    /// Connect HOST:PORT to ADDR (IP addresses, comma-separated) instead of
+    /// what DNS says; repeatable.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
+    pub resolve: Vec<String>,
+
+    /// Connect requests for HOST1:PORT1 to HOST2:PORT2 (an empty field
+    /// matches any, or keeps the URL's); repeatable.
+    #[arg(long = "connect-to", value_name = "HOST1:PORT1:HOST2:PORT2",
+          value_parser = parse_connect_to)]
+    pub connect_to: Vec<String>,
+
+    /// Connect every request to this Unix socket; the URL still gives the
+    /// Host header and the path.
+    #[arg(long = "unix-socket", value_name = "PATH", value_parser = parse_unix_socket)]
+    pub unix_socket: Option<PathBuf>,
 
     /// Try again up to N times after a connect error, a timeout, a 429 or a
     /// 5xx, with exponential backoff (full jitter, from 100ms) or the
@@ -494,5 +540,28 @@ mod tests {
         let cli = Cli::try_parse_from(["fetchtop", "--workers", "3", "http://x/"]).unwrap();
         assert_eq!(cli.workers(), Some(3));
         assert_eq!(cli.run.model, Model::Async);
+    }
+}
+
+/// Checks a `--resolve` entry (kept as text; the rules are built in order).
+fn parse_resolve(s: &str) -> Result<String, String> {
+    ConnectRules::default().add_resolve(s)?;
+    Ok(s.to_string())
+}
+
+/// Checks a `--connect-to` entry.
+fn parse_connect_to(s: &str) -> Result<String, String> {
+    ConnectRules::default().add_connect_to(s)?;
+    Ok(s.to_string())
+}
+
+/// A `--unix-socket` must name a socket that exists now.
+fn parse_unix_socket(s: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::FileTypeExt;
+    let path = PathBuf::from(s);
+    match std::fs::metadata(&path) {
+        Ok(m) if m.file_type().is_socket() => Ok(path),
+        Ok(_) => Err(format!("{s} is not a Unix socket")),
+        Err(e) => Err(format!("{s}: {e}")),
     }
 }

@@ -11,11 +11,12 @@ use crate::demo::faults::FAULT_PATHS;
 use crate::demo::scenario::Scenario;
 use crate::demo::{DemoServer, FaultServer, ServerConfig};
 use crate::engine::bodies;
+use crate::engine::net::{ConnectRules, ProxySettings, TlsFiles};
 use crate::engine::retry::RetryPolicy;
 use crate::engine::source::Template;
 use crate::engine::transport::check_url;
 use crate::engine::{
-    Blocking, Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, RequestOptions, Source,
+    Blocking, Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, Model, RequestOptions, Source,
     SourceSpec,
 };
 use crate::format;
@@ -235,7 +236,52 @@ fn request_options(run: &RunArgs) -> Result<RequestOptions, Failure> {
             ..RetryPolicy::default()
         },
         save_bodies: run.output.save_bodies.clone(),
+        proxy: ProxySettings::from_env(http.proxy.as_deref(), http.noproxy.as_deref())
+            .map_err(Failure::Usage)?,
+        tls_files: TlsFiles::load(
+            http.cacert.as_deref(),
+            http.cert.as_deref(),
+            http.key.as_deref(),
+        )
+        .map_err(Failure::Usage)?,
+        connect: connect_rules(http).map_err(Failure::Usage)?,
+        unix_socket: http.unix_socket.clone(),
     })
+}
+
+/// The teaching models' blocking client (`--model threads`) connects
+/// straight to the URL with the system's trust: refuse what it would
+/// silently ignore.
+fn check_model_routes(model: Model, request: &RequestOptions) -> Result<(), String> {
+    if model != Model::Threads {
+        return Ok(());
+    }
+    let used = [
+        (request.proxy.any(), "a proxy (--proxy or *_PROXY)"),
+        (request.tls_files.roots().is_some(), "--cacert"),
+        (request.tls_files.has_identity(), "--cert"),
+        (!request.connect.is_empty(), "--resolve / --connect-to"),
+        (request.unix_socket.is_some(), "--unix-socket"),
+    ];
+    match used.iter().find(|(on, _)| *on) {
+        Some((_, what)) => Err(format!(
+            "--model threads cannot use {what}: use --model async (the default) or sequential"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `--resolve` and `--connect-to`, in the order given (each was checked
+/// when parsed).
+fn connect_rules(http: &crate::cli::HttpArgs) -> Result<ConnectRules, String> {
+    let mut rules = ConnectRules::default();
+    for entry in &http.resolve {
+        rules.add_resolve(entry)?;
+    }
+    for entry in &http.connect_to {
+        rules.add_connect_to(entry)?;
+    }
+    Ok(rules)
 }
 
 /// A URL given on the command line is checked before the run starts; a bad
@@ -283,7 +329,18 @@ async fn fetch_with(
             "-c 0 starts paused, and a headless run has no way to resume: give a limit of 1 or more".into(),
         ));
     }
-    let request = request_options(run)?;
+    let mut request = request_options(run)?;
+    if demo_blocking.is_some() && run.http.proxy.is_none() {
+        // The demo's server is in this process: a proxy from the
+        // environment could only get in the way (an explicit -x still counts).
+        request.proxy = ProxySettings::default();
+    }
+    check_model_routes(run.model, &request).map_err(Failure::Usage)?;
+    if let Some(line) = request.proxy.describe()
+        && !run.output.quiet
+    {
+        eprintln!("fetchtop: {line}");
+    }
     if let Some(dir) = &request.save_bodies {
         bodies::prepare_dir(dir).map_err(Failure::Usage)?;
     }

@@ -66,6 +66,8 @@ pub struct Summary {
     pub status: BTreeMap<String, u64>,
     /// Count per error kind.
     pub errors: BTreeMap<String, u64>,
+    /// Answers per HTTP version spoken ("1.1", "2").
+    pub http_versions: BTreeMap<String, u64>,
     /// Most requests in flight at once.
     pub max_in_flight: u64,
     /// Items the source held, when known; more than `total` when the run was stopped early.
@@ -150,6 +152,11 @@ impl Summary {
             bytes: s.bytes,
             latency_ms: s.latency.into(),
             status: s.status.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+            http_versions: s
+                .http_versions
+                .iter()
+                .map(|(v, n)| (v.to_string(), *n))
+                .collect(),
             errors: s
                 .errors
                 .iter()
@@ -239,6 +246,14 @@ impl Summary {
                 .map(|(c, n)| format!("{c}: {}", format::count(*n)))
                 .collect();
             let _ = writeln!(t, "  status     {}", codes.join("  "));
+        }
+        if !self.http_versions.is_empty() {
+            let versions: Vec<String> = self
+                .http_versions
+                .iter()
+                .map(|(v, n)| format!("HTTP/{v}: {}", format::count(*n)))
+                .collect();
+            let _ = writeln!(t, "  http       {}", versions.join("  "));
         }
         if !self.errors.is_empty() {
             let kinds: Vec<String> = self

@@ -2,6 +2,9 @@
 //! engine run with its records collected, and polling with a deadline.
 #![allow(dead_code)]
 
+pub mod origin;
+pub mod pki;
+
 use std::time::Duration;
 
 use fetchtop::demo::{DemoServer, ServerConfig};

@@ -5,6 +5,7 @@ use std::time::Duration;
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 
+use super::net::{ConnectRules, ProxySettings, TlsFiles};
 use super::retry::RetryPolicy;
 
 /// The `User-Agent` sent unless a `-H User-Agent: ...` replaces it.
@@ -39,6 +40,15 @@ pub struct RequestOptions {
     pub retry: RetryPolicy,
     /// Write each complete body to `DIR/SEQ.body` (`--save-bodies`).
     pub save_bodies: Option<std::path::PathBuf>,
+    /// Which proxy each URL goes through (`--proxy`, `--noproxy`, the
+    /// environment).
+    pub proxy: ProxySettings,
+    /// CAs to trust instead of the system's, and a client certificate.
+    pub tls_files: TlsFiles,
+    /// `--resolve` and `--connect-to`.
+    pub connect: ConnectRules,
+    /// Connect every request to this Unix socket (`--unix-socket`).
+    pub unix_socket: Option<std::path::PathBuf>,
 }
 
 impl Default for RequestOptions {
@@ -57,6 +67,10 @@ impl Default for RequestOptions {
             max_body: 16 * 1024 * 1024,
             retry: RetryPolicy::default(),
             save_bodies: None,
+            proxy: ProxySettings::default(),
+            tls_files: TlsFiles::default(),
+            connect: ConnectRules::default(),
+            unix_socket: None,
         }
     }
 }

@@ -30,6 +30,7 @@ pub use vocab::{command, record, snapshot};
 pub mod blocking;
 pub mod http;
 pub mod model;
+pub mod net;
 pub mod pace;
 pub mod retry;
 pub mod seqset;

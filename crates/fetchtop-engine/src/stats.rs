@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::record::{ErrorKind, ItemState, Record};
+use super::record::{ErrorKind, HTTP_VERSIONS, ItemState, Record};
 use crate::snapshot::{HistogramBar, HistoryPoint, Percentiles, Snapshot};
 
 /// Longest latency tracked exactly (larger values are clamped to it), in µs.
@@ -148,6 +148,8 @@ pub struct Tally {
     pub status: Vec<u64>,
     /// Items by error kind (index = [`ErrorKind::index`]).
     pub errors: [u64; ErrorKind::ALL.len()],
+    /// Answers by the HTTP version spoken (index into [`HTTP_VERSIONS`]).
+    pub versions: [u64; HTTP_VERSIONS.len()],
 }
 
 impl Default for Tally {
@@ -159,6 +161,7 @@ impl Default for Tally {
             bytes: 0,
             status: vec![0; 1000],
             errors: [0; ErrorKind::ALL.len()],
+            versions: [0; HTTP_VERSIONS.len()],
         }
     }
 }
@@ -178,6 +181,12 @@ impl Tally {
         if let Some(slot) = r.status.and_then(|code| self.status.get_mut(code as usize)) {
             *slot += 1;
         }
+        if let Some(i) = r
+            .http
+            .and_then(|v| HTTP_VERSIONS.iter().position(|&n| n == v))
+        {
+            self.versions[i] += 1;
+        }
     }
 
     /// Adds another tally into this one.
@@ -190,6 +199,9 @@ impl Tally {
             *a += b;
         }
         for (a, b) in self.errors.iter_mut().zip(&other.errors) {
+            *a += b;
+        }
+        for (a, b) in self.versions.iter_mut().zip(&other.versions) {
             *a += b;
         }
     }
@@ -422,6 +434,12 @@ impl Stats {
             .collect();
         errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         snap.errors = errors;
+        snap.http_versions = HTTP_VERSIONS
+            .iter()
+            .zip(&self.tally.versions)
+            .filter(|&(_, &n)| n > 0)
+            .map(|(&v, &n)| (v, n))
+            .collect();
         snap.rate_recent = self.rate_recent();
         let secs = elapsed.as_secs_f64();
         snap.rate_overall = if secs > 0.0 {

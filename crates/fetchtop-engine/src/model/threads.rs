@@ -66,6 +66,9 @@ impl Threads {
             .max_idle_connections_per_host(idle)
             .user_agent(DEFAULT_USER_AGENT)
             .tls_config(tls)
+            // Straight to the URL: the run refuses proxies for this model
+            // rather than let ureq read the environment by rules of its own.
+            .proxy(None)
             .build();
         let agent = ureq::Agent::new_with_config(config);
         // Building the agent cannot fail; the check is that options map onto it.

@@ -19,10 +19,11 @@ use reqwest::Url;
 
 use super::lazy::Lazy;
 use super::pool::{Pool, PoolError, Settings};
-use super::tls::client_config;
+use super::route::Routing;
+use super::tls::{client_config, explain};
 use crate::http::{DEFAULT_USER_AGENT, RequestOptions};
 use crate::pipeline::Attempt;
-use crate::pipeline::classify::{chain, timed_out};
+use crate::pipeline::classify::{chain, is_tls, timed_out};
 use crate::record::{ErrorKind, Failure, Phase};
 use crate::task::TaskSpec;
 
@@ -40,17 +41,23 @@ pub(super) struct Lean {
 
 impl Lean {
     pub(super) fn new(options: &RequestOptions) -> Result<Lean> {
+        let connector = |options: RequestOptions| {
+            Some(Arc::new(Lazy::new(move || {
+                client_config(&options)
+                    .map(tokio_rustls::TlsConnector::from)
+                    .map_err(|e| chain(&e))
+            })))
+        };
         let pool = Pool::new(Settings {
             connect_timeout: options.connect_timeout,
             http2: options.http2,
-            tls: Some(Arc::new(Lazy::new({
-                let options = options.clone();
-                move || {
-                    client_config(&options)
-                        .map(tokio_rustls::TlsConnector::from)
-                        .map_err(|e| chain(&e))
-                }
-            }))),
+            tls: connector(options.clone()),
+            // A proxy is spoken to in HTTP/1.1, whatever the origin speaks.
+            proxy_tls: connector(RequestOptions {
+                http2: false,
+                ..options.clone()
+            }),
+            routing: Arc::new(Routing::new(options)),
         });
         Ok(Lean {
             pool,
@@ -259,11 +266,19 @@ fn send_error(e: PoolError) -> Failure {
         ErrorKind::Timeout
     } else {
         match e {
-            PoolError::Connect(_) => ErrorKind::Connect,
+            PoolError::Connect(_) | PoolError::Proxy(_) => ErrorKind::Connect,
             PoolError::Tls(_) => ErrorKind::Tls,
+            // Under TLS 1.3 a server refuses a client certificate after the
+            // handshake, so its alert arrives with the first answer.
+            PoolError::Http(ref h) if is_tls(h) => ErrorKind::Tls,
             PoolError::Http(_) => ErrorKind::Request,
         }
     };
+    if kind == ErrorKind::Tls
+        && let Some(why) = explain(&e)
+    {
+        return Failure::new(kind, format!("tls handshake error: {why}"));
+    }
     Failure::new(kind, format!("error sending request: {}", chain(&e)))
 }
 

@@ -17,6 +17,8 @@ mod lazy;
 mod lean;
 mod pool;
 mod reqwest_client;
+mod route;
+mod stream;
 mod tls;
 
 use std::str::FromStr;
@@ -90,6 +92,12 @@ impl Transport {
         let reqwest = lazy::Lazy::new(move || {
             reqwest_client::Reqwest::new(&for_reqwest).map_err(|e| classify::chain(&e))
         });
+        if choice == TransportChoice::Reqwest && options.connect.has_connect_to() {
+            return Err(crate::error::EngineError::new(
+                "--connect-to needs the lean transport: reqwest cannot connect a host to \
+                 another port (use --transport auto, or --resolve)",
+            ));
+        }
         let lean = match choice {
             TransportChoice::Auto => Some(lean::Lean::new(options)?),
             TransportChoice::Reqwest => None,

@@ -16,9 +16,7 @@
 //! shared by every request to its origin while it stays open.
 
 use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,11 +25,11 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 use tokio_util::sync::CancellationToken;
+
+use super::route::{self, OpenError, Routing, Via};
+use super::stream::Stream;
 
 /// The most an HTTP/1 connection buffers, read side and write side.
 ///
@@ -60,6 +58,7 @@ pub(crate) struct Origin {
     port: u16,
     authority: Arc<str>,
     host_header: http::HeaderValue,
+    via: Via,
 }
 
 impl PartialEq for Origin {
@@ -86,7 +85,15 @@ impl Origin {
             port,
             authority: Arc::from(uri.authority().map_or("", |a| a.as_str())),
             host_header: http::HeaderValue::try_from(host_header).ok()?,
+            via: Via::Direct,
         })
+    }
+
+    /// The origin of `uri`, with the way `routing` takes to it.
+    pub(crate) fn routed(uri: &Uri, routing: &Routing) -> Option<Origin> {
+        let mut origin = Origin::of(uri)?;
+        origin.via = routing.via(uri);
+        Some(origin)
     }
 
     /// Whether `uri` names this origin by the same scheme and authority text.
@@ -121,6 +128,8 @@ impl Origin {
 pub(crate) enum PoolError {
     /// The TCP connection could not be opened (refused, unreachable, timed out).
     Connect(io::Error),
+    /// A proxy on the way would not carry the connection.
+    Proxy(io::Error),
     /// The TLS handshake failed.
     Tls(io::Error),
     /// HTTP on the connection failed (the handshake, the request or the answer).
@@ -131,6 +140,7 @@ impl std::fmt::Display for PoolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PoolError::Connect(e) => write!(f, "tcp connect error: {e}"),
+            PoolError::Proxy(e) => write!(f, "{e}"),
             PoolError::Tls(e) => write!(f, "tls handshake error: {e}"),
             PoolError::Http(e) => write!(f, "{e}"),
         }
@@ -140,7 +150,7 @@ impl std::fmt::Display for PoolError {
 impl std::error::Error for PoolError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            PoolError::Connect(e) | PoolError::Tls(e) => Some(e),
+            PoolError::Connect(e) | PoolError::Proxy(e) | PoolError::Tls(e) => Some(e),
             PoolError::Http(e) => Some(e),
         }
     }
@@ -174,6 +184,11 @@ pub(crate) struct Settings {
     pub http2: bool,
     /// The TLS client for `https` origins (none: `https` fails to connect).
     pub tls: Option<Arc<super::lazy::Lazy<TlsConnector>>>,
+    /// The TLS client for https proxies (HTTP/1.1 only: a proxy is asked
+    /// for a tunnel or a forward in HTTP/1.1).
+    pub proxy_tls: Option<Arc<super::lazy::Lazy<TlsConnector>>>,
+    /// Proxies, connect rules and the Unix socket.
+    pub routing: Arc<Routing>,
 }
 
 /// One shard's connections. See the module documentation.
@@ -246,7 +261,7 @@ impl Pool {
             .map(|(o, _)| o)
             .find(|o| o.spelled_as(uri))
             .cloned();
-        known.or_else(|| Origin::of(uri))
+        known.or_else(|| Origin::routed(uri, &self.settings.routing))
     }
 
     /// Sends `request` to `origin` on an idle connection, or on a new one
@@ -283,7 +298,10 @@ impl Pool {
                 Ok((response, None))
             }
             Sender::H1 { mut conn, reused } => {
-                origin_form(&mut request, origin);
+                match &origin.via {
+                    Via::Forward(_) => absolute_form(&mut request, origin),
+                    _ => origin_form(&mut request, origin),
+                }
                 *closed = Some(conn.closed.clone());
                 match conn.sender.try_send_request(request).await {
                     Ok(response) => Ok((
@@ -382,25 +400,60 @@ impl Pool {
 
     /// Opens the byte stream to `origin`; true when it speaks HTTP/2.
     async fn open(&self, origin: &Origin) -> Result<(Stream, bool), PoolError> {
-        let tcp = TcpStream::connect((&*origin.host, origin.port))
-            .await
-            .map_err(PoolError::Connect)?;
-        // Requests are small and answers awaited: Nagle's delay only hurts.
-        let _ = tcp.set_nodelay(true);
+        let stream = route::open(
+            &self.settings.routing,
+            &origin.via,
+            &origin.host,
+            origin.port,
+            |stream, host| async move {
+                let (stream, _) = self.secure(&self.settings.proxy_tls, host, stream).await?;
+                Ok(stream)
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            OpenError::Connect(e) => PoolError::Connect(e),
+            OpenError::Proxy(e) => PoolError::Proxy(e),
+        })?;
         if !origin.https {
-            return Ok((Stream::Plain(tcp), self.settings.http2));
+            // A forwarding proxy is spoken to in HTTP/1.1.
+            let h2 = self.settings.http2 && !matches!(origin.via, Via::Forward(_));
+            return Ok((stream, h2));
         }
-        let Some(tls) = &self.settings.tls else {
-            return Err(PoolError::Tls(io::Error::other("no TLS client")));
+        self.secure(&self.settings.tls, origin.host.to_string(), stream)
+            .await
+            .map_err(PoolError::Tls)
+    }
+
+    /// TLS over `stream` to `host`, with the client `tls`; true when ALPN
+    /// settled on HTTP/2.
+    async fn secure(
+        &self,
+        tls: &Option<Arc<super::lazy::Lazy<TlsConnector>>>,
+        host: String,
+        stream: Stream,
+    ) -> io::Result<(Stream, bool)> {
+        let Some(tls) = tls else {
+            return Err(io::Error::other("no TLS client"));
         };
         let tls = tls
             .get()
-            .map_err(|why| PoolError::Tls(io::Error::other(format!("cannot set up TLS: {why}"))))?;
-        let name = rustls::pki_types::ServerName::try_from(origin.host.to_string())
-            .map_err(|e| PoolError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-        let tls = tls.connect(name, tcp).await.map_err(PoolError::Tls)?;
-        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-        Ok((Stream::Tls(Box::new(tls)), h2))
+            .map_err(|why| io::Error::other(format!("cannot set up TLS: {why}")))?;
+        let name = rustls::pki_types::ServerName::try_from(host)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let h2 = |alpn: Option<&[u8]>| alpn == Some(b"h2");
+        match stream {
+            Stream::Plain(tcp) => {
+                let tls = tls.connect(name, tcp).await?;
+                let speaks_h2 = h2(tls.get_ref().1.alpn_protocol());
+                Ok((Stream::Tls(Box::new(tls)), speaks_h2))
+            }
+            layered => {
+                let tls = tls.connect(name, layered).await?;
+                let speaks_h2 = h2(tls.get_ref().1.alpn_protocol());
+                Ok((Stream::Layered(Box::new(tls)), speaks_h2))
+            }
+        }
     }
 
     async fn handshake(
@@ -439,6 +492,18 @@ impl Pool {
     }
 }
 
+/// Through a forwarding proxy the request line keeps the whole URL, and
+/// the proxy's credentials go with each request.
+fn absolute_form(request: &mut Request<Full<Bytes>>, origin: &Origin) {
+    let headers = request.headers_mut();
+    if !headers.contains_key(http::header::HOST) {
+        headers.insert(http::header::HOST, origin.host_header.clone());
+    }
+    if let Some(auth) = origin.via.forward_auth() {
+        headers.insert(http::header::PROXY_AUTHORIZATION, auth.clone());
+    }
+}
+
 /// HTTP/1.1 wants the path alone on the request line and the host in a
 /// `Host` header (HTTP/2 takes the whole URI, as `:scheme` and `:authority`).
 fn origin_form(request: &mut Request<Full<Bytes>>, origin: &Origin) {
@@ -458,70 +523,6 @@ fn origin_form(request: &mut Request<Full<Bytes>>, origin: &Origin) {
     );
     if let Ok(uri) = Uri::from_parts(parts) {
         *request.uri_mut() = uri;
-    }
-}
-
-/// A connection's byte stream: plain TCP or TLS over it.
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Stream::Plain(s) => s.is_write_vectored(),
-            Stream::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
     }
 }
 
@@ -600,6 +601,8 @@ mod tests {
             connect_timeout: Duration::from_secs(5),
             http2: false,
             tls: None,
+            proxy_tls: None,
+            routing: Arc::default(),
         });
         let uri: Uri = format!("http://{addr}/x").parse().unwrap();
         let origin = Origin::of(&uri).unwrap();

@@ -48,6 +48,28 @@ impl Reqwest {
         if options.http2 {
             builder = builder.http2_prior_knowledge();
         }
+        // The lean path's TLS configuration: the same trust (`--cacert`),
+        // client certificate and `--insecure`, so the transports agree.
+        let tls = super::tls::client_config(options)?;
+        builder = builder.tls_backend_preconfigured(rustls::ClientConfig::clone(&tls));
+        // The run's proxy rules, not reqwest's own reading of the
+        // environment: one rule for both transports (net/proxy.rs).
+        builder = builder.no_proxy();
+        let no = reqwest::NoProxy::from_string(options.proxy.no_proxy());
+        if let Some(url) = options.proxy.http() {
+            let proxy = reqwest::Proxy::http(url).context("cannot use the http proxy")?;
+            builder = builder.proxy(proxy.no_proxy(no.clone()));
+        }
+        if let Some(url) = options.proxy.https() {
+            let proxy = reqwest::Proxy::https(url).context("cannot use the https proxy")?;
+            builder = builder.proxy(proxy.no_proxy(no));
+        }
+        for (host, addrs) in options.connect.resolved() {
+            builder = builder.resolve_to_addrs(host, &addrs);
+        }
+        if let Some(path) = &options.unix_socket {
+            builder = builder.unix_socket(path.clone());
+        }
         let client = builder.build().context("cannot build the HTTP client")?;
         let body = options.body.clone().map(Bytes::from);
         Ok(Reqwest { client, body })
@@ -84,6 +106,9 @@ fn classify(e: reqwest::Error) -> Failure {
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
     } else if is_tls(&e) {
+        if let Some(why) = super::tls::explain(&e) {
+            return Failure::new(ErrorKind::Tls, format!("tls handshake error: {why}"));
+        }
         ErrorKind::Tls
     } else if e.is_connect() {
         ErrorKind::Connect

@@ -6,11 +6,16 @@
 //!   aws-lc-rs (reqwest's own choice, already built for it);
 //! - certificates are checked by rustls-platform-verifier, as reqwest does:
 //!   on Linux the system's roots, or `SSL_CERT_FILE` / `SSL_CERT_DIR` when set;
+//!   `--cacert FILE` trusts the CAs in FILE instead (as curl does), with
+//!   webpki's verifier;
+//! - `--cert` / `--key` are offered to a server that asks for a client
+//!   certificate;
 //! - `--insecure` accepts any certificate and any signature, as reqwest's
 //!   `danger_accept_invalid_certs` does.
 //!
 //! One [`ClientConfig`] is built per transport (per shard) and shared by
-//! every connection it opens: rustls keeps its session cache in the
+//! every connection it opens (reqwest is given the same configuration, so
+//! both transports trust, offer and explain alike): rustls keeps its session cache in the
 //! config, so sharing it is what lets a new connection resume a session
 //! instead of making a full handshake.
 
@@ -36,16 +41,34 @@ pub(super) fn client_config(options: &RequestOptions) -> Result<Arc<ClientConfig
         .context("cannot set up TLS: the crypto provider refuses TLS 1.2 and 1.3")?;
     let verifier: Arc<dyn ServerCertVerifier> = if options.insecure {
         Arc::new(AcceptAnything)
+    } else if let Some(roots) = options.tls_files.roots() {
+        let mut store = rustls::RootCertStore::empty();
+        for cert in roots {
+            store
+                .add(cert.clone())
+                .context("cannot trust a certificate of --cacert")?;
+        }
+        rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(store),
+            Arc::clone(&provider),
+        )
+        .build()
+        .context("cannot set up TLS certificate verification with --cacert")?
     } else {
         Arc::new(
             rustls_platform_verifier::Verifier::new(provider)
                 .context("cannot set up TLS certificate verification")?,
         )
     };
-    let mut config = builder
+    let builder = builder
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match options.tls_files.identity() {
+        Some((chain, key)) => builder
+            .with_client_auth_cert(chain, key)
+            .context("cannot use the client certificate of --cert and --key")?,
+        None => builder.with_no_client_auth(),
+    };
     // HTTP/1.1 unless asked for HTTP/2; with --http2 the server may still
     // choose HTTP/1.1, and the record says which one was spoken.
     config.alpn_protocols = if options.http2 {
@@ -54,6 +77,63 @@ pub(super) fn client_config(options: &RequestOptions) -> Result<Arc<ClientConfig
         vec![b"http/1.1".to_vec()]
     };
     Ok(Arc::new(config))
+}
+
+/// What a failed handshake means, in words that say what to do, when the
+/// cause is one people meet (a private CA, an expired or misnamed
+/// certificate, a server that wants a client certificate). `None` leaves
+/// rustls's own words.
+pub(crate) fn explain(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use rustls::{AlertDescription as Alert, CertificateError as Cert, Error as Tls};
+    let tls = crate::pipeline::classify::sources(e)
+        .into_iter()
+        .find_map(|s| s.downcast_ref::<Tls>())?;
+    let text = match tls {
+        Tls::InvalidCertificate(cert) => match cert {
+            Cert::UnknownIssuer => "the server's certificate is signed by an unknown issuer \
+                 (trust its CA with --cacert FILE, or skip the check with --insecure)"
+                .to_string(),
+            Cert::Expired | Cert::ExpiredContext { .. } => {
+                "the server's certificate has expired".to_string()
+            }
+            Cert::NotValidYet | Cert::NotValidYetContext { .. } => {
+                "the server's certificate is not valid yet (check the clock)".to_string()
+            }
+            Cert::NotValidForName => {
+                "the server's certificate is not valid for this host name".to_string()
+            }
+            Cert::NotValidForNameContext {
+                expected,
+                presented,
+            } => format!(
+                "the server's certificate is not valid for {:?} (it names {})",
+                format!("{expected:?}").trim_matches('"'),
+                if presented.is_empty() {
+                    "no host".to_string()
+                } else {
+                    presented.join(", ")
+                }
+            ),
+            Cert::Revoked => "the server's certificate has been revoked".to_string(),
+            Cert::BadSignature | Cert::BadEncoding => {
+                format!("the server's certificate is invalid ({cert:?})")
+            }
+            other => format!("the server's certificate was refused: {other:?}"),
+        },
+        Tls::AlertReceived(Alert::CertificateRequired) => {
+            "the server requires a client certificate (give one with --cert FILE --key FILE)"
+                .to_string()
+        }
+        Tls::AlertReceived(
+            alert @ (Alert::BadCertificate
+            | Alert::UnknownCA
+            | Alert::CertificateUnknown
+            | Alert::CertificateExpired
+            | Alert::AccessDenied),
+        ) => format!("the server refused the client certificate ({alert:?})"),
+        _ => return None,
+    };
+    Some(text)
 }
 
 /// `--insecure`: no check of the certificate, its host name or the

@@ -226,6 +226,9 @@ pub struct Record {
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// Every HTTP version a record can name, in order.
+pub const HTTP_VERSIONS: [&str; 5] = ["0.9", "1.0", "1.1", "2", "3"];
+
 /// The name a record gives an HTTP version; None for one it does not name.
 pub(crate) fn http_version(version: http::Version) -> Option<&'static str> {
     match version {

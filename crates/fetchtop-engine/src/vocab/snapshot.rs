@@ -269,6 +269,8 @@ pub struct Snapshot {
     pub status: Vec<(u16, u64)>,
     /// Error kinds and their counts, most frequent first.
     pub errors: Vec<(ErrorKind, u64)>,
+    /// Answers by the HTTP version spoken ("1.1", "2"), in version order.
+    pub http_versions: Vec<(&'static str, u64)>,
     /// Body bytes received over the run.
     pub bytes: u64,
     /// Items completed (done or failed) per second over the last few seconds.
