@@ -14,7 +14,7 @@ use crate::engine::bodies;
 use crate::engine::net::{ConnectRules, ProxySettings, TlsFiles};
 use crate::engine::retry::RetryPolicy;
 use crate::engine::source::Template;
-use crate::engine::transport::check_url;
+use crate::engine::transport::{TransportChoice, check_url};
 use crate::engine::{
     Blocking, Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, Model, RequestOptions, Source,
     SourceSpec,
@@ -249,11 +249,19 @@ fn request_options(run: &RunArgs) -> Result<RequestOptions, Failure> {
     })
 }
 
-/// The teaching models' blocking client (`--model threads`) connects
-/// straight to the URL with the system's trust: refuse what it would
-/// silently ignore.
-fn check_model_routes(model: Model, request: &RequestOptions) -> Result<(), String> {
-    if model != Model::Threads {
+/// Refuses routing a client cannot follow rather than let it be ignored:
+/// reqwest cannot connect a host to another port, and the teaching
+/// models' blocking client (`--model threads`) connects straight to the
+/// URL with the system's trust.
+fn check_routes(run: &RunArgs, request: &RequestOptions) -> Result<(), String> {
+    if run.http.transport == TransportChoice::Reqwest && request.connect.has_connect_to() {
+        return Err(
+            "--connect-to needs the lean transport: reqwest cannot connect a host to \
+                    another port (use --transport auto, or --resolve)"
+                .into(),
+        );
+    }
+    if run.model != Model::Threads {
         return Ok(());
     }
     let used = [
@@ -335,7 +343,7 @@ async fn fetch_with(
         // environment could only get in the way (an explicit -x still counts).
         request.proxy = ProxySettings::default();
     }
-    check_model_routes(run.model, &request).map_err(Failure::Usage)?;
+    check_routes(run, &request).map_err(Failure::Usage)?;
     if let Some(line) = request.proxy.describe()
         && !run.output.quiet
     {

@@ -243,7 +243,7 @@ async fn tunnel(mut stream: Stream, hop: &Hop, host: &str, port: u16) -> Result<
             Some(200..=299) => Ok(stream),
             Some(code) => {
                 let reason = crate::text::inert(response.reason.unwrap_or(""));
-                let hint = if code == 407 {
+                let hint = if matches!(code, 401 | 407) {
                     " (put the credentials in the proxy URL: http://user:password@host:port)"
                 } else {
                     ""
