@@ -235,6 +235,8 @@ fn request_options(run: &RunArgs) -> Result<RequestOptions, Failure> {
             ..RetryPolicy::default()
         },
         save_bodies: run.output.save_bodies.clone(),
+        compressed: run.output.compressed,
+        raw: run.output.raw,
     })
 }
 

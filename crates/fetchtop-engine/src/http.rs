@@ -161,7 +161,11 @@ mod tests {
     fn compression_is_asked_for_and_decoded_as_documented() {
         let ae = |o: &RequestOptions| o.accept_encoding().map(|v| v.to_str().unwrap().to_string());
         let plain = RequestOptions::default();
-        assert_eq!((ae(&plain), plain.decodes()), (None, false), "a load test sends what it did");
+        assert_eq!(
+            (ae(&plain), plain.decodes()),
+            (None, false),
+            "a load test sends what it did"
+        );
         let keep = RequestOptions {
             keep_body: true,
             ..RequestOptions::default()
@@ -182,12 +186,19 @@ mod tests {
             compressed: true,
             ..raw
         };
-        assert_eq!((ae(&raw_asking).is_some(), raw_asking.decodes()), (true, false));
+        assert_eq!(
+            (ae(&raw_asking).is_some(), raw_asking.decodes()),
+            (true, false)
+        );
         let own = RequestOptions {
             headers: vec![parse_header("Accept-Encoding: gzip").unwrap()],
             ..keep
         };
-        assert_eq!((ae(&own), own.decodes()), (None, false), "the user's header is theirs");
+        assert_eq!(
+            (ae(&own), own.decodes()),
+            (None, false),
+            "the user's header is theirs"
+        );
         let own_decoded = RequestOptions {
             compressed: true,
             ..own

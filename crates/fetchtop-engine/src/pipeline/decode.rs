@@ -74,8 +74,7 @@ pub(crate) fn codings<'a>(values: impl Iterator<Item = &'a [u8]>) -> Codings {
             let token = token.trim_ascii();
             let coding = if token.is_empty() || token.eq_ignore_ascii_case(b"identity") {
                 continue;
-            } else if token.eq_ignore_ascii_case(b"gzip") || token.eq_ignore_ascii_case(b"x-gzip")
-            {
+            } else if token.eq_ignore_ascii_case(b"gzip") || token.eq_ignore_ascii_case(b"x-gzip") {
                 Coding::Gzip
             } else if token.eq_ignore_ascii_case(b"deflate") {
                 Coding::Deflate
@@ -232,7 +231,10 @@ enum Layer {
     Zlib(Box<flate2::write::ZlibDecoder<Layer>>),
     RawDeflate(Box<flate2::write::DeflateDecoder<Layer>>),
     /// `deflate` before its first two bytes have told zlib from raw.
-    Deflate { head: Vec<u8>, next: Box<Layer> },
+    Deflate {
+        head: Vec<u8>,
+        next: Box<Layer>,
+    },
     Brotli(Box<brotli::DecompressorWriter<Layer>>),
     Zstd(Box<zstd::stream::write::Decoder<'static, Layer>>),
 }
@@ -397,7 +399,10 @@ mod tests {
             read(&["gzip, br", "zstd"]),
             Codings::Known(vec![Coding::Gzip, Coding::Brotli, Coding::Zstd])
         );
-        assert_eq!(read(&["x-gzip, identity"]), Codings::Known(vec![Coding::Gzip]));
+        assert_eq!(
+            read(&["x-gzip, identity"]),
+            Codings::Known(vec![Coding::Gzip])
+        );
         assert_eq!(read(&["gzip, compress"]), Codings::Unknown);
     }
 
@@ -413,7 +418,10 @@ mod tests {
         let mut br = Vec::new();
         brotli::BrotliCompress(&mut &text[..], &mut br, &Default::default()).unwrap();
         let zst = zstd::encode_all(&text[..], 3).unwrap();
-        assert_eq!(decode(&[Coding::Gzip], &gzip(&text), u64::MAX).unwrap(), text);
+        assert_eq!(
+            decode(&[Coding::Gzip], &gzip(&text), u64::MAX).unwrap(),
+            text
+        );
         assert_eq!(decode(&[Coding::Deflate], &zlib, u64::MAX).unwrap(), text);
         assert_eq!(decode(&[Coding::Deflate], &raw, u64::MAX).unwrap(), text);
         assert_eq!(decode(&[Coding::Brotli], &br, u64::MAX).unwrap(), text);
@@ -425,26 +433,36 @@ mod tests {
             text
         );
         let twice = [gzip(b"one "), gzip(b"two")].concat();
-        assert_eq!(decode(&[Coding::Gzip], &twice, u64::MAX).unwrap(), b"one two");
+        assert_eq!(
+            decode(&[Coding::Gzip], &twice, u64::MAX).unwrap(),
+            b"one two"
+        );
     }
 
     #[test]
     fn corrupt_and_cut_bodies_are_invalid() {
         let good = gzip(&b"abc".repeat(1000));
         let cut = &good[..good.len() - 5];
-        assert!(matches!(decode(&[Coding::Gzip], cut, u64::MAX), Err(DecodeError::Invalid(_))));
+        assert!(matches!(
+            decode(&[Coding::Gzip], cut, u64::MAX),
+            Err(DecodeError::Invalid(_))
+        ));
         assert!(matches!(
             decode(&[Coding::Gzip], b"not gzip at all", u64::MAX),
             Err(DecodeError::Invalid(_))
         ));
         for coding in [Coding::Brotli, Coding::Zstd, Coding::Deflate] {
             assert!(
-                matches!(decode(&[coding], b"\xff\xfe garbage \x00\x01", u64::MAX), Err(DecodeError::Invalid(_))),
+                matches!(
+                    decode(&[coding], b"\xff\xfe garbage \x00\x01", u64::MAX),
+                    Err(DecodeError::Invalid(_))
+                ),
                 "{coding:?}"
             );
         }
         let mut br = Vec::new();
-        brotli::BrotliCompress(&mut &b"abc".repeat(1000)[..], &mut br, &Default::default()).unwrap();
+        brotli::BrotliCompress(&mut &b"abc".repeat(1000)[..], &mut br, &Default::default())
+            .unwrap();
         assert!(matches!(
             decode(&[Coding::Brotli], &br[..br.len() / 2], u64::MAX),
             Err(DecodeError::Invalid(_))

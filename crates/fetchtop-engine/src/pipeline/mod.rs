@@ -124,7 +124,9 @@ impl Attempt {
             && options.decodes()
         {
             let decoder = Decoder::new(codings, options.buffers_body(), options.max_body);
-            self.decoder = Some(decoder.map_err(|e| decode_failure(e, codings_text(codings), options.max_body))?);
+            self.decoder = Some(
+                decoder.map_err(|e| decode_failure(e, codings_text(codings), options.max_body))?,
+            );
         }
         match self.decoder.as_mut() {
             Some(d) => d
@@ -145,7 +147,9 @@ impl Attempt {
         let Some(mut d) = self.decoder.take() else {
             return Ok(());
         };
-        let finished = d.finish().map_err(|e| decode_failure(e, d.describe(), d.max()));
+        let finished = d
+            .finish()
+            .map_err(|e| decode_failure(e, d.describe(), d.max()));
         self.decoded_bytes = Some(d.decoded());
         self.body = d.take_kept();
         finished
@@ -330,9 +334,7 @@ fn decode_failure(e: DecodeError, codings: String, max_body: u64) -> Failure {
     match e {
         DecodeError::TooLarge => Failure::new(
             ErrorKind::BodyTooLarge,
-            format!(
-                "decoded body exceeds --max-body of {max_body} bytes"
-            ),
+            format!("decoded body exceeds --max-body of {max_body} bytes"),
         ),
         DecodeError::Invalid(e) => Failure::new(
             ErrorKind::Decode,
@@ -399,7 +401,10 @@ pub(crate) fn keep(options: &RequestOptions, body: &[u8], responded: bool) -> Ke
         (None, Ok(text)) => (Some(serde_json::Value::String(text.to_owned())), None),
         (None, Err(_)) => {
             use base64::Engine as _;
-            (None, Some(base64::engine::general_purpose::STANDARD.encode(body)))
+            (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(body)),
+            )
         }
     };
     Kept {

@@ -343,7 +343,10 @@ mod tests {
             line.contains(r#""bytes":40,"decoded_bytes":100,"encoding":"gzip","attempts""#),
             "{line}"
         );
-        assert!(line.ends_with(r#""error":null,"body_base64":"AAE="}"#), "{line}");
+        assert!(
+            line.ends_with(r#""error":null,"body_base64":"AAE="}"#),
+            "{line}"
+        );
     }
 
     #[test]
