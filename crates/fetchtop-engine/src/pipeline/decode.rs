@@ -53,6 +53,12 @@ impl Coding {
 /// The `Accept-Encoding` value sent when a run asks for compressed bodies.
 pub const ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
 
+/// `codings` as a `Content-Encoding` value lists them.
+pub(crate) fn names(codings: &[Coding]) -> String {
+    let names: Vec<&str> = codings.iter().map(|c| c.as_str()).collect();
+    names.join(", ")
+}
+
 /// What a `Content-Encoding` header asks of the client.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Codings {
@@ -165,8 +171,7 @@ impl Decoder {
 
     /// The codings, as a `Content-Encoding` value names them.
     pub(crate) fn describe(&self) -> String {
-        let names: Vec<&str> = self.codings.iter().map(|c| c.as_str()).collect();
-        names.join(", ")
+        names(&self.codings)
     }
 
     fn verdict(&self, r: io::Result<()>) -> Result<(), DecodeError> {

@@ -42,8 +42,9 @@ pub(crate) struct Attempt {
     pub(crate) encoding: Option<String>,
     /// What that header asks to undo.
     pub(crate) codings: Codings,
-    /// The body's decoders, from its first chunk to its end.
-    pub(crate) decoder: Option<Decoder>,
+    /// The body's decoders, from its first chunk to its end (boxed: most
+    /// attempts have none, and every task carries an attempt).
+    pub(crate) decoder: Option<Box<Decoder>>,
     /// Bytes after decoding, once a decoder has run.
     pub(crate) decoded_bytes: Option<u64>,
     /// The server's `Retry-After`, read from a 429 or 503 answer.
@@ -123,10 +124,9 @@ impl Attempt {
             && let Codings::Known(codings) = &self.codings
             && options.decodes()
         {
-            let decoder = Decoder::new(codings, options.buffers_body(), options.max_body);
-            self.decoder = Some(
-                decoder.map_err(|e| decode_failure(e, codings_text(codings), options.max_body))?,
-            );
+            let decoder = Decoder::new(codings, options.buffers_body(), options.max_body)
+                .map_err(|e| decode_failure(e, decode::names(codings), options.max_body))?;
+            self.decoder = Some(Box::new(decoder));
         }
         match self.decoder.as_mut() {
             Some(d) => d
@@ -323,11 +323,6 @@ pub(crate) fn timeout(limit: Duration) -> Failure {
 /// Longest `Content-Encoding` text a record keeps.
 const MAX_ENCODING_SHOWN: usize = 100;
 
-fn codings_text(codings: &[decode::Coding]) -> String {
-    let names: Vec<&str> = codings.iter().map(|c| c.as_str()).collect();
-    names.join(", ")
-}
-
 /// The failure of a body its decoders stopped on. The words name the
 /// codings as this build knows them, never the server's own text.
 fn decode_failure(e: DecodeError, codings: String, max_body: u64) -> Failure {
@@ -510,6 +505,55 @@ mod tests {
         let plain = RequestOptions::default();
         assert!(unbuffered.take_chunk(b"abc", &plain, &spec).is_ok());
         assert!(unbuffered.body.is_empty());
+    }
+
+    #[test]
+    fn a_compressed_body_is_decoded_as_its_chunks_come() {
+        use std::io::Write as _;
+        let spec = spec();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(br#"{"a":1}"#).unwrap();
+        let gz = e.finish().unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::CONTENT_ENCODING, "gzip".parse().unwrap());
+        let keep = RequestOptions {
+            keep_body: true,
+            ..RequestOptions::default()
+        };
+        let mut att = Attempt::default();
+        att.answered(
+            &spec,
+            (http::StatusCode::OK, http::Version::HTTP_11),
+            &headers,
+        );
+        for piece in gz.chunks(3) {
+            att.take_chunk(piece, &keep, &spec).unwrap();
+        }
+        att.end_of_body().unwrap();
+        assert_eq!((att.bytes, att.decoded_bytes), (gz.len() as u64, Some(7)));
+        assert_eq!(
+            spec.tracker.bytes(),
+            gz.len() as u64,
+            "progress counts the wire"
+        );
+        let r = att.into_record(&spec, 1, 1, (ItemState::Done, None), &keep);
+        assert_eq!(r.body.unwrap()["a"], 1);
+        assert_eq!(r.encoding.as_deref(), Some("gzip"));
+
+        // Not decoded (--raw): the wire bytes are the body.
+        let raw = RequestOptions { raw: true, ..keep };
+        let mut att = Attempt::default();
+        att.answered(
+            &spec,
+            (http::StatusCode::OK, http::Version::HTTP_11),
+            &headers,
+        );
+        att.take_chunk(&gz, &raw, &spec).unwrap();
+        att.end_of_body().unwrap();
+        assert_eq!(
+            (att.body.as_slice(), att.decoded_bytes),
+            (gz.as_slice(), None)
+        );
     }
 
     #[test]
