@@ -33,6 +33,10 @@ fn document() -> Vec<u8> {
         .into_bytes()
 }
 
+/// A body that would drive a terminal: OSC 52 (set the clipboard), a
+/// colour, a bell, a C1 CSI.
+const ESCAPES: &str = "\u{1b}]52;c;aGVsbG8=\u{7}\u{1b}[31mred\u{9b}2J";
+
 /// Random bytes that are not UTF-8 (a NUL, an 0xFF), from a fixed seed.
 fn binary() -> Vec<u8> {
     let mut rng = fastrand::Rng::with_seed(11);
@@ -132,6 +136,10 @@ fn app(state: Arc<Served>) -> Router {
             get(|| async { encoded("compress", b"\x1f\x9d as it came".to_vec()) }),
         )
         .route("/binary", get(|| async { binary() }))
+        .route(
+            "/escapes",
+            get(|| async { encoded("gzip", gzip(ESCAPES.as_bytes())) }),
+        )
         .route(
             "/bomb",
             get(|State(s): State<Arc<Served>>| async move {
@@ -593,4 +601,70 @@ async fn the_binary_decodes_the_demo_apis_compressed_and_binary_routes() {
     assert_eq!(bytes.len(), 300);
     assert_eq!(records[4]["bytes"], 300);
     assert!(records[4].get("body").is_none());
+}
+
+/// Bodies never reach the terminal: with bodies kept, a decoded body full
+/// of escape sequences and a body that fails to decode leave no control
+/// byte on stdout, stderr or in the log; the JSON keeps them escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_and_decode_failures_never_reach_the_terminal() {
+    let (base, _) = serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("urls.txt");
+    std::fs::write(
+        &list,
+        format!("{base}/escapes\n{base}/corrupt\n{base}/binary\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("out.jsonl");
+    let log = dir.path().join("run.log");
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_fetchtop"))
+        .arg("-i")
+        .arg(&list)
+        .args(["--keep-body", "--no-tui", "-o"])
+        .arg(&out)
+        .arg("--log")
+        .arg(&log)
+        .env("FETCHTOP_LOG", "debug")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "failed items still end the run well"
+    );
+    let control = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .chars()
+            .any(|c| matches!(c, '\u{1b}' | '\u{7}' | '\u{9b}'))
+    };
+    for (what, bytes) in [
+        ("stdout", run.stdout.clone()),
+        ("stderr", run.stderr.clone()),
+        ("log", std::fs::read(&log).unwrap()),
+    ] {
+        assert!(
+            !control(&bytes),
+            "{what}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("decode: 1"), "{stdout}");
+    let lines = std::fs::read_to_string(&out).unwrap();
+    // serde_json escapes C0 controls; a C1 character is valid JSON text.
+    assert!(
+        !lines.contains(['\u{1b}', '\u{7}']),
+        "JSON escapes control characters"
+    );
+    let escapes: serde_json::Value = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["url"].as_str().unwrap().ends_with("/escapes"))
+        .unwrap();
+    assert_eq!(
+        escapes["body"], ESCAPES,
+        "kept as it was, escaped by serde_json"
+    );
 }
