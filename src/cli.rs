@@ -58,8 +58,8 @@ impl Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Mode {
-    /// Serve the demo API: GET /items/{id}, GET /stats, POST /stats/reset,
-    /// GET /compressed/{gzip,deflate,br,zstd,identity}, GET /bytes/{n}.
+    /// Serve the demo API: GET /items/{id}, /compressed/{coding}, /bytes/{n}
+    /// and /stats, POST /stats/reset.
     Serve(ServeArgs),
     /// Start the demo API in-process and fetch /items/{1..N} from it.
     Demo(Box<DemoArgs>),
@@ -223,7 +223,8 @@ pub struct OutputArgs {
     #[arg(long = "extract", value_name = "POINTER", value_parser = parse_pointer)]
     pub extract: Vec<String>,
 
-    /// Largest response body accepted; larger ones fail as body_too_large.
+    /// Largest response body accepted, on the wire or decoded; larger ones
+    /// fail as body_too_large.
     #[arg(long = "max-body", value_name = "SIZE", default_value = "16MiB",
           value_parser = crate::format::parse_size)]
     pub max_body: u64,
