@@ -270,11 +270,11 @@ impl std::fmt::Debug for DemoServer {
     }
 }
 
-/// `fetchtop serve`: start, print one line "fetchtop demo API listening on http://ADDR (GET /items/{id}, GET /stats, POST /stats/reset)" to stderr, run until Ctrl-C (tokio::signal::ctrl_c), then shut down.
+/// `fetchtop serve`: start, print one line "fetchtop demo API listening on http://ADDR (GET /items/{id}, /compressed/{coding}, /bytes/{n}, /stats; POST /stats/reset)" to stderr, run until Ctrl-C (tokio::signal::ctrl_c), then shut down.
 pub async fn serve_until_ctrl_c(cfg: ServerConfig) -> color_eyre::Result<()> {
     let server = DemoServer::start(cfg).await?;
     eprintln!(
-        "fetchtop demo API listening on http://{} (GET /items/{{id}}, GET /stats, POST /stats/reset)",
+        "fetchtop demo API listening on http://{} (GET /items/{{id}}, /compressed/{{coding}}, /bytes/{{n}}, /stats; POST /stats/reset)",
         server.addr()
     );
     let signal = tokio::signal::ctrl_c().await;
