@@ -59,7 +59,8 @@ impl Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Mode {
-    /// Serve the demo API: GET /items/{id}, GET /stats, POST /stats/reset.
+    /// Serve the demo API: GET /items/{id}, /compressed/{coding}, /bytes/{n}
+    /// and /stats, POST /stats/reset.
     Serve(ServeArgs),
     /// Start the demo API in-process and fetch /items/{1..N} from it.
     Demo(Box<DemoArgs>),
@@ -259,7 +260,8 @@ pub struct OutputArgs {
     #[arg(long = "log", value_name = "FILE")]
     pub log: Option<PathBuf>,
 
-    /// Put each response body in its JSON line (parsed when it is JSON).
+    /// Put each response body in its JSON line: parsed when it is JSON, a
+    /// string when it is UTF-8 text, else base64 in "body_base64".
     #[arg(long = "keep-body")]
     pub keep_body: bool,
 
@@ -267,10 +269,22 @@ pub struct OutputArgs {
     #[arg(long = "extract", value_name = "POINTER", value_parser = parse_pointer)]
     pub extract: Vec<String>,
 
-    /// Largest response body accepted; larger ones fail as body_too_large.
+    /// Largest response body accepted, on the wire or decoded; larger ones
+    /// fail as body_too_large.
     #[arg(long = "max-body", value_name = "SIZE", default_value = "16MiB",
           value_parser = crate::format::parse_size)]
     pub max_body: u64,
+
+    /// Ask for compressed bodies (Accept-Encoding: gzip, deflate, br, zstd)
+    /// and decode them even when bodies are not kept, as curl does. Already
+    /// the default with --keep-body, --extract or --save-bodies.
+    #[arg(long = "compressed")]
+    pub compressed: bool,
+
+    /// Keep and save bodies as they came off the wire: never decode a
+    /// Content-Encoding (compressed bodies are asked for only with --compressed).
+    #[arg(long = "raw")]
+    pub raw: bool,
 
     /// Run without the dashboard (automatic when stdout is not a terminal).
     #[arg(long = "no-tui")]

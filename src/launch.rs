@@ -246,6 +246,8 @@ fn request_options(run: &RunArgs) -> Result<RequestOptions, Failure> {
         .map_err(Failure::Usage)?,
         connect: connect_rules(http).map_err(Failure::Usage)?,
         unix_socket: http.unix_socket.clone(),
+        compressed: run.output.compressed,
+        raw: run.output.raw,
     })
 }
 

@@ -90,6 +90,8 @@ pub fn run_started(config: &EngineConfig, source: &Source, out: &OutputArgs, das
         connect_timeout = ?r.connect_timeout,
         redirects = r.redirects,
         max_body = r.max_body,
+        accept_encoding = ?r.accept_encoding(),
+        decodes = r.decodes(),
         output = ?shown(&out.output),
         resume = out.resume,
         skipping = config.skip.as_ref().map_or(0, |s| s.len()),

@@ -273,7 +273,15 @@ async fn demo_runs_headless_against_its_own_server() {
 async fn serve_answers_stats_and_stops_on_ctrl_c() {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = fetchtop()
-        .args(["serve", "--addr", "127.0.0.1:0", "--latency", "0ms"])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--latency",
+            "0ms",
+            "--error-rate",
+            "0",
+        ])
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();

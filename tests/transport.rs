@@ -123,10 +123,13 @@ fn essence(r: &Record) -> serde_json::Value {
         "http": r.http,
         "responded": r.ttfb_us.is_some(),
         "bytes": r.bytes,
+        "decoded_bytes": r.decoded_bytes,
+        "encoding": r.encoding,
         "attempts": r.attempts,
         "error": r.error.as_ref().map(|e| e.kind),
         "line": r.line,
         "body": r.body,
+        "body_base64": r.body_base64,
         "fields": r.fields,
     })
 }

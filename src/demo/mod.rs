@@ -1,5 +1,6 @@
 //! The built-in demo API, so fetchtop can be tried and tested with no network.
 
+mod bodies;
 mod catalogue;
 pub mod faults;
 mod latency;

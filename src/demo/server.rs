@@ -7,6 +7,8 @@
 //!   404 otherwise; delayed by a random latency and failing (500/503) with
 //!   probability `error_rate`.
 //! - `GET /stats`: the [`ServerStats`] counters as JSON.
+//! - `GET /compressed/{coding}`, `GET /bytes/{n}`: compressed and binary
+//!   bodies (`bodies.rs`).
 //! - `POST /stats/reset`: resets `requests` to 0 and `max_in_flight` to the
 //!   current `in_flight`, and answers the new counters.
 //! - anything else: 404 (405 for a known path with the wrong method), JSON.
@@ -268,11 +270,11 @@ impl std::fmt::Debug for DemoServer {
     }
 }
 
-/// `fetchtop serve`: start, print one line "fetchtop demo API listening on http://ADDR (GET /items/{id}, GET /stats, POST /stats/reset)" to stderr, run until Ctrl-C (tokio::signal::ctrl_c), then shut down.
+/// `fetchtop serve`: start, print one line "fetchtop demo API listening on http://ADDR (GET /items/{id}, /compressed/{coding}, /bytes/{n}, /stats; POST /stats/reset)" to stderr, run until Ctrl-C (tokio::signal::ctrl_c), then shut down.
 pub async fn serve_until_ctrl_c(cfg: ServerConfig) -> color_eyre::Result<()> {
     let server = DemoServer::start(cfg).await?;
     eprintln!(
-        "fetchtop demo API listening on http://{} (GET /items/{{id}}, GET /stats, POST /stats/reset)",
+        "fetchtop demo API listening on http://{} (GET /items/{{id}}, /compressed/{{coding}}, /bytes/{{n}}, /stats; POST /stats/reset)",
         server.addr()
     );
     let signal = tokio::signal::ctrl_c().await;
@@ -308,6 +310,8 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/items/{id}", get(get_item))
         .route("/stats", get(get_stats))
         .route("/stats/reset", post(reset_stats))
+        .route("/compressed/{coding}", get(super::bodies::compressed))
+        .route("/bytes/{n}", get(super::bodies::bytes))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -123,10 +123,13 @@ mod tests {
             latency_us: 1500,
             ttfb_us: Some(1000),
             bytes: 10,
+            decoded_bytes: None,
+            encoding: None,
             attempts: 1,
             error: None,
             line: None,
             body: None,
+            body_base64: None,
             fields: None,
         }
     }

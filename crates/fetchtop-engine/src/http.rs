@@ -49,6 +49,13 @@ pub struct RequestOptions {
     pub connect: ConnectRules,
     /// Connect every request to this Unix socket (`--unix-socket`).
     pub unix_socket: Option<std::path::PathBuf>,
+    /// Ask for compressed bodies and decode them even when bodies are
+    /// thrown away (`--compressed`, as curl); also decodes what a user's
+    /// own `Accept-Encoding` header asked for.
+    pub compressed: bool,
+    /// Never decode: keep and save bodies as they came off the wire
+    /// (`--raw`); compressed bodies are asked for only with `compressed`.
+    pub raw: bool,
 }
 
 impl Default for RequestOptions {
@@ -71,6 +78,8 @@ impl Default for RequestOptions {
             tls_files: TlsFiles::default(),
             connect: ConnectRules::default(),
             unix_socket: None,
+            compressed: false,
+            raw: false,
         }
     }
 }
@@ -79,6 +88,30 @@ impl RequestOptions {
     /// Whether bodies must be buffered (to keep them or to extract from them).
     pub fn buffers_body(&self) -> bool {
         self.keep_body || !self.extract.is_empty() || self.save_bodies.is_some()
+    }
+
+    /// Whether a `-H Accept-Encoding` of the user's own is sent.
+    fn asks_own_encoding(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(name, _)| name == reqwest::header::ACCEPT_ENCODING)
+    }
+
+    /// The `Accept-Encoding` every request adds: compressed bodies are asked
+    /// for when bodies are kept, extracted or saved, or under `--compressed`;
+    /// never over a user's own header, nor under `--raw` alone. A plain load
+    /// test sends none, as before.
+    pub fn accept_encoding(&self) -> Option<HeaderValue> {
+        let wanted = self.compressed || (self.buffers_body() && !self.raw);
+        (wanted && !self.asks_own_encoding())
+            .then(|| HeaderValue::from_static(crate::pipeline::decode::ACCEPT_ENCODING))
+    }
+
+    /// Whether a compressed body is decoded (and its decoded size counted
+    /// against `max_body`): when the run asked for compression itself, or
+    /// under `--compressed`; never under `--raw`.
+    pub fn decodes(&self) -> bool {
+        !self.raw && (self.compressed || (self.buffers_body() && !self.asks_own_encoding()))
     }
 }
 
@@ -136,5 +169,54 @@ mod tests {
             assert!(Transport::new(&opts, choice).is_ok());
         }
         assert!(!opts.buffers_body());
+    }
+
+    #[test]
+    fn compression_is_asked_for_and_decoded_as_documented() {
+        let ae = |o: &RequestOptions| o.accept_encoding().map(|v| v.to_str().unwrap().to_string());
+        let plain = RequestOptions::default();
+        assert_eq!(
+            (ae(&plain), plain.decodes()),
+            (None, false),
+            "a load test sends what it did"
+        );
+        let keep = RequestOptions {
+            keep_body: true,
+            ..RequestOptions::default()
+        };
+        assert_eq!(ae(&keep).as_deref(), Some("gzip, deflate, br, zstd"));
+        assert!(keep.decodes());
+        let compressed = RequestOptions {
+            compressed: true,
+            ..RequestOptions::default()
+        };
+        assert!(ae(&compressed).is_some() && compressed.decodes());
+        let raw = RequestOptions {
+            raw: true,
+            ..keep.clone()
+        };
+        assert_eq!((ae(&raw), raw.decodes()), (None, false));
+        let raw_asking = RequestOptions {
+            compressed: true,
+            ..raw
+        };
+        assert_eq!(
+            (ae(&raw_asking).is_some(), raw_asking.decodes()),
+            (true, false)
+        );
+        let own = RequestOptions {
+            headers: vec![parse_header("Accept-Encoding: gzip").unwrap()],
+            ..keep
+        };
+        assert_eq!(
+            (ae(&own), own.decodes()),
+            (None, false),
+            "the user's header is theirs"
+        );
+        let own_decoded = RequestOptions {
+            compressed: true,
+            ..own
+        };
+        assert_eq!((ae(&own_decoded), own_decoded.decodes()), (None, true));
     }
 }

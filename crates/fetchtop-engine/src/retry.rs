@@ -117,6 +117,7 @@ mod tests {
             ErrorKind::Input,
             ErrorKind::Cancelled,
             ErrorKind::BodyTooLarge,
+            ErrorKind::Decode,
         ] {
             assert!(!p.should_retry(1, &Failure::new(kind, "")), "{kind:?}");
         }

@@ -474,10 +474,13 @@ mod tests {
             latency_us: latency_ms * 1000,
             ttfb_us: None,
             bytes: 100,
+            decoded_bytes: None,
+            encoding: None,
             attempts: 1,
             error,
             line: None,
             body: None,
+            body_base64: None,
             fields: None,
         }
     }

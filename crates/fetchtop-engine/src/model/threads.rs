@@ -205,6 +205,9 @@ fn request(
     for (name, value) in &options.headers {
         builder = builder.header(name.as_str(), value.as_bytes());
     }
+    if let Some(value) = options.accept_encoding() {
+        builder = builder.header("accept-encoding", value.as_bytes());
+    }
     let sent = match &options.body {
         Some(body) => builder
             .body(body.as_slice())

@@ -8,6 +8,7 @@
 //! decide, they decide here, so their records cannot drift apart.
 
 pub mod classify;
+pub(crate) mod decode;
 mod retrier;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use super::http::RequestOptions;
 use super::record::{ErrorKind, Failure, ItemState, Phase, Record, http_version};
 use super::retry::parse_retry_after;
 use super::task::TaskSpec;
+use decode::{Codings, DecodeError, Decoder};
 
 /// What one attempt learned, kept even when it fails midway.
 #[derive(Debug, Default)]
@@ -33,8 +35,18 @@ pub(crate) struct Attempt {
     pub(crate) ttfb_us: Option<u64>,
     /// Body bytes received, whether kept or not.
     pub(crate) bytes: u64,
-    /// The body, when the options keep or save it.
+    /// The body, when the options keep or save it: decoded, once a decoder
+    /// has finished.
     pub(crate) body: Vec<u8>,
+    /// The response's `Content-Encoding`, for the record.
+    pub(crate) encoding: Option<String>,
+    /// What that header asks to undo.
+    pub(crate) codings: Codings,
+    /// The body's decoders, from its first chunk to its end (boxed: most
+    /// attempts have none, and every task carries an attempt).
+    pub(crate) decoder: Option<Box<Decoder>>,
+    /// Bytes after decoding, once a decoder has run.
+    pub(crate) decoded_bytes: Option<u64>,
     /// The server's `Retry-After`, read from a 429 or 503 answer.
     pub(crate) retry_after: Option<Duration>,
     /// Cancelled when the HTTP/1.1 connection carrying the attempt has
@@ -63,13 +75,38 @@ impl Attempt {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok());
         self.retry_after = retry_after(status.as_u16(), value);
+        self.note_encoding(headers);
         spec.tracker
             .answered(status.as_u16(), self.ttfb_us.unwrap_or_default());
         spec.tracker.set_phase(Phase::Receiving);
     }
 
+    /// Reads `Content-Encoding`. The record shows what the server said, cut
+    /// to a bounded length (it is the server's text; the JSON writer escapes it).
+    fn note_encoding(&mut self, headers: &http::HeaderMap) {
+        let values = headers.get_all(http::header::CONTENT_ENCODING);
+        self.codings = decode::codings(values.iter().map(http::HeaderValue::as_bytes));
+        if self.codings != Codings::Identity {
+            let said: Vec<String> = values
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            let mut said = said.join(", ");
+            if said.len() > MAX_ENCODING_SHOWN {
+                let cut = (0..=MAX_ENCODING_SHOWN)
+                    .rev()
+                    .find(|&i| said.is_char_boundary(i))
+                    .unwrap_or(0);
+                said.truncate(cut);
+            }
+            self.encoding = Some(said);
+        }
+    }
+
     /// Counts a body chunk into the attempt; fails once the body passes
-    /// `--max-body`, so an endless body ends the attempt instead of the memory.
+    /// `--max-body`, so an endless body ends the attempt instead of the
+    /// memory. A compressed body is decoded here as it comes (when the
+    /// options decode), and its decoded size is held to `--max-body` too.
     pub(crate) fn take_chunk(
         &mut self,
         chunk: &[u8],
@@ -82,10 +119,40 @@ impl Attempt {
         if self.bytes > options.max_body {
             return Err(body_too_large(options.max_body));
         }
-        if options.buffers_body() {
-            self.body.extend_from_slice(chunk);
+        if self.decoder.is_none()
+            && self.decoded_bytes.is_none()
+            && let Codings::Known(codings) = &self.codings
+            && options.decodes()
+        {
+            let decoder = Decoder::new(codings, options.buffers_body(), options.max_body)
+                .map_err(|e| decode_failure(e, decode::names(codings), options.max_body))?;
+            self.decoder = Some(Box::new(decoder));
         }
-        Ok(())
+        match self.decoder.as_mut() {
+            Some(d) => d
+                .write(chunk)
+                .map_err(|e| decode_failure(e, d.describe(), options.max_body)),
+            None => {
+                if options.buffers_body() {
+                    self.body.extend_from_slice(chunk);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The body has been read to its end: a decoder flushes what it still
+    /// holds, and a body cut short of its coding's end fails as `decode`.
+    pub(crate) fn end_of_body(&mut self) -> Result<(), Failure> {
+        let Some(mut d) = self.decoder.take() else {
+            return Ok(());
+        };
+        let finished = d
+            .finish()
+            .map_err(|e| decode_failure(e, d.describe(), d.max()));
+        self.decoded_bytes = Some(d.decoded());
+        self.body = d.take_kept();
+        finished
     }
 
     /// How the attempt ended, once its transfer is over: an error status
@@ -111,14 +178,23 @@ impl Attempt {
         (state, error): (ItemState, Option<Failure>),
         options: &RequestOptions,
     ) -> Record {
-        let (body, fields) = keep(options, &self.body, self.status.is_some());
+        // An attempt that ended midway keeps what its decoder had made of it.
+        let mut att = self;
+        if let Some(mut d) = att.decoder.take() {
+            att.decoded_bytes = Some(d.decoded());
+            att.body = d.take_kept();
+        }
+        let kept = keep(options, &att.body, att.status.is_some());
         Record {
-            status: self.status,
-            http: self.http,
-            ttfb_us: self.ttfb_us,
-            bytes: self.bytes,
-            body,
-            fields,
+            status: att.status,
+            http: att.http,
+            ttfb_us: att.ttfb_us,
+            bytes: att.bytes,
+            decoded_bytes: att.decoded_bytes,
+            encoding: att.encoding,
+            body: kept.body,
+            body_base64: kept.body_base64,
+            fields: kept.fields,
             ..bare_record(
                 spec.seq,
                 Arc::clone(&spec.url),
@@ -150,10 +226,13 @@ fn bare_record(
         latency_us,
         ttfb_us: None,
         bytes: 0,
+        decoded_bytes: None,
+        encoding: None,
         attempts,
         error,
         line,
         body: None,
+        body_base64: None,
         fields: None,
     }
 }
@@ -241,6 +320,24 @@ pub(crate) fn timeout(limit: Duration) -> Failure {
     )
 }
 
+/// Longest `Content-Encoding` text a record keeps.
+const MAX_ENCODING_SHOWN: usize = 100;
+
+/// The failure of a body its decoders stopped on. The words name the
+/// codings as this build knows them, never the server's own text.
+fn decode_failure(e: DecodeError, codings: String, max_body: u64) -> Failure {
+    match e {
+        DecodeError::TooLarge => Failure::new(
+            ErrorKind::BodyTooLarge,
+            format!("decoded body exceeds --max-body of {max_body} bytes"),
+        ),
+        DecodeError::Invalid(e) => Failure::new(
+            ErrorKind::Decode,
+            format!("cannot decode the body (Content-Encoding: {codings}): {e}"),
+        ),
+    }
+}
+
 /// The failure for a body over `--max-body`.
 fn body_too_large(max: u64) -> Failure {
     Failure::new(
@@ -259,17 +356,23 @@ pub(crate) fn retry_after(status: u16, value: Option<&str>) -> Option<Duration> 
     value.and_then(|v| parse_retry_after(v, SystemTime::now()))
 }
 
-/// The body and extracted fields a record keeps, as the options ask.
-pub(crate) fn keep(
-    options: &RequestOptions,
-    body: &[u8],
-    responded: bool,
-) -> (
-    Option<serde_json::Value>,
-    Option<serde_json::Map<String, serde_json::Value>>,
-) {
+/// What a record keeps of a body.
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    /// JSON as JSON, UTF-8 text as a string.
+    pub(crate) body: Option<serde_json::Value>,
+    /// Any other body, in base64.
+    pub(crate) body_base64: Option<String>,
+    /// Values picked by `--extract`.
+    pub(crate) fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The body and extracted fields a record keeps, as the options ask. A
+/// body is kept so that every byte can be got back: JSON parsed, UTF-8
+/// text as a string, anything else in base64.
+pub(crate) fn keep(options: &RequestOptions, body: &[u8], responded: bool) -> Kept {
     if !responded || (!options.keep_body && options.extract.is_empty()) {
-        return (None, None);
+        return Kept::default();
     }
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let fields = (!options.extract.is_empty()).then(|| {
@@ -282,10 +385,28 @@ pub(crate) fn keep(
             })
             .collect()
     });
-    let body = options.keep_body.then(|| {
-        parsed.unwrap_or_else(|| serde_json::Value::String(String::from_utf8_lossy(body).into()))
-    });
-    (body, fields)
+    if !options.keep_body {
+        return Kept {
+            fields,
+            ..Kept::default()
+        };
+    }
+    let (body, body_base64) = match (parsed, std::str::from_utf8(body)) {
+        (Some(json), _) => (Some(json), None),
+        (None, Ok(text)) => (Some(serde_json::Value::String(text.to_owned())), None),
+        (None, Err(_)) => {
+            use base64::Engine as _;
+            (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(body)),
+            )
+        }
+    };
+    Kept {
+        body,
+        body_base64,
+        fields,
+    }
 }
 
 #[cfg(test)]
@@ -299,18 +420,20 @@ mod tests {
             extract: vec!["/name".into(), "/missing".into()],
             ..RequestOptions::default()
         };
-        let (body, fields) = keep(&opts, br#"{"name":"item-1","id":1}"#, true);
-        assert_eq!(body.unwrap()["id"], 1);
-        let fields = fields.unwrap();
+        let kept = keep(&opts, br#"{"name":"item-1","id":1}"#, true);
+        assert_eq!(kept.body.unwrap()["id"], 1);
+        assert!(kept.body_base64.is_none());
+        let fields = kept.fields.unwrap();
         assert_eq!(fields["/name"], "item-1");
         assert_eq!(fields["/missing"], serde_json::Value::Null);
-        let (body, _) = keep(&opts, b"plain \xff text", true);
-        assert_eq!(
-            body.unwrap(),
-            serde_json::Value::String("plain \u{fffd} text".into())
-        );
-        let (body, fields) = keep(&RequestOptions::default(), b"{}", true);
-        assert!(body.is_none() && fields.is_none());
+        let text = keep(&opts, "plain text, ünïcode".as_bytes(), true);
+        assert_eq!(text.body.unwrap(), "plain text, ünïcode");
+        // Not UTF-8: base64 in a field of its own, every byte kept.
+        let binary = keep(&opts, b"plain \xff text\x00", true);
+        assert!(binary.body.is_none());
+        assert_eq!(binary.body_base64.as_deref(), Some("cGxhaW4g/yB0ZXh0AA=="));
+        let none = keep(&RequestOptions::default(), b"{}", true);
+        assert!(none.body.is_none() && none.fields.is_none() && none.body_base64.is_none());
     }
 
     #[test]
@@ -382,6 +505,55 @@ mod tests {
         let plain = RequestOptions::default();
         assert!(unbuffered.take_chunk(b"abc", &plain, &spec).is_ok());
         assert!(unbuffered.body.is_empty());
+    }
+
+    #[test]
+    fn a_compressed_body_is_decoded_as_its_chunks_come() {
+        use std::io::Write as _;
+        let spec = spec();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(br#"{"a":1}"#).unwrap();
+        let gz = e.finish().unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::CONTENT_ENCODING, "gzip".parse().unwrap());
+        let keep = RequestOptions {
+            keep_body: true,
+            ..RequestOptions::default()
+        };
+        let mut att = Attempt::default();
+        att.answered(
+            &spec,
+            (http::StatusCode::OK, http::Version::HTTP_11),
+            &headers,
+        );
+        for piece in gz.chunks(3) {
+            att.take_chunk(piece, &keep, &spec).unwrap();
+        }
+        att.end_of_body().unwrap();
+        assert_eq!((att.bytes, att.decoded_bytes), (gz.len() as u64, Some(7)));
+        assert_eq!(
+            spec.tracker.bytes(),
+            gz.len() as u64,
+            "progress counts the wire"
+        );
+        let r = att.into_record(&spec, 1, 1, (ItemState::Done, None), &keep);
+        assert_eq!(r.body.unwrap()["a"], 1);
+        assert_eq!(r.encoding.as_deref(), Some("gzip"));
+
+        // Not decoded (--raw): the wire bytes are the body.
+        let raw = RequestOptions { raw: true, ..keep };
+        let mut att = Attempt::default();
+        att.answered(
+            &spec,
+            (http::StatusCode::OK, http::Version::HTTP_11),
+            &headers,
+        );
+        att.take_chunk(&gz, &raw, &spec).unwrap();
+        att.end_of_body().unwrap();
+        assert_eq!(
+            (att.body.as_slice(), att.decoded_bytes),
+            (gz.as_slice(), None)
+        );
     }
 
     #[test]

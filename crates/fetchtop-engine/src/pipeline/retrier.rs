@@ -73,11 +73,13 @@ impl Retrier {
     /// ended; `u` is a uniform draw in `[0, 1)` for the backoff's jitter.
     pub(crate) fn after_attempt(
         &mut self,
-        answer: Attempt,
+        mut answer: Attempt,
         outcome: Result<(), Failure>,
         u: f64,
     ) -> Step {
         self.attempts = self.attempts.saturating_add(1);
+        // A transfer read to its end may still fail in its decoders.
+        let outcome = outcome.and_then(|()| answer.end_of_body());
         self.complete = outcome.is_ok() && answer.status.is_some();
         let verdict = answer.verdict(outcome);
         let retry_after = answer.retry_after;

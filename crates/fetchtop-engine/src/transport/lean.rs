@@ -61,7 +61,7 @@ impl Lean {
         });
         Ok(Lean {
             pool,
-            headers: default_headers(&options.headers),
+            headers: default_headers(&options.headers, options.accept_encoding()),
             body: options.body.clone().map(Bytes::from),
         })
     }
@@ -159,14 +159,21 @@ impl Lean {
 }
 
 /// Headers sent with every request: reqwest's defaults (`User-Agent`,
-/// `Accept: */*`), replaced by any `-H` of the same name.
-fn default_headers(extra: &[(HeaderName, HeaderValue)]) -> HeaderMap {
+/// `Accept: */*`) and the run's `Accept-Encoding`, if it asks for
+/// compressed bodies, replaced by any `-H` of the same name.
+fn default_headers(
+    extra: &[(HeaderName, HeaderValue)],
+    accept_encoding: Option<HeaderValue>,
+) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::USER_AGENT,
         HeaderValue::from_static(DEFAULT_USER_AGENT),
     );
     headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+    if let Some(value) = accept_encoding {
+        headers.insert(header::ACCEPT_ENCODING, value);
+    }
     for (name, _) in extra {
         headers.remove(name);
     }
@@ -305,7 +312,7 @@ mod tests {
                 HeaderValue::from_static("1"),
             ),
         ];
-        let h = default_headers(&extra);
+        let h = default_headers(&extra, None);
         let accept: Vec<_> = h.get_all(header::ACCEPT).iter().collect();
         assert_eq!(accept, ["application/json", "text/plain"]);
         assert_eq!(h[header::USER_AGENT], DEFAULT_USER_AGENT);

@@ -24,6 +24,9 @@ impl Reqwest {
     pub(super) fn new(options: &RequestOptions) -> Result<Reqwest> {
         let mut headers = HeaderMap::new();
         headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
+        if let Some(value) = options.accept_encoding() {
+            headers.insert(reqwest::header::ACCEPT_ENCODING, value);
+        }
         for (name, value) in &options.headers {
             if name == USER_AGENT {
                 headers.insert(name.clone(), value.clone());
@@ -44,7 +47,13 @@ impl Reqwest {
             // Idle connections are what let a load test reuse sockets; keep
             // as many as could be in flight.
             .pool_max_idle_per_host(usize::MAX)
-            .danger_accept_invalid_certs(options.insecure);
+            .danger_accept_invalid_certs(options.insecure)
+            // Bodies are decoded in the pipeline (pipeline/decode.rs), as on
+            // the lean path: reqwest hands them over as they came.
+            .no_gzip()
+            .no_deflate()
+            .no_brotli()
+            .no_zstd();
         if options.http2 {
             builder = builder.http2_prior_knowledge();
         }

@@ -87,6 +87,9 @@ pub enum ErrorKind {
     Http5xx,
     /// The body could not be read to the end (or not saved, `--save-bodies`).
     Body,
+    /// The body could not be undone from its `Content-Encoding` (corrupt,
+    /// cut short, or a zstd window over 8 MiB).
+    Decode,
     /// The body was larger than `--max-body`.
     BodyTooLarge,
     /// Too many redirects, or a bad redirect.
@@ -103,7 +106,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for fixed-size counters.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Tls,
@@ -111,6 +114,7 @@ impl ErrorKind {
         ErrorKind::Http4xx,
         ErrorKind::Http5xx,
         ErrorKind::Body,
+        ErrorKind::Decode,
         ErrorKind::BodyTooLarge,
         ErrorKind::Redirect,
         ErrorKind::Request,
@@ -129,6 +133,7 @@ impl ErrorKind {
             ErrorKind::Http4xx => "http_4xx",
             ErrorKind::Http5xx => "http_5xx",
             ErrorKind::Body => "body",
+            ErrorKind::Decode => "decode",
             ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::Redirect => "redirect",
             ErrorKind::Request => "request",
@@ -208,8 +213,18 @@ pub struct Record {
     /// From dispatch to the response headers, in milliseconds.
     #[serde(rename = "ttfb_ms", serialize_with = "serialize_opt_ms")]
     pub ttfb_us: Option<u64>,
-    /// Body bytes received.
+    /// Body bytes received, as they came off the wire (compressed, when
+    /// the server compressed them).
     pub bytes: u64,
+    /// Body bytes after undoing its `Content-Encoding`: present only when
+    /// a decoder ran (bodies kept, extracted or saved, or `--compressed`;
+    /// not under `--raw`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoded_bytes: Option<u64>,
+    /// The response's `Content-Encoding` (`"gzip"`, `"gzip, br"`), when it
+    /// named a coding other than `identity`; whether or not it was decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
     /// Attempts made (1 without retries).
     pub attempts: u32,
     /// `"kind: message"` for failed and cancelled items, else null.
@@ -218,9 +233,15 @@ pub struct Record {
     /// Line number in the list file or stdin, for list sources.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
-    /// The response body (`--keep-body`): parsed JSON when it is JSON, else a string.
+    /// The response body (`--keep-body`): parsed JSON when it is JSON, a
+    /// string when it is UTF-8 text; absent for any other body, which is in
+    /// `body_base64` instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<serde_json::Value>,
+    /// A kept body that is neither JSON nor UTF-8 (an image, random bytes),
+    /// in standard base64 with padding: every byte can be got back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
     /// Values picked by `--extract` JSON pointers, keyed by pointer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
@@ -287,10 +308,13 @@ mod tests {
             latency_us: 12_345,
             ttfb_us: None,
             bytes: 0,
+            decoded_bytes: None,
+            encoding: None,
             attempts: 1,
             error: Some(Failure::new(ErrorKind::Timeout, "no response within 1s")),
             line: None,
             body: None,
+            body_base64: None,
             fields: None,
         };
         let line = serde_json::to_string(&r).unwrap();
@@ -308,6 +332,22 @@ mod tests {
         let line = serde_json::to_string(&answered).unwrap();
         assert!(
             line.contains(r#""status":200,"http":"1.1","latency_ms""#),
+            "{line}"
+        );
+        let decoded = Record {
+            bytes: 40,
+            decoded_bytes: Some(100),
+            encoding: Some("gzip".into()),
+            body_base64: Some("AAE=".into()),
+            ..answered
+        };
+        let line = serde_json::to_string(&decoded).unwrap();
+        assert!(
+            line.contains(r#""bytes":40,"decoded_bytes":100,"encoding":"gzip","attempts""#),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(r#""error":null,"body_base64":"AAE="}"#),
             "{line}"
         );
     }
