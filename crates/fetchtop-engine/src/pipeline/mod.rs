@@ -184,7 +184,17 @@ impl Attempt {
             att.decoded_bytes = Some(d.decoded());
             att.body = d.take_kept();
         }
-        let kept = keep(options, &att.body, att.status.is_some());
+        // A body cut at --max-body or left half decoded is not what the
+        // server sent: keeping it (16 MiB of a bomb's zeros, as JSON) would
+        // only cost memory and output.
+        let cut = error
+            .as_ref()
+            .is_some_and(|e| matches!(e.kind, ErrorKind::BodyTooLarge | ErrorKind::Decode));
+        let kept = if cut {
+            Kept::default()
+        } else {
+            keep(options, &att.body, att.status.is_some())
+        };
         Record {
             status: att.status,
             http: att.http,
