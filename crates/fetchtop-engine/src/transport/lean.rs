@@ -78,6 +78,7 @@ impl Lean {
         let mut body = self.body.clone();
         let mut headers = self.headers.clone();
         let mut hops = 0;
+        let mut fresh = false;
         let tracker = &spec.tracker;
         let (response, lease) = loop {
             let origin = self.pool.origin_of(&uri).ok_or_else(|| {
@@ -87,19 +88,30 @@ impl Lean {
             *request.method_mut() = method.clone();
             *request.uri_mut() = uri.clone();
             *request.headers_mut() = headers.clone();
-            let (response, lease) = self
+            let sent = self
                 .pool
                 .send(
                     &origin,
                     request,
-                    || tracker.set_phase(Phase::Connecting),
-                    // Only if still connecting: nothing else moves it meanwhile,
-                    // but a phase the task set itself must not be undone.
-                    || tracker.swap_phase(Phase::Connecting, Phase::Waiting),
+                    (
+                        || tracker.set_phase(Phase::Connecting),
+                        // Only if still connecting: nothing else moves it meanwhile,
+                        // but a phase the task set itself must not be undone.
+                        || tracker.swap_phase(Phase::Connecting, Phase::Waiting),
+                    ),
+                    fresh,
                     &mut att.connection,
                 )
-                .await
-                .map_err(send_error)?;
+                .await;
+            let (response, lease) = match sent {
+                // Once, and only what may be repeated (RFC 9110 9.2.2).
+                Err(PoolError::Stale(_)) if !fresh && method.is_idempotent() => {
+                    fresh = true;
+                    continue;
+                }
+                sent => sent.map_err(send_error)?,
+            };
+            fresh = false;
             let Some(next) = redirect_target(&uri, &response, options.redirects)? else {
                 break (response, lease);
             };
@@ -277,8 +289,8 @@ fn send_error(e: PoolError) -> Failure {
             PoolError::Tls(_) => ErrorKind::Tls,
             // Under TLS 1.3 a server refuses a client certificate after the
             // handshake, so its alert arrives with the first answer.
-            PoolError::Http(ref h) if is_tls(h) => ErrorKind::Tls,
-            PoolError::Http(_) => ErrorKind::Request,
+            PoolError::Http(ref h) | PoolError::Stale(ref h) if is_tls(h) => ErrorKind::Tls,
+            PoolError::Http(_) | PoolError::Stale(_) => ErrorKind::Request,
         }
     };
     if kind == ErrorKind::Tls

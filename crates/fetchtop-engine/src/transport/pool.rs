@@ -134,6 +134,11 @@ pub(crate) enum PoolError {
     Tls(io::Error),
     /// HTTP on the connection failed (the handshake, the request or the answer).
     Http(hyper::Error),
+    /// A kept-alive connection closed after the request was written and
+    /// before any answer: the server (or a proxy that does not keep
+    /// connections) had closed it meanwhile. An idempotent request may be
+    /// sent again on a fresh connection, as curl and browsers do.
+    Stale(hyper::Error),
 }
 
 impl std::fmt::Display for PoolError {
@@ -142,7 +147,7 @@ impl std::fmt::Display for PoolError {
             PoolError::Connect(e) => write!(f, "tcp connect error: {e}"),
             PoolError::Proxy(e) => write!(f, "{e}"),
             PoolError::Tls(e) => write!(f, "tls handshake error: {e}"),
-            PoolError::Http(e) => write!(f, "{e}"),
+            PoolError::Http(e) | PoolError::Stale(e) => write!(f, "{e}"),
         }
     }
 }
@@ -151,7 +156,7 @@ impl std::error::Error for PoolError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             PoolError::Connect(e) | PoolError::Proxy(e) | PoolError::Tls(e) => Some(e),
-            PoolError::Http(e) => Some(e),
+            PoolError::Http(e) | PoolError::Stale(e) => Some(e),
         }
     }
 }
@@ -270,17 +275,23 @@ impl Pool {
     /// had closed it) is sent again on a new connection, once. `closed` is
     /// set, before the request goes out, to the token of the HTTP/1.1
     /// connection carrying it, so a caller whose attempt ends midway can wait
-    /// for that connection to close.
+    /// for that connection to close. `fresh` skips the idle connections
+    /// (after [`PoolError::Stale`]).
     pub(crate) async fn send(
         &self,
         origin: &Origin,
         request: Request<Full<Bytes>>,
-        connecting: impl Fn(),
-        connected: impl Fn(),
+        (connecting, connected): (impl Fn(), impl Fn()),
+        fresh: bool,
         closed: &mut Option<CancellationToken>,
     ) -> Result<(Response<Incoming>, Option<Lease>), PoolError> {
         let mut request = request;
-        let sender = match self.checkout(origin).await {
+        let idle = if fresh {
+            None
+        } else {
+            self.checkout(origin).await
+        };
+        let sender = match idle {
             Some(s) => s,
             None => {
                 connecting();
@@ -334,6 +345,11 @@ impl Pool {
                                     conn,
                                 }),
                             ))
+                        }
+                        // Written, and the connection closed with no answer:
+                        // the server had let it go as the request went out.
+                        (true, None) if e.error().is_incomplete_message() => {
+                            Err(PoolError::Stale(e.into_error()))
                         }
                         _ => Err(PoolError::Http(e.into_error())),
                     },
@@ -611,7 +627,7 @@ mod tests {
                 .body(Full::new(Bytes::new()))
                 .unwrap();
             let (resp, lease) = pool
-                .send(&origin, req, || {}, || {}, &mut None)
+                .send(&origin, req, (|| {}, || {}), false, &mut None)
                 .await
                 .unwrap();
             assert_eq!(resp.status(), 200);

@@ -91,11 +91,21 @@ impl Reqwest {
         spec: &TaskSpec,
         att: &mut Attempt,
     ) -> Result<(), Failure> {
-        let mut request = self.client.request(options.method.clone(), url);
-        if let Some(body) = &self.body {
-            request = request.body(body.clone());
-        }
-        let mut response = request.send().await.map_err(classify)?;
+        let request = || {
+            let request = self.client.request(options.method.clone(), url.clone());
+            match &self.body {
+                Some(body) => request.body(body.clone()),
+                None => request,
+            }
+        };
+        let mut response = match request().send().await {
+            // As on the lean path: a kept-alive connection the server had
+            // closed as the request went out; once, if it may be repeated.
+            Err(e) if options.method.is_idempotent() && went_stale(&e) => {
+                request().send().await.map_err(classify)?
+            }
+            sent => sent.map_err(classify)?,
+        };
         att.answered(
             spec,
             (response.status(), response.version()),
@@ -106,6 +116,15 @@ impl Reqwest {
         }
         Ok(())
     }
+}
+
+/// Whether the connection closed after the request went out and before
+/// any answer (hyper's "connection closed before message completed").
+fn went_stale(e: &reqwest::Error) -> bool {
+    crate::pipeline::classify::sources(e)
+        .into_iter()
+        .filter_map(|s| s.downcast_ref::<hyper::Error>())
+        .any(hyper::Error::is_incomplete_message)
 }
 
 /// Sorts a reqwest error into a kind, with a message that names the cause
