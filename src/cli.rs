@@ -396,6 +396,29 @@ fn parse_pointer(s: &str) -> Result<String, String> {
     }
 }
 
+/// Checks a `--resolve` entry (kept as text; the rules are built in order).
+fn parse_resolve(s: &str) -> Result<String, String> {
+    ConnectRules::default().add_resolve(s)?;
+    Ok(s.to_string())
+}
+
+/// Checks a `--connect-to` entry.
+fn parse_connect_to(s: &str) -> Result<String, String> {
+    ConnectRules::default().add_connect_to(s)?;
+    Ok(s.to_string())
+}
+
+/// A `--unix-socket` must name a socket that exists now.
+fn parse_unix_socket(s: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::FileTypeExt;
+    let path = PathBuf::from(s);
+    match std::fs::metadata(&path) {
+        Ok(m) if m.file_type().is_socket() => Ok(path),
+        Ok(_) => Err(format!("{s} is not a Unix socket")),
+        Err(e) => Err(format!("{s}: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -554,28 +577,5 @@ mod tests {
         let cli = Cli::try_parse_from(["fetchtop", "--workers", "3", "http://x/"]).unwrap();
         assert_eq!(cli.workers(), Some(3));
         assert_eq!(cli.run.model, Model::Async);
-    }
-}
-
-/// Checks a `--resolve` entry (kept as text; the rules are built in order).
-fn parse_resolve(s: &str) -> Result<String, String> {
-    ConnectRules::default().add_resolve(s)?;
-    Ok(s.to_string())
-}
-
-/// Checks a `--connect-to` entry.
-fn parse_connect_to(s: &str) -> Result<String, String> {
-    ConnectRules::default().add_connect_to(s)?;
-    Ok(s.to_string())
-}
-
-/// A `--unix-socket` must name a socket that exists now.
-fn parse_unix_socket(s: &str) -> Result<PathBuf, String> {
-    use std::os::unix::fs::FileTypeExt;
-    let path = PathBuf::from(s);
-    match std::fs::metadata(&path) {
-        Ok(m) if m.file_type().is_socket() => Ok(path),
-        Ok(_) => Err(format!("{s} is not a Unix socket")),
-        Err(e) => Err(format!("{s}: {e}")),
     }
 }
