@@ -50,7 +50,7 @@ impl Cli {
         match &self.command {
             None => self.run.workers,
             Some(Mode::Demo(d)) => d.run.workers,
-            Some(Mode::Serve(_)) => None,
+            Some(Mode::Serve(_) | Mode::Completions(_) | Mode::Man) => None,
         }
     }
 }
@@ -62,6 +62,18 @@ pub enum Mode {
     Serve(ServeArgs),
     /// Start the demo API in-process and fetch /items/{1..N} from it.
     Demo(Box<DemoArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout; read it with `fetchtop man | man -l -`.
+    Man,
+}
+
+/// `fetchtop completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where the items come from.

@@ -83,6 +83,14 @@ pub fn clap_failure(e: &clap::Error) -> ExitCode {
         let _ = e.print();
         return ExitCode::SUCCESS;
     }
+    if let Some(word) = stray_word(e) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "fetchtop: unexpected argument '{}': one URL at most, and a subcommand (demo, serve, completions, man) comes first (see fetchtop --help)",
+            format::inert(&word)
+        );
+        return ExitCode::from(2);
+    }
     let rendered = e.render().to_string();
     let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
     let first = lines.next().unwrap_or("invalid arguments");
@@ -110,6 +118,20 @@ pub fn clap_failure(e: &clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// A word after the URL (`fetchtop URL bash`): clap reads it as a
+/// subcommand that "cannot be used with '[URL]'", which does not say what
+/// was wrong. Gives the word.
+fn stray_word(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::ArgumentConflict {
+        return None;
+    }
+    match e.get(ContextKind::InvalidSubcommand) {
+        Some(ContextValue::String(word)) => Some(word.clone()),
+        _ => None,
+    }
+}
+
 /// What `fetchtop` alone prints: where to go next.
 pub const SHORT_USAGE: &str = "\
 fetchtop: nothing to fetch.
@@ -123,6 +145,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Some(Mode::Serve(args)) => serve(args).await,
         Some(Mode::Demo(args)) => demo(*args).await,
+        Some(Mode::Completions(args)) => {
+            // stdout may be closed early (`| head`): nothing to report then.
+            crate::manual::completions(args.shell, &mut std::io::stdout().lock());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Mode::Man) => {
+            let _ = crate::manual::man(&mut std::io::stdout().lock());
+            Ok(ExitCode::SUCCESS)
+        }
         None => {
             if cli.source.url.is_none() && cli.source.input.is_none() {
                 eprintln!("{SHORT_USAGE}");
