@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use color_eyre::eyre::Report;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
 use crate::demo::faults::FAULT_PATHS;
@@ -15,19 +16,23 @@ use crate::engine::retry::RetryPolicy;
 use crate::engine::source::Template;
 use crate::engine::transport::check_url;
 use crate::engine::{
-    Blocking, Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, RequestOptions, Source,
+    Blocking, Command, Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, RequestOptions, Source,
     SourceSpec,
 };
 use crate::format;
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
 use crate::logging;
+use crate::output::job::{JobIdentity, JobSource};
 use crate::output::summary::OutputFile;
 use crate::output::{self, JsonlWriter, Summary};
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
 
 /// Exit status of a run interrupted by a signal (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Exit status of a run stopped because its `-o` file could not be written.
+pub const EXIT_WRITE_FAILED: u8 = 4;
 
 /// Why fetchtop could not do its job.
 #[derive(Debug)]
@@ -36,6 +41,9 @@ pub enum Failure {
     Usage(String),
     /// Something went wrong while running: exit status 1.
     Run(Report),
+    /// The output file could not be written, and the run was stopped:
+    /// exit status [`EXIT_WRITE_FAILED`].
+    Output(Report),
 }
 
 impl From<Report> for Failure {
@@ -61,14 +69,18 @@ impl Failure {
                 let _ = writeln!(std::io::stderr(), "fetchtop: {}", format::inert(msg));
                 ExitCode::from(2)
             }
-            Failure::Run(e) => {
+            Failure::Run(e) | Failure::Output(e) => {
                 let msg = format!("{e:#}");
                 let _ = writeln!(
                     std::io::stderr(),
                     "fetchtop: error: {}",
                     format::inert(&msg)
                 );
-                ExitCode::from(1)
+                ExitCode::from(if matches!(self, Failure::Output(_)) {
+                    EXIT_WRITE_FAILED
+                } else {
+                    1
+                })
             }
         }
     }
@@ -228,7 +240,21 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         ..Blocking::default()
     };
     // The server in this process holds the other end of every connection.
-    let result = fetch_with(SourceSpec::Template(template), &args.run, 2, Some(blocking)).await;
+    let job = JobSource::Demo {
+        scenario: clap::ValueEnum::to_possible_value(&args.scenario).map_or_else(
+            || format!("{:?}", args.scenario),
+            |v| v.get_name().to_string(),
+        ),
+        items: args.items,
+    };
+    let result = fetch_with(
+        SourceSpec::Template(template),
+        &args.run,
+        2,
+        Some(blocking),
+        Some(job),
+    )
+    .await;
     server.shutdown().await;
     result
 }
@@ -292,7 +318,7 @@ pub async fn fetch(
     run: &RunArgs,
     fds_per_request: u64,
 ) -> Result<ExitCode, Failure> {
-    fetch_with(spec, run, fds_per_request, None).await
+    fetch_with(spec, run, fds_per_request, None, None).await
 }
 
 /// [`fetch`], with the demo's blocking switch when it is a demo run.
@@ -301,6 +327,7 @@ async fn fetch_with(
     run: &RunArgs,
     fds_per_request: u64,
     demo_blocking: Option<Blocking>,
+    demo_job: Option<JobSource>,
 ) -> Result<ExitCode, Failure> {
     // Held to the end of the run: dropping it flushes the log.
     let _log = match &run.output.log {
@@ -324,11 +351,20 @@ async fn fetch_with(
         (_, n, _) => n,
     };
     check_first_url(&spec).map_err(Failure::Usage)?;
+    let job = JobIdentity::new(
+        &spec,
+        demo_job,
+        request.method.as_str(),
+        request.body.as_deref(),
+    );
     let source = Source::open(spec, limit).await.map_err(Failure::Usage)?;
+    // After the source opened: its errors (a missing list) say it best.
+    let job = job.map_err(Failure::Usage)?;
     let output = output::file::open(
         run.output.output.as_deref(),
         run.output.resume,
         run.output.quiet,
+        &job,
     )
     .map_err(Failure::Usage)?;
     let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
@@ -360,7 +396,22 @@ async fn fetch_with(
     let writer = output.writer;
     logging::run_started(&config, &source, &run.output, dashboard);
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
-    match follow(handle, run, dashboard).await {
+    // A write error stops the run: nothing more is admitted, what is in
+    // flight is cancelled, and the summary and exit status say so.
+    let write_failed = writer
+        .as_ref()
+        .map_or_else(CancellationToken::new, JsonlWriter::failed);
+    let abort = {
+        let (failed, commands) = (write_failed.clone(), handle.commands.clone());
+        tokio::spawn(async move {
+            failed.cancelled().await;
+            tracing::error!("the output file cannot be written: the run is stopped");
+            let _ = commands.send(Command::Abort).await;
+        })
+    };
+    let followed = follow(handle, run, dashboard, write_failed).await;
+    abort.abort();
+    match followed {
         Ok(outcome) => report(outcome, writer, output.earlier, run).await,
         Err(e) => {
             // Even when the run itself broke, what finished is written out.
@@ -374,12 +425,18 @@ async fn fetch_with(
 }
 
 /// Watches the run to its end with the dashboard or headless.
-async fn follow(handle: EngineHandle, run: &RunArgs, dashboard: bool) -> Result<Outcome, Failure> {
+async fn follow(
+    handle: EngineHandle,
+    run: &RunArgs,
+    dashboard: bool,
+    stop_on: CancellationToken,
+) -> Result<Outcome, Failure> {
     let outcome = if dashboard {
         let opts = DashboardOptions {
             fps: f64::from(run.output.fps),
             theme: Theme::from_env(run.output.ascii),
             headers: crate::redact::headers(&run.http.headers),
+            stop_on,
         };
         ui::dashboard::run(handle, opts).await?
     } else {
@@ -412,7 +469,26 @@ async fn report(
             });
         }
         Ok(None) => {}
-        Err(e) => write_error = Some(e),
+        Err(failure) => {
+            // Only what is wholly in the file counts as recorded.
+            let path = run
+                .output
+                .output
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            write_error = Some(Report::msg(format!(
+                "{:#}; the run was stopped: {} item{} safely in {path}",
+                failure.error,
+                format::count(failure.safe),
+                if failure.safe == 1 { " is" } else { "s are" },
+            )));
+            summary.output = Some(OutputFile {
+                path,
+                lines: failure.safe,
+                earlier,
+            });
+        }
     }
     // The terminal may be gone (a hang-up): printing is best effort, and
     // comes after the output file is safe.
@@ -437,7 +513,11 @@ async fn report(
     if let Some(e) = &summary.source_error {
         tracing::warn!(error = %format::inert(e), "the input stopped early");
     }
-    if let Some(e) = outcome.failure.or(write_error) {
+    if let Some(e) = write_error {
+        tracing::error!(error = %format::inert(&format!("{e:#}")), "the output file failed");
+        return Err(Failure::Output(e));
+    }
+    if let Some(e) = outcome.failure {
         tracing::error!(error = %format::inert(&format!("{e:#}")), "the run failed");
         return Err(Failure::Run(e));
     }

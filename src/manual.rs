@@ -42,7 +42,10 @@ mod tests {
         let mut out = Vec::new();
         man(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with(".ie") || text.contains(".TH fetchtop"), "{text}");
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH fetchtop"),
+            "{text}"
+        );
         for word in ["concurrency", "resume", "demo", "serve", "completions"] {
             assert!(text.contains(word), "{word}");
         }

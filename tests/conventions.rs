@@ -113,7 +113,14 @@ fn the_man_page_renders_with_man() {
         .enumerate()
         .map(|(i, s)| if i == 0 { s } else { s.get(1..).unwrap_or("") })
         .collect();
-    for want in ["NAME", "fetchtop", "SYNOPSIS", "--concurrency", "SUBCOMMANDS", "completions"] {
+    for want in [
+        "NAME",
+        "fetchtop",
+        "SYNOPSIS",
+        "--concurrency",
+        "SUBCOMMANDS",
+        "completions",
+    ] {
         assert!(plain.contains(want), "{want} missing in:\n{plain}");
     }
 }
