@@ -139,3 +139,20 @@ fn a_word_after_the_url_is_named_as_unexpected() {
         assert!(!err.contains("cannot be used with"), "{err}");
     }
 }
+
+/// Each subcommand's help speaks of what it has: `serve` has no scenarios,
+/// and `demo` has no plain URL to repeat.
+#[test]
+fn serve_and_demo_help_describe_their_own_flags() {
+    let serve = text(&fetchtop(&["serve", "--help"]).stdout);
+    assert!(!serve.contains("scenario"), "{serve}");
+    assert!(serve.contains("[default: 5ms..150ms]"), "{serve}");
+    assert!(serve.contains("[default: 0.01]"), "{serve}");
+    let demo = text(&fetchtop(&["demo", "--help"]).stdout);
+    assert!(!demo.contains("plain URL"), "{demo}");
+    assert!(demo.contains("Stop after N of the demo's items"), "{demo}");
+    assert!(demo.contains("slow-tail: 10ms..5s"), "{demo}");
+    // The top level keeps its own words.
+    let top = text(&fetchtop(&["--help"]).stdout);
+    assert!(top.contains("for a plain URL"), "{top}");
+}
