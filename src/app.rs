@@ -365,9 +365,7 @@ impl App {
                 self.say(if self.histogram_shown {
                     format!("latency histogram: {window}")
                 } else {
-                    format!(
-                        "latency histogram set to {window}; it needs a wider, taller terminal to show"
-                    )
+                    format!("latency histogram: {window} (not on screen: too small)")
                 });
                 None
             }
@@ -704,6 +702,6 @@ mod tests {
         app.histogram_shown = false;
         app.update(Action::LatencyWindow, &snap());
         let said = app.notice().unwrap_or_default();
-        assert!(said.contains("needs a wider, taller terminal"), "{said}");
+        assert!(said.contains("not on screen"), "{said}");
     }
 }
