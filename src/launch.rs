@@ -144,6 +144,18 @@ fn stray_word(e: &clap::Error) -> Option<String> {
     }
 }
 
+/// The end of a subcommand that prints `what` to stdout: a reader that
+/// left early (`| head`) is fine; any other failed write (a full disk) is
+/// an error of the run.
+fn printed(what: &str, written: std::io::Result<()>) -> Result<ExitCode, Failure> {
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Run(Report::msg(
+            format!("cannot write {what} to stdout: {e}"),
+        ))),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
 /// What `fetchtop` alone prints: where to go next.
 pub const SHORT_USAGE: &str = "\
 fetchtop: nothing to fetch.
@@ -157,15 +169,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Some(Mode::Serve(args)) => serve(args).await,
         Some(Mode::Demo(args)) => demo(*args).await,
-        Some(Mode::Completions(args)) => {
-            // stdout may be closed early (`| head`): nothing to report then.
-            crate::manual::completions(args.shell, &mut std::io::stdout().lock());
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Mode::Man) => {
-            let _ = crate::manual::man(&mut std::io::stdout().lock());
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Mode::Completions(args)) => printed(
+            "the completion script",
+            crate::manual::completions(args.shell, &mut std::io::stdout().lock()),
+        ),
+        Some(Mode::Man) => printed(
+            "the man page",
+            crate::manual::man(&mut std::io::stdout().lock()),
+        ),
         None => {
             if cli.source.url.is_none() && cli.source.input.is_none() {
                 eprintln!("{SHORT_USAGE}");
@@ -241,10 +252,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     };
     // The server in this process holds the other end of every connection.
     let job = JobSource::Demo {
-        scenario: clap::ValueEnum::to_possible_value(&args.scenario).map_or_else(
-            || format!("{:?}", args.scenario),
-            |v| v.get_name().to_string(),
-        ),
+        scenario: args.scenario.as_str().to_string(),
         items: args.items,
     };
     let result = fetch_with(

@@ -8,8 +8,12 @@ use clap::CommandFactory;
 use crate::cli::Cli;
 
 /// Writes the completion script for `shell` to `out`.
-pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) {
-    clap_complete::generate(shell, &mut Cli::command(), "fetchtop", out);
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io::Result<()> {
+    // clap_complete panics on a failed write (a closed pipe): it writes
+    // into memory here, and the copy out reports errors instead.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "fetchtop", &mut script);
+    out.write_all(&script)
 }
 
 /// Writes the manual page, in roff, to `out`.
@@ -31,7 +35,7 @@ mod tests {
             clap_complete::Shell::PowerShell,
         ] {
             let mut out = Vec::new();
-            completions(shell, &mut out);
+            completions(shell, &mut out).unwrap();
             let text = String::from_utf8(out).unwrap();
             assert!(text.contains("concurrency"), "{shell:?}: {text}");
         }

@@ -156,3 +156,37 @@ fn serve_and_demo_help_describe_their_own_flags() {
     let top = text(&fetchtop(&["--help"]).stdout);
     assert!(top.contains("for a plain URL"), "{top}");
 }
+
+/// A reader that leaves early (`| head -c 1`) is no error; stdout on a
+/// full disk is a one-line error (exit 1), never a panic.
+#[test]
+fn printing_to_a_closed_pipe_or_a_full_disk_is_no_panic() {
+    let bin = env!("CARGO_BIN_EXE_fetchtop");
+    for sub in ["completions bash", "man"] {
+        let o = Command::new("bash")
+            .args([
+                "-c",
+                &format!("'{bin}' {sub} | head -c 1 >/dev/null; echo \"${{PIPESTATUS[0]}}\""),
+            ])
+            .output()
+            .unwrap();
+        let err = text(&o.stderr);
+        assert!(!err.contains("panicked"), "{sub}: {err}");
+        assert_eq!(text(&o.stdout).trim(), "0", "{sub}: {err}");
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = Command::new(bin)
+            .args(sub.split(' '))
+            .env_remove("RUST_BACKTRACE")
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{sub}: {err}");
+        assert!(!err.contains("panicked"), "{sub}: {err}");
+        assert_eq!(err.lines().count(), 1, "{sub}: {err}");
+        assert!(err.contains("No space left on device"), "{sub}: {err}");
+    }
+}
