@@ -658,3 +658,37 @@ fn borders_stay_visible_on_a_black_terminal() {
     }
     assert_eq!(buf[(0, 0)].fg, Color::Gray);
 }
+
+#[test]
+fn the_footer_tells_what_became_of_a_cancel() {
+    for (w, h) in [(160, 45), (80, 24)] {
+        let snap = busy();
+        let mut app = App::default();
+        render(&snap, &mut app, UNICODE, w, h);
+        let sent = app.update(Action::CancelSelected, &snap);
+        assert!(sent.is_some());
+        let footer =
+            |t: &Terminal<TestBackend>| text(t).lines().last().unwrap_or_default().to_string();
+        let t = render(&snap, &mut app, UNICODE, w, h);
+        assert!(
+            footer(&t).contains("cancelling #63000"),
+            "{w}x{h}: {}",
+            footer(&t)
+        );
+        assert!(
+            !footer(&t).contains("cancelled #"),
+            "{w}x{h}: not before it happened"
+        );
+        // The request finished on its own before the command reached it.
+        let mut later = busy();
+        later.tasks.retain(|t| t.id != 63_000);
+        later.counts.done += 1;
+        app.observe(&later);
+        let t = render(&later, &mut app, UNICODE, w, h);
+        assert!(
+            footer(&t).contains("#63000 had already ended"),
+            "{w}x{h}: {}",
+            footer(&t)
+        );
+    }
+}
