@@ -95,6 +95,13 @@ pub struct App {
     /// The run's extra request headers as they may be shown (secrets
     /// redacted), for the details popup.
     pub headers: Vec<String>,
+    /// The latency histogram was on screen in the last frame (set by the
+    /// drawing code), so `l` only speaks of a histogram that can be seen.
+    pub histogram_shown: bool,
+    /// A `c` sent and not yet settled: the request's id, and the run's
+    /// cancelled count when it was sent. The notice says what happened once
+    /// the request has left the table.
+    pending_cancel: Option<(u64, u64)>,
 }
 
 impl App {
@@ -191,8 +198,21 @@ impl App {
         Some(Command::SetRate(rate))
     }
 
-    /// Forgets a pending limit or rate once the engine reports it; call per snapshot.
+    /// Forgets a pending limit or rate once the engine reports it, and
+    /// says what became of a cancel; call per snapshot.
     pub fn observe(&mut self, live: &Snapshot) {
+        if let Some((id, cancelled_before)) = self.pending_cancel
+            && !live.tasks.iter().any(|t| t.id == id)
+        {
+            self.pending_cancel = None;
+            // The request left the table: by the cancel (the run's cancelled
+            // count went up) or by ending on its own first.
+            self.say(if live.counts.cancelled > cancelled_before {
+                format!("cancelled #{id}: recorded as cancelled")
+            } else {
+                format!("#{id} had already ended: nothing was cancelled")
+            });
+        }
         if self.pending_limit == Some(live.limit) {
             self.pending_limit = None;
         }
@@ -302,7 +322,10 @@ impl App {
                     .selected
                     .filter(|id| rows.iter().any(|t| t.id == *id))
                     .or_else(|| rows.first().map(|t| t.id))?;
-                self.say(format!("cancelled #{id}"));
+                // Not "cancelled" yet: the request may end on its own
+                // before the engine gets the command (observe says which).
+                self.say(format!("cancelling #{id}…"));
+                self.pending_cancel = Some((id, live.counts.cancelled));
                 Some(Command::CancelTask(id))
             }
             Action::CancelAll => {
@@ -334,14 +357,16 @@ impl App {
             }
             Action::LatencyWindow => {
                 self.recent_latency = !self.recent_latency;
-                self.say(format!(
-                    "latency histogram: {}",
-                    if self.recent_latency {
-                        "last 5 s"
-                    } else {
-                        "whole run"
-                    }
-                ));
+                let window = if self.recent_latency {
+                    "last 5 s"
+                } else {
+                    "whole run"
+                };
+                self.say(if self.histogram_shown {
+                    format!("latency histogram: {window}")
+                } else {
+                    format!("latency histogram: {window} (not on screen: too small)")
+                });
                 None
             }
             Action::Blocking | Action::Offload | Action::NextModel => {
@@ -627,5 +652,56 @@ mod tests {
             app.update(Action::NextModel, &s),
             Some(Command::SetModel(Model::Async))
         );
+    }
+
+    #[test]
+    fn cancel_says_what_became_of_the_request() {
+        let mut app = App::default();
+        let s = snap();
+        app.update(Action::Down, &s);
+        app.update(Action::Down, &s);
+        assert_eq!(
+            app.update(Action::CancelSelected, &s),
+            Some(Command::CancelTask(3))
+        );
+        // Nothing is confirmed yet.
+        assert_eq!(app.notice(), Some("cancelling #3…"));
+        app.observe(&s);
+        assert_eq!(app.notice(), Some("cancelling #3…"));
+        // #3 ended on its own before the command arrived.
+        let mut ended = snap();
+        ended.tasks.retain(|t| t.id != 3);
+        ended.counts.done += 1;
+        app.observe(&ended);
+        assert_eq!(
+            app.notice(),
+            Some("#3 had already ended: nothing was cancelled")
+        );
+        // #2 is cancelled for real.
+        let mut app = App::default();
+        app.update(Action::Down, &s);
+        assert_eq!(
+            app.update(Action::CancelSelected, &s),
+            Some(Command::CancelTask(2))
+        );
+        let mut cancelled = snap();
+        cancelled.tasks.retain(|t| t.id != 2);
+        cancelled.counts.cancelled += 1;
+        app.observe(&cancelled);
+        assert_eq!(app.notice(), Some("cancelled #2: recorded as cancelled"));
+    }
+
+    #[test]
+    fn the_latency_key_speaks_only_of_a_histogram_on_screen() {
+        let mut app = App {
+            histogram_shown: true,
+            ..App::default()
+        };
+        app.update(Action::LatencyWindow, &snap());
+        assert_eq!(app.notice(), Some("latency histogram: last 5 s"));
+        app.histogram_shown = false;
+        app.update(Action::LatencyWindow, &snap());
+        let said = app.notice().unwrap_or_default();
+        assert!(said.contains("not on screen"), "{said}");
     }
 }

@@ -51,7 +51,7 @@ impl Cli {
         match &self.command {
             None => self.run.workers,
             Some(Mode::Demo(d)) => d.run.workers,
-            Some(Mode::Serve(_)) => None,
+            Some(Mode::Serve(_) | Mode::Completions(_) | Mode::Man) => None,
         }
     }
 }
@@ -61,9 +61,31 @@ impl Cli {
 pub enum Mode {
     /// Serve the demo API: GET /items/{id}, /compressed/{coding}, /bytes/{n}
     /// and /stats, POST /stats/reset.
+    // `serve` has no scenarios: its defaults are plain numbers.
+    #[command(
+        mut_arg("latency", |a| a.help("Response delay range, heavy-tailed inside it (e.g. 5ms..150ms, or 20ms) [default: 5ms..150ms]")),
+        mut_arg("error_rate", |a| a.help("Fraction of item requests answered with 500 or 503 (e.g. 0.01 or 1%) [default: 0.01]")),
+    )]
     Serve(ServeArgs),
     /// Start the demo API in-process and fetch /items/{1..N} from it.
+    // The demo's source is its own /items/{1..N}: no plain URL to repeat.
+    #[command(
+        mut_arg("requests", |a| a.help("Stop after N of the demo's items (default: all --items)")),
+        mut_arg("duration", |a| a.help("Stop admitting after this long (e.g. 30s, 5m); requests in flight then finish")),
+    )]
     Demo(Box<DemoArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout; read it with `fetchtop man | man -l -`.
+    Man,
+}
+
+/// `fetchtop completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where the items come from.
@@ -337,11 +359,11 @@ pub struct ServeArgs {
 /// How the demo API behaves.
 #[derive(Debug, Args)]
 pub struct ApiArgs {
-    /// Response delay range, heavy-tailed inside it (e.g. 5ms..150ms, or 20ms). Default 5ms..150ms, or the scenario's.
+    /// Response delay range, heavy-tailed inside it (e.g. 5ms..150ms, or 20ms). Default: the scenario's (items, blocking, flaky: 5ms..150ms; slow-tail: 10ms..5s).
     #[arg(long = "latency", value_name = "MIN..MAX", value_parser = parse_latency_range)]
     pub latency: Option<(Duration, Duration)>,
 
-    /// Fraction of item requests answered with 500 or 503 (e.g. 0.01 or 1%). Default 0.01, or the scenario's.
+    /// Fraction of item requests answered with 500 or 503 (e.g. 0.01 or 1%). Default: the scenario's (0.01; slow-tail: 0; flaky: 0.1, plus 0.1 answered 429).
     #[arg(long = "error-rate", value_name = "RATE", value_parser = parse_error_rate)]
     pub error_rate: Option<f64>,
 }

@@ -67,6 +67,9 @@ pub struct Binding {
     pub help: &'static str,
     /// Shown in the footer (the help lists every binding).
     pub in_footer: bool,
+    /// Other keys for the same action, as the help lists them beside the
+    /// label (the footer has room for the label only).
+    pub also: &'static str,
 }
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
@@ -80,6 +83,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "limit",
         help: "raise / lower the concurrency limit by 1 (0 pauses)",
         in_footer: true,
+        also: "",
     },
     Binding {
         action: Action::LimitDown,
@@ -88,6 +92,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "",
         help: "",
         in_footer: false,
+        also: "",
     },
     Binding {
         action: Action::LimitDouble,
@@ -96,6 +101,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "×2 ÷2",
         help: "double / halve the concurrency limit",
         in_footer: true,
+        also: "",
     },
     Binding {
         action: Action::LimitHalve,
@@ -104,6 +110,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "",
         help: "",
         in_footer: false,
+        also: "",
     },
     Binding {
         action: Action::RateHalve,
@@ -112,6 +119,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "rate ÷2 ×2",
         help: "halve / double the --rate (requests started per second)",
         in_footer: false,
+        also: "",
     },
     Binding {
         action: Action::RateDouble,
@@ -123,6 +131,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "",
         help: "",
         in_footer: false,
+        also: "",
     },
     Binding {
         action: Action::PauseResume,
@@ -131,6 +140,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "pause",
         help: "pause admission / resume (in-flight requests carry on)",
         in_footer: true,
+        also: "Space",
     },
     Binding {
         action: Action::Up,
@@ -139,6 +149,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "select",
         help: "move the selection in the in-flight table",
         in_footer: false,
+        also: "",
     },
     Binding {
         action: Action::Down,
@@ -147,6 +158,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "",
         help: "",
         in_footer: false,
+        also: "",
     },
     Binding {
         action: Action::CancelSelected,
@@ -155,6 +167,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "cancel",
         help: "cancel the selected request",
         in_footer: true,
+        also: "",
     },
     Binding {
         action: Action::CancelAll,
@@ -166,6 +179,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "cancel all",
         help: "cancel every request in flight (the run goes on)",
         in_footer: true,
+        also: "",
     },
     Binding {
         action: Action::Details,
@@ -174,6 +188,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "details",
         help: "details of the selected request",
         in_footer: true,
+        also: "",
     },
     Binding {
         action: Action::Sort,
@@ -182,6 +197,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "sort",
         help: "sort the in-flight table: age, bytes, phase, id",
         in_footer: true,
+        also: "",
     },
     Binding {
         action: Action::LatencyWindow,
@@ -190,6 +206,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "latency",
         help: "latency histogram: whole run / last 5 seconds",
         in_footer: true,
+        also: "",
     },
     Binding {
         action: Action::Freeze,
@@ -198,30 +215,34 @@ pub const BINDINGS: &[Binding] = &[
         short: "freeze",
         help: "freeze the display (the run goes on underneath)",
         in_footer: true,
+        also: "",
     },
     Binding {
         action: Action::Blocking,
         keys: &[(KeyCode::Char('b'), NONE)],
         label: "b",
         short: "blocking",
-        help: "demo: blocking work in some tasks on / off (watch the heartbeat lag)",
+        help: "demo: blocking work in some tasks on / off (see the heartbeat)",
         in_footer: false,
+        also: "",
     },
     Binding {
         action: Action::Offload,
         keys: &[(KeyCode::Char('y'), NONE)],
         label: "y",
         short: "spawn_blocking",
-        help: "demo: do the blocking work through spawn_blocking / inside the task",
+        help: "demo: blocking work through spawn_blocking / inside the task",
         in_footer: false,
+        also: "",
     },
     Binding {
         action: Action::NextModel,
         keys: &[(KeyCode::Char('m'), NONE)],
         label: "m",
         short: "model",
-        help: "demo: next execution model (async, threads, sequential) for items still to come",
+        help: "demo: next model (async, threads, sequential) for items to come",
         in_footer: false,
+        also: "",
     },
     Binding {
         action: Action::Help,
@@ -234,6 +255,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "help",
         help: "show or hide this help",
         in_footer: true,
+        also: "h, F1",
     },
     Binding {
         action: Action::Close,
@@ -242,14 +264,16 @@ pub const BINDINGS: &[Binding] = &[
         short: "close",
         help: "close a popup",
         in_footer: false,
+        also: "",
     },
     Binding {
         action: Action::Quit,
         keys: &[(KeyCode::Char('q'), NONE)],
         label: "q",
         short: "quit",
-        help: "stop admitting, let in-flight requests finish, then quit (q again aborts)",
+        help: "stop admitting, quit once in-flight requests end (q again aborts)",
         in_footer: true,
+        also: "",
     },
     Binding {
         action: Action::Abort,
@@ -258,6 +282,7 @@ pub const BINDINGS: &[Binding] = &[
         short: "abort",
         help: "cancel everything in flight and quit now",
         in_footer: false,
+        also: "",
     },
 ];
 
@@ -283,12 +308,16 @@ pub fn footer() -> impl Iterator<Item = (&'static str, &'static str)> {
         .map(|b| (b.label, b.short))
 }
 
-/// The help popup's entries: (keys, what they do); pairs share one row.
-pub fn help() -> impl Iterator<Item = (&'static str, &'static str)> {
+/// The help popup's entries: (keys with their aliases, what they do);
+/// pairs share one row.
+pub fn help() -> impl Iterator<Item = (String, &'static str)> {
     BINDINGS
         .iter()
         .filter(|b| !b.label.is_empty())
-        .map(|b| (b.label, b.help))
+        .map(|b| match b.also {
+            "" => (b.label.to_string(), b.help),
+            also => (format!("{}, {also}", b.label), b.help),
+        })
 }
 
 #[cfg(test)]
@@ -358,5 +387,15 @@ mod tests {
         let help: Vec<_> = help().collect();
         assert!(help.iter().any(|(k, _)| *k == "Ctrl-C"));
         assert!(help.len() > footer.len());
+        // The aliases are listed, and each is a key that works.
+        assert!(help.iter().any(|(k, _)| k == "p, Space"), "{help:?}");
+        assert!(help.iter().any(|(k, _)| k == "?, h, F1"), "{help:?}");
+        for (code, want) in [
+            (KeyCode::Char(' '), Action::PauseResume),
+            (KeyCode::Char('h'), Action::Help),
+            (KeyCode::F(1), Action::Help),
+        ] {
+            assert_eq!(action_for(key(code, NONE)), Some(want));
+        }
     }
 }

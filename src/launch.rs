@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use color_eyre::eyre::Report;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, DemoArgs, Mode, RunArgs, ServeArgs};
 use crate::demo::faults::FAULT_PATHS;
@@ -16,19 +17,23 @@ use crate::engine::retry::RetryPolicy;
 use crate::engine::source::Template;
 use crate::engine::transport::{TransportChoice, check_url};
 use crate::engine::{
-    Blocking, Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, Model, RequestOptions, Source,
-    SourceSpec,
+    Blocking, Command, Engine, EngineConfig, EngineHandle, MAX_CONCURRENCY, Model, RequestOptions,
+    Source, SourceSpec,
 };
 use crate::format;
 use crate::headless::{self, HeadlessOptions};
 use crate::interrupt::Outcome;
 use crate::logging;
+use crate::output::job::{JobIdentity, JobSource};
 use crate::output::summary::OutputFile;
 use crate::output::{self, JsonlWriter, Summary};
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
 
 /// Exit status of a run interrupted by a signal (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Exit status of a run stopped because its `-o` file could not be written.
+pub const EXIT_WRITE_FAILED: u8 = 4;
 
 /// Why fetchtop could not do its job.
 #[derive(Debug)]
@@ -37,6 +42,9 @@ pub enum Failure {
     Usage(String),
     /// Something went wrong while running: exit status 1.
     Run(Report),
+    /// The output file could not be written, and the run was stopped:
+    /// exit status [`EXIT_WRITE_FAILED`].
+    Output(Report),
 }
 
 impl From<Report> for Failure {
@@ -62,14 +70,18 @@ impl Failure {
                 let _ = writeln!(std::io::stderr(), "fetchtop: {}", format::inert(msg));
                 ExitCode::from(2)
             }
-            Failure::Run(e) => {
+            Failure::Run(e) | Failure::Output(e) => {
                 let msg = format!("{e:#}");
                 let _ = writeln!(
                     std::io::stderr(),
                     "fetchtop: error: {}",
                     format::inert(&msg)
                 );
-                ExitCode::from(1)
+                ExitCode::from(if matches!(self, Failure::Output(_)) {
+                    EXIT_WRITE_FAILED
+                } else {
+                    1
+                })
             }
         }
     }
@@ -83,6 +95,14 @@ pub fn clap_failure(e: &clap::Error) -> ExitCode {
         // stdout may be closed (`fetchtop --help | head`); nothing to do then.
         let _ = e.print();
         return ExitCode::SUCCESS;
+    }
+    if let Some(word) = stray_word(e) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "fetchtop: unexpected argument '{}': one URL at most, and a subcommand (demo, serve, completions, man) comes first (see fetchtop --help)",
+            format::inert(&word)
+        );
+        return ExitCode::from(2);
     }
     let rendered = e.render().to_string();
     let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
@@ -111,6 +131,32 @@ pub fn clap_failure(e: &clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// A word after the URL (`fetchtop URL bash`): clap reads it as a
+/// subcommand that "cannot be used with '[URL]'", which does not say what
+/// was wrong. Gives the word.
+fn stray_word(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::ArgumentConflict {
+        return None;
+    }
+    match e.get(ContextKind::InvalidSubcommand) {
+        Some(ContextValue::String(word)) => Some(word.clone()),
+        _ => None,
+    }
+}
+
+/// The end of a subcommand that prints `what` to stdout: a reader that
+/// left early (`| head`) is fine; any other failed write (a full disk) is
+/// an error of the run.
+fn printed(what: &str, written: std::io::Result<()>) -> Result<ExitCode, Failure> {
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Run(Report::msg(
+            format!("cannot write {what} to stdout: {e}"),
+        ))),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
 /// What `fetchtop` alone prints: where to go next.
 pub const SHORT_USAGE: &str = "\
 fetchtop: nothing to fetch.
@@ -124,6 +170,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Some(Mode::Serve(args)) => serve(args).await,
         Some(Mode::Demo(args)) => demo(*args).await,
+        Some(Mode::Completions(args)) => printed(
+            "the completion script",
+            crate::manual::completions(args.shell, &mut std::io::stdout().lock()),
+        ),
+        Some(Mode::Man) => printed(
+            "the man page",
+            crate::manual::man(&mut std::io::stdout().lock()),
+        ),
         None => {
             if cli.source.url.is_none() && cli.source.input.is_none() {
                 eprintln!("{SHORT_USAGE}");
@@ -198,7 +252,18 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         ..Blocking::default()
     };
     // The server in this process holds the other end of every connection.
-    let result = fetch_with(SourceSpec::Template(template), &args.run, 2, Some(blocking)).await;
+    let job = JobSource::Demo {
+        scenario: args.scenario.as_str().to_string(),
+        items: args.items,
+    };
+    let result = fetch_with(
+        SourceSpec::Template(template),
+        &args.run,
+        2,
+        Some(blocking),
+        Some(job),
+    )
+    .await;
     server.shutdown().await;
     result
 }
@@ -317,7 +382,7 @@ pub async fn fetch(
     run: &RunArgs,
     fds_per_request: u64,
 ) -> Result<ExitCode, Failure> {
-    fetch_with(spec, run, fds_per_request, None).await
+    fetch_with(spec, run, fds_per_request, None, None).await
 }
 
 /// [`fetch`], with the demo's blocking switch when it is a demo run.
@@ -326,6 +391,7 @@ async fn fetch_with(
     run: &RunArgs,
     fds_per_request: u64,
     demo_blocking: Option<Blocking>,
+    demo_job: Option<JobSource>,
 ) -> Result<ExitCode, Failure> {
     // Held to the end of the run: dropping it flushes the log.
     let _log = match &run.output.log {
@@ -360,11 +426,20 @@ async fn fetch_with(
         (_, n, _) => n,
     };
     check_first_url(&spec).map_err(Failure::Usage)?;
+    let job = JobIdentity::new(
+        &spec,
+        demo_job,
+        request.method.as_str(),
+        request.body.as_deref(),
+    );
     let source = Source::open(spec, limit).await.map_err(Failure::Usage)?;
+    // After the source opened: its errors (a missing list) say it best.
+    let job = job.map_err(Failure::Usage)?;
     let output = output::file::open(
         run.output.output.as_deref(),
         run.output.resume,
         run.output.quiet,
+        &job,
     )
     .map_err(Failure::Usage)?;
     let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
@@ -396,7 +471,22 @@ async fn fetch_with(
     let writer = output.writer;
     logging::run_started(&config, &source, &run.output, dashboard);
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
-    match follow(handle, run, dashboard).await {
+    // A write error stops the run: nothing more is admitted, what is in
+    // flight is cancelled, and the summary and exit status say so.
+    let write_failed = writer
+        .as_ref()
+        .map_or_else(CancellationToken::new, JsonlWriter::failed);
+    let abort = {
+        let (failed, commands) = (write_failed.clone(), handle.commands.clone());
+        tokio::spawn(async move {
+            failed.cancelled().await;
+            tracing::error!("the output file cannot be written: the run is stopped");
+            let _ = commands.send(Command::Abort).await;
+        })
+    };
+    let followed = follow(handle, run, dashboard, write_failed).await;
+    abort.abort();
+    match followed {
         Ok(outcome) => report(outcome, writer, output.earlier, run).await,
         Err(e) => {
             // Even when the run itself broke, what finished is written out.
@@ -410,12 +500,18 @@ async fn fetch_with(
 }
 
 /// Watches the run to its end with the dashboard or headless.
-async fn follow(handle: EngineHandle, run: &RunArgs, dashboard: bool) -> Result<Outcome, Failure> {
+async fn follow(
+    handle: EngineHandle,
+    run: &RunArgs,
+    dashboard: bool,
+    stop_on: CancellationToken,
+) -> Result<Outcome, Failure> {
     let outcome = if dashboard {
         let opts = DashboardOptions {
             fps: f64::from(run.output.fps),
             theme: Theme::from_env(run.output.ascii),
             headers: crate::redact::headers(&run.http.headers),
+            stop_on,
         };
         ui::dashboard::run(handle, opts).await?
     } else {
@@ -448,7 +544,26 @@ async fn report(
             });
         }
         Ok(None) => {}
-        Err(e) => write_error = Some(e),
+        Err(failure) => {
+            // Only what is wholly in the file counts as recorded.
+            let path = run
+                .output
+                .output
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            write_error = Some(Report::msg(format!(
+                "{:#}; the run was stopped: {} item{} safely in {path}",
+                failure.error,
+                format::count(failure.safe),
+                if failure.safe == 1 { " is" } else { "s are" },
+            )));
+            summary.output = Some(OutputFile {
+                path,
+                lines: failure.safe,
+                earlier,
+            });
+        }
     }
     // The terminal may be gone (a hang-up): printing is best effort, and
     // comes after the output file is safe.
@@ -473,7 +588,11 @@ async fn report(
     if let Some(e) = &summary.source_error {
         tracing::warn!(error = %format::inert(e), "the input stopped early");
     }
-    if let Some(e) = outcome.failure.or(write_error) {
+    if let Some(e) = write_error {
+        tracing::error!(error = %format::inert(&format!("{e:#}")), "the output file failed");
+        return Err(Failure::Output(e));
+    }
+    if let Some(e) = outcome.failure {
         tracing::error!(error = %format::inert(&format!("{e:#}")), "the run failed");
         return Err(Failure::Run(e));
     }

@@ -21,6 +21,7 @@ pub mod interrupt;
 pub mod keymap;
 pub mod launch;
 pub mod logging;
+pub mod manual;
 pub mod output;
 pub mod redact;
 pub mod ui;

@@ -7,7 +7,7 @@ mod common;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::server;
+use common::{JOB_LINE, server};
 use tokio::process::Command;
 
 /// Hang guard for one run of the binary.
@@ -183,6 +183,7 @@ async fn bad_list_lines_fail_alone_with_their_line_numbers() {
     let text = std::fs::read_to_string(&out).unwrap();
     let mut records: Vec<serde_json::Value> = text
         .lines()
+        .filter(|l| !l.starts_with(JOB_LINE))
         .map(|l| serde_json::from_str(l).expect("whole JSON lines"))
         .collect();
     records.sort_by_key(|r| r["line"].as_u64());

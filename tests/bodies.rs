@@ -585,8 +585,7 @@ async fn the_binary_decodes_the_demo_apis_compressed_and_binary_routes() {
         .unwrap();
     assert!(status.success());
     let lines = std::fs::read_to_string(&out).unwrap();
-    let mut records: Vec<serde_json::Value> = lines
-        .lines()
+    let mut records: Vec<serde_json::Value> = common::record_lines(&lines)
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     records.sort_by_key(|v| v["seq"].as_u64());
@@ -660,8 +659,7 @@ async fn bodies_and_decode_failures_never_reach_the_terminal() {
         !lines.contains(['\u{1b}', '\u{7}']),
         "JSON escapes control characters"
     );
-    let escapes: serde_json::Value = lines
-        .lines()
+    let escapes: serde_json::Value = common::record_lines(&lines)
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .find(|v| v["url"].as_str().unwrap().ends_with("/escapes"))
         .unwrap();

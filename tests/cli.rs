@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::{server, wait_until};
+use common::{JOB_LINE, server, wait_until};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
@@ -85,8 +85,9 @@ async fn a_5000_item_template_run_writes_every_item_once() {
 
     let file = std::fs::read_to_string(&out).unwrap();
     assert!(file.ends_with('\n'));
+    assert!(file.starts_with(JOB_LINE), "{file}");
     let mut seqs = HashSet::new();
-    for line in file.lines() {
+    for line in file.lines().filter(|l| !l.starts_with(JOB_LINE)) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let seq = v["seq"].as_u64().unwrap();
         assert!(seqs.insert(seq), "seq {seq} twice");
@@ -235,8 +236,11 @@ async fn ctrl_c_cancels_in_flight_and_still_writes_everything() {
     assert_eq!(summary["cancelled"], 100);
     assert_eq!(summary["planned"], 1000);
     let file = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(file.lines().count(), 100);
-    for line in file.lines() {
+    assert_eq!(
+        file.lines().filter(|l| !l.starts_with(JOB_LINE)).count(),
+        100
+    );
+    for line in file.lines().filter(|l| !l.starts_with(JOB_LINE)) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["state"], "cancelled");
         assert!(v["error"].as_str().unwrap().starts_with("cancelled: "));
@@ -315,4 +319,37 @@ async fn serve_answers_stats_and_stops_on_ctrl_c() {
         .unwrap()
         .unwrap();
     assert!(status.success());
+}
+
+/// A full disk (/dev/full) stops the run at the first failed write: exit
+/// status 4, at once, saying what failed and that nothing is in the file,
+/// and the summary counts no line that was not written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_error_stops_the_run_at_once_with_status_4() {
+    let srv = server(Duration::from_millis(20), 0.0).await;
+    // 100,000 items at -c 50 and 20 ms would take 40 s.
+    let url = srv.url("/items/{1..100000}");
+    let started = std::time::Instant::now();
+    let mut c = fetchtop();
+    // A backtrace captured for the error would slow the exit; not what is measured.
+    c.env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
+    c.args(["--json", "-q", "-c", "50", "-o", "/dev/full", &url]);
+    let child = c.spawn().unwrap();
+    let o = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("fetchtop stops")
+        .unwrap();
+    let took = started.elapsed();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot write output file /dev/full"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("0 items are safely in /dev/full"), "{err}");
+    let summary: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    assert_eq!(summary["output"]["lines"], 0, "{summary}");
+    assert!(summary["total"].as_u64().unwrap() < 100_000, "{summary}");
+    srv.shutdown().await;
 }

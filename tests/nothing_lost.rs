@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::{server, wait_until};
+use common::{JOB_LINE, server, wait_until};
 use tokio::process::Command;
 
 fn fetchtop() -> Command {
@@ -51,7 +51,11 @@ fn seqs_in(path: &Path) -> HashMap<u64, u32> {
         path.display()
     );
     let mut seen = HashMap::new();
-    for (i, line) in file.lines().enumerate() {
+    for (i, line) in file
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with(JOB_LINE))
+    {
         let v: serde_json::Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("line {} is not JSON ({e}): {line:?}", i + 1));
         let seq = v["seq"]
@@ -85,7 +89,8 @@ async fn sigterm_and_sighup_keep_every_finished_item() {
             .unwrap();
         // Wait until some items have finished and more are in flight.
         wait_until("items finished", Duration::from_secs(30), || {
-            std::fs::read_to_string(&out).is_ok_and(|t| t.lines().count() >= 40)
+            std::fs::read_to_string(&out)
+                .is_ok_and(|t| t.lines().filter(|l| !l.starts_with(JOB_LINE)).count() >= 40)
         })
         .await;
         signal(&child, sig);
@@ -335,5 +340,110 @@ async fn the_engine_skips_the_given_seqs_and_counts_them() {
     assert_eq!(snap.skipped, 100);
     assert_eq!(snap.settled(), 201);
     assert_eq!(snap.dispatched, 101);
+    srv.shutdown().await;
+}
+
+/// The file names the job that wrote it: a resume with another template or
+/// another list is refused (exit 2, one line, the file untouched); a file
+/// from before job lines resumes as it used to, with a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_refuses_another_job_and_warns_on_an_old_file() {
+    let srv = server(Duration::ZERO, 0.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let run = |args: Vec<String>| {
+        let mut c = fetchtop();
+        c.args(["--json", "-q"]).args(args);
+        output(c.spawn().unwrap())
+    };
+    let s = |x: &str| x.to_string();
+    let first = srv.url("/items/{1..100}");
+    let o = run(vec![s("-o"), out.display().to_string(), first.clone()]).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let before = std::fs::read(&out).unwrap();
+    let job: serde_json::Value =
+        serde_json::from_str(text(&before).lines().next().unwrap()).unwrap();
+    assert_eq!(job["kind"], "job");
+    assert_eq!(job["source"]["template"], first);
+    assert_eq!(job["method"], "GET");
+
+    // The case: {501..700} over a {1..100} file would have skipped 501-600.
+    let other = srv.url("/items/{501..700}");
+    for args in [
+        vec![s("--resume"), s("-o"), out.display().to_string(), other],
+        vec![
+            s("--resume"),
+            s("-o"),
+            out.display().to_string(),
+            s("-d"),
+            s("x"),
+            first.clone(),
+        ],
+    ] {
+        let o = run(args.clone()).await;
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("it holds another job"), "{err}");
+        assert!(o.stdout.is_empty(), "nothing ran");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            before,
+            "the file is untouched"
+        );
+    }
+
+    // A list: the same file resumes; one changed (same path) is another job.
+    let list = dir.path().join("urls.txt");
+    let lines: String = (1..=30)
+        .map(|i| srv.url(&format!("/items/{i}")) + "\n")
+        .collect();
+    std::fs::write(&list, &lines).unwrap();
+    let listed = dir.path().join("list.jsonl");
+    let list_args = || {
+        vec![
+            s("--resume"),
+            s("-o"),
+            listed.display().to_string(),
+            s("-i"),
+            list.display().to_string(),
+        ]
+    };
+    let o = run(list_args()).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = run(list_args()).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["skipped"], 30, "{summary}");
+    let kept = std::fs::read(&listed).unwrap();
+    std::fs::write(&list, lines.replace("/items/30", "/items/31")).unwrap();
+    let o = run(list_args()).await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("another job") && err.contains("list"), "{err}");
+    assert_eq!(std::fs::read(&listed).unwrap(), kept);
+
+    // A file an older fetchtop wrote: records only.
+    let old = dir.path().join("old.jsonl");
+    let records: String = text(&before)
+        .lines()
+        .filter(|l| !l.starts_with(JOB_LINE))
+        .take(40)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&old, &records).unwrap();
+    let mut c = fetchtop();
+    c.args(["--json", "--resume", "-o", old.to_str().unwrap(), &first]);
+    let o = output(c.spawn().unwrap()).await;
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning") && err.contains("has no job line"),
+        "{err}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["skipped"], 40, "{summary}");
+    assert_eq!(summary["total"], 60, "{summary}");
+    assert_eq!(seqs_in(&old).len(), 100);
     srv.shutdown().await;
 }

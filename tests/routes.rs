@@ -33,9 +33,8 @@ async fn run(args: Vec<String>) -> Output {
 }
 
 fn records(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
+    let text = std::fs::read_to_string(path).unwrap();
+    common::record_lines(&text)
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }

@@ -331,6 +331,12 @@ fn a_blocked_executor_shows_lag_warning_and_switches() {
         "{s}"
     );
     assert!(s.contains("blocking in threads"), "{s}");
+    // At 80x24 the warnings fold into one line: the first, and a count of the rest.
+    assert!(
+        s.contains("the executor is blocked") && s.contains("(+1 more)"),
+        "{s}"
+    );
+    let s = text(&render(&threads, &mut App::default(), UNICODE, 160, 45));
     assert!(s.contains("cap of 1,000 OS threads"), "{s}");
 }
 
@@ -341,7 +347,7 @@ fn help_and_details_popups() {
     app.update(Action::Help, &snap);
     let s = text(&render(&snap, &mut app, UNICODE, 160, 45));
     for (keys, _) in fetchtop::keymap::help() {
-        assert!(s.contains(keys), "help lists {keys}");
+        assert!(s.contains(&keys), "help lists {keys}");
     }
     let mut app = App::default();
     app.update(Action::Down, &snap);
@@ -475,4 +481,214 @@ fn the_rate_and_retrying_tasks_show() {
         text(&render(&snap, &mut app, UNICODE, 160, 45))
     };
     assert!(help.contains("r/R") && help.contains("--rate"), "{help}");
+}
+
+/// The cells of row `y`, as text.
+fn row(t: &Terminal<TestBackend>, y: u16) -> String {
+    let buf = t.backend().buffer();
+    (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect()
+}
+
+/// Where `needle` starts on screen: (column, row), counted in cells.
+fn find(t: &Terminal<TestBackend>, needle: &str) -> Option<(u16, u16)> {
+    let buf = t.backend().buffer();
+    (0..buf.area.height).find_map(|y| {
+        let cells: Vec<&str> = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        let first = needle.chars().next()?.to_string();
+        (0..cells.len()).find_map(|x| {
+            let here: String = cells[x..].concat();
+            (cells[x] == first && here.starts_with(needle)).then_some((x as u16, y))
+        })
+    })
+}
+
+#[test]
+fn paused_charts_say_what_the_header_says() {
+    for (w, h) in [(160, 45), (80, 40)] {
+        let s = text(&render(&paused(), &mut App::default(), UNICODE, w, h));
+        assert!(s.contains("limit 100 · paused"), "{w}x{h}:\n{s}");
+        assert!(
+            !s.contains("limit 0 "),
+            "{w}x{h}: one truth about the limit:\n{s}"
+        );
+    }
+}
+
+#[test]
+fn the_in_flight_chart_names_its_colours() {
+    let t = render(&busy(), &mut App::default(), UNICODE, 160, 45);
+    let (x, y) = find(&t, "━ in flight 98  ━ limit 100").expect("a legend in the title");
+    let buf = t.backend().buffer();
+    assert_eq!(buf[(x, y)].fg, Color::Cyan, "in flight is drawn cyan");
+    let limit_mark = x + "━ in flight 98  ".chars().count() as u16;
+    assert_eq!(
+        buf[(limit_mark, y)].fg,
+        Color::Yellow,
+        "the limit is drawn yellow"
+    );
+    // The chart's lines use those colours.
+    let colours: Vec<Color> = buf
+        .content()
+        .iter()
+        .filter(|c| c.symbol() == "▀" || c.symbol() == "▄" || c.symbol() == "█")
+        .map(|c| c.fg)
+        .collect();
+    assert!(colours.contains(&Color::Cyan) && colours.contains(&Color::Yellow));
+}
+
+#[test]
+fn help_lists_the_aliases_and_fits_80x24() {
+    let snap = busy();
+    let mut app = App::default();
+    app.update(Action::Help, &snap);
+    let t = render(&snap, &mut app, UNICODE, 80, 24);
+    insta::assert_snapshot!("help_80x24", t.backend());
+    let s = text(&t);
+    for (keys, what) in fetchtop::keymap::help() {
+        assert!(s.contains(&keys), "help lists {keys}:\n{s}");
+        assert!(s.contains(what), "the whole of {what:?} at 80x24:\n{s}");
+    }
+    assert!(s.contains("p, Space") && s.contains("?, h, F1"), "{s}");
+    assert!(s.contains("Esc or ? closes this help"), "{s}");
+}
+
+#[test]
+fn no_eta_while_stopping() {
+    let mut snap = busy();
+    snap.state = RunState::Stopping;
+    for (w, h) in [(160, 45), (80, 24)] {
+        let s = text(&render(&snap, &mut App::default(), UNICODE, w, h));
+        assert!(s.contains("stopping"), "{s}");
+        assert!(
+            !s.contains("ETA"),
+            "{w}x{h}: nothing more is admitted:\n{s}"
+        );
+    }
+    let s = text(&render(&busy(), &mut App::default(), UNICODE, 80, 24));
+    assert!(s.contains("ETA"), "a running job has one");
+}
+
+#[test]
+fn warnings_at_80x24_leave_the_table_its_rows() {
+    let t = render(&many_errors(), &mut App::default(), UNICODE, 80, 24);
+    insta::assert_snapshot!("many_errors_80x24", t.backend());
+    let s = text(&t);
+    assert!(s.contains("high error rate"), "{s}");
+    assert!(s.contains("(+1 more)"), "{s}");
+    let task_rows = s
+        .lines()
+        .filter(|l| l.contains("http://127.0.0.1:8080/items/630"))
+        .count();
+    assert!(task_rows >= 2, "the in-flight table keeps rows:\n{s}");
+}
+
+#[test]
+fn the_latency_key_at_80x24_does_not_announce_a_hidden_histogram() {
+    let snap = busy();
+    let mut app = App::default();
+    let s = text(&render(&snap, &mut app, UNICODE, 80, 24));
+    assert!(!s.contains("histogram"), "no histogram at 80x24:\n{s}");
+    app.update(Action::LatencyWindow, &snap);
+    let s = text(&render(&snap, &mut app, UNICODE, 80, 24));
+    let footer = s.lines().last().unwrap_or_default();
+    assert!(footer.contains("last 5 s (not on screen"), "{footer}");
+    let mut app = App::default();
+    render(&snap, &mut app, UNICODE, 160, 45);
+    app.update(Action::LatencyWindow, &snap);
+    let s = text(&render(&snap, &mut app, UNICODE, 160, 45));
+    assert!(
+        s.lines()
+            .last()
+            .unwrap_or_default()
+            .contains("latency histogram: last 5 s")
+    );
+}
+
+/// Half a second in: no whole second of history yet, but something to see.
+fn first_second() -> Snapshot {
+    let mut s = busy();
+    s.elapsed = Duration::from_millis(600);
+    s.history.clear();
+    s.rate_recent = 1800.0;
+    s.counts.done = 1000;
+    s.counts.failed = 0;
+    s
+}
+
+#[test]
+fn the_charts_draw_from_the_first_frame() {
+    let t = render(&first_second(), &mut App::default(), UNICODE, 160, 45);
+    insta::assert_snapshot!("first_second_160x45", t.backend());
+    let s = text(&t);
+    assert!(!s.contains("collecting the first seconds"), "{s}");
+    assert!(s.contains("throughput 1,800/s"), "{s}");
+    // The axes are drawn, and the lines on them.
+    assert!(s.contains("0s") && s.contains('└'), "{s}");
+    let buf = t.backend().buffer();
+    let drawn = buf
+        .content()
+        .iter()
+        .filter(|c| c.fg == Color::Green && c.symbol() != " ")
+        .count();
+    assert!(drawn > 0, "the throughput line is drawn:\n{s}");
+}
+
+#[test]
+fn the_sparkline_fills_its_row() {
+    // A young run: 3 s of heartbeats (30 points) on a 160-column screen.
+    let mut snap = blocked_demo();
+    snap.executor.lag_history_us.truncate(30);
+    let t = render(&snap, &mut App::default(), UNICODE, 160, 45);
+    let (_, y) = find(&t, "heartbeat lag").expect("the lag line");
+    let line = row(&t, y);
+    let inner = line.trim_end_matches('│');
+    assert!(!inner.ends_with(' '), "no empty cells at its end: {line:?}");
+    let spark = inner.chars().filter(|c| ('▁'..='█').contains(c)).count();
+    assert!(spark > 60, "{spark} sparkline cells in {line:?}");
+}
+
+#[test]
+fn borders_stay_visible_on_a_black_terminal() {
+    let t = render(&busy(), &mut App::default(), UNICODE, 160, 45);
+    let buf = t.backend().buffer();
+    for (x, y) in [(0, 0), (0, 4), (159, 44 - 1)] {
+        let c = &buf[(x, y)];
+        assert_ne!(c.fg, Color::DarkGray, "({x},{y}) {:?}", c.symbol());
+        assert_ne!(c.fg, Color::Black);
+    }
+    assert_eq!(buf[(0, 0)].fg, Color::Gray);
+}
+
+#[test]
+fn the_footer_tells_what_became_of_a_cancel() {
+    for (w, h) in [(160, 45), (80, 24)] {
+        let snap = busy();
+        let mut app = App::default();
+        render(&snap, &mut app, UNICODE, w, h);
+        let sent = app.update(Action::CancelSelected, &snap);
+        assert!(sent.is_some());
+        let footer =
+            |t: &Terminal<TestBackend>| text(t).lines().last().unwrap_or_default().to_string();
+        let t = render(&snap, &mut app, UNICODE, w, h);
+        assert!(
+            footer(&t).contains("cancelling #63000"),
+            "{w}x{h}: {}",
+            footer(&t)
+        );
+        assert!(
+            !footer(&t).contains("cancelled #"),
+            "{w}x{h}: not before it happened"
+        );
+        // The request finished on its own before the command reached it.
+        let mut later = busy();
+        later.tasks.retain(|t| t.id != 63_000);
+        later.counts.done += 1;
+        app.observe(&later);
+        let t = render(&later, &mut app, UNICODE, w, h);
+        assert!(
+            footer(&t).contains("#63000 had already ended"),
+            "{w}x{h}: {}",
+            footer(&t)
+        );
+    }
 }

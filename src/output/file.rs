@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use color_eyre::eyre::Report;
 
+use super::job::JobIdentity;
+use super::jsonl::WriteFailure;
+use super::resume::JobCheck;
 use super::{JsonlWriter, resume};
 use crate::engine::seqset::SeqSet;
 use crate::format;
@@ -22,10 +25,16 @@ pub struct OutputFile {
     pub skip: Option<Arc<SeqSet>>,
 }
 
-/// Creates `path`, or with `resume` reads what it holds (cutting a torn last
-/// line, said on stderr unless `quiet`) and appends to it. Errors are one
-/// line, for a start-up failure (exit 2).
-pub fn open(path: Option<&Path>, resume: bool, quiet: bool) -> Result<OutputFile, String> {
+/// Creates `path` with `job`'s line first, or with `resume` reads what it
+/// holds (refusing another job's file, cutting a torn last line, said on
+/// stderr unless `quiet`) and appends to it. Errors are one line, for a
+/// start-up failure (exit 2).
+pub fn open(
+    path: Option<&Path>,
+    resume: bool,
+    quiet: bool,
+    job: &JobIdentity,
+) -> Result<OutputFile, String> {
     let Some(path) = path else {
         return Ok(OutputFile {
             writer: None,
@@ -36,12 +45,23 @@ pub fn open(path: Option<&Path>, resume: bool, quiet: bool) -> Result<OutputFile
     let one_line = |e: Report| format!("{e:#}");
     if !resume {
         return Ok(OutputFile {
-            writer: Some(JsonlWriter::create(path).map_err(one_line)?),
+            writer: Some(JsonlWriter::create(path, Some(job.to_line())).map_err(one_line)?),
             earlier: None,
             skip: None,
         });
     }
-    let recorded = resume::prepare(path)?;
+    let recorded = resume::prepare(path, job)?;
+    let shown = path.display().to_string();
+    let shown = format::inert(&shown);
+    if recorded.job == JobCheck::Unknown {
+        tracing::warn!("resume: the output file has no job line; its job cannot be checked");
+        if !quiet {
+            let _ = writeln!(
+                std::io::stderr(),
+                "fetchtop: warning: {shown} has no job line (an older fetchtop wrote it), so it cannot be checked to be this job's: give the same source as before"
+            );
+        }
+    }
     tracing::info!(
         lines = recorded.lines,
         seqs = recorded.seqs.len(),
@@ -53,22 +73,29 @@ pub fn open(path: Option<&Path>, resume: bool, quiet: bool) -> Result<OutputFile
             // Best effort: stderr may be gone.
             let _ = writeln!(
                 std::io::stderr(),
-                "fetchtop: resume: cut a torn last line ({} bytes) from {}; its item runs again",
+                "fetchtop: resume: cut a torn last line ({} bytes) from {shown}; its item runs again",
                 recorded.cut,
-                format::inert(&path.display().to_string())
             );
         }
     }
     Ok(OutputFile {
-        writer: Some(JsonlWriter::append(path).map_err(one_line)?),
+        // A file with nothing in it yet gets its job line now.
+        writer: Some(
+            JsonlWriter::append(
+                path,
+                (recorded.job == JobCheck::Empty).then(|| job.to_line()),
+            )
+            .map_err(one_line)?,
+        ),
         earlier: Some(recorded.lines),
         skip: (!recorded.seqs.is_empty()).then(|| Arc::new(recorded.seqs)),
     })
 }
 
 /// Waits until every record is written and flushed; gives the path and the
-/// line count, or why not. Call after the engine has ended.
-pub async fn close(writer: Option<JsonlWriter>) -> Result<Option<(String, u64)>, Report> {
+/// record count, or why not (with the records safely written). Call after
+/// the engine has ended.
+pub async fn close(writer: Option<JsonlWriter>) -> Result<Option<(String, u64)>, WriteFailure> {
     let Some(w) = writer else {
         return Ok(None);
     };
@@ -76,6 +103,9 @@ pub async fn close(writer: Option<JsonlWriter>) -> Result<Option<(String, u64)>,
     match tokio::task::spawn_blocking(move || w.finish()).await {
         Ok(Ok(lines)) => Ok(Some((path, lines))),
         Ok(Err(e)) => Err(e),
-        Err(e) => Err(Report::msg(format!("the output writer stopped: {e}"))),
+        Err(e) => Err(WriteFailure {
+            error: Report::msg(format!("the output writer stopped: {e}")),
+            safe: 0,
+        }),
     }
 }

@@ -1,6 +1,7 @@
 //! What a run leaves behind: the JSONL file, the progress line and the summary.
 
 pub mod file;
+pub mod job;
 pub mod jsonl;
 pub mod progress;
 pub mod resume;

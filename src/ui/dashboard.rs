@@ -30,6 +30,9 @@ pub struct DashboardOptions {
     pub theme: Theme,
     /// The run's extra request headers, secrets redacted, for the details popup.
     pub headers: Vec<String>,
+    /// Cancelled when the run must end at once (the output file cannot be
+    /// written): the dashboard closes as on a signal.
+    pub stop_on: tokio_util::sync::CancellationToken,
 }
 
 /// Shows the run until the user quits (or a signal aborts it), then
@@ -41,6 +44,8 @@ pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome
         finished,
     } = handle;
     let stop = Arc::new(AtomicBool::new(false));
+    let stop_on = opts.stop_on.clone();
+    let mut stopping = false;
     let ui = tokio::task::spawn_blocking({
         let commands = commands.clone();
         let stop = Arc::clone(&stop);
@@ -58,6 +63,12 @@ pub async fn run(handle: EngineHandle, opts: DashboardOptions) -> Result<Outcome
                     break None;
                 }
                 signalled = true;
+                stop.store(true, Ordering::Relaxed);
+                let _ = commands.send(Command::Abort).await;
+                grace = Some(tokio::time::Instant::now() + UI_GRACE);
+            }
+            _ = stop_on.cancelled(), if !stopping => {
+                stopping = true;
                 stop.store(true, Ordering::Relaxed);
                 let _ = commands.send(Command::Abort).await;
                 grace = Some(tokio::time::Instant::now() + UI_GRACE);

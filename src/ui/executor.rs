@@ -37,7 +37,8 @@ fn lag_style(ms: f64, theme: &Theme) -> Style {
 }
 
 /// The last `width` points as a one-line bar chart, scaled to the largest
-/// (at least [`SPARK_FLOOR_US`]).
+/// (at least [`SPARK_FLOOR_US`]), always `width` cells: before the first
+/// points (a young run, a wide screen) the line is flat, as a lag of 0 draws.
 pub fn sparkline(points: &[u64], width: usize, unicode: bool) -> String {
     let levels: &[char] = if unicode {
         &['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
@@ -46,8 +47,8 @@ pub fn sparkline(points: &[u64], width: usize, unicode: bool) -> String {
     };
     let shown = &points[points.len().saturating_sub(width)..];
     let top = shown.iter().copied().max().unwrap_or(0).max(SPARK_FLOOR_US);
-    shown
-        .iter()
+    std::iter::repeat_n(&0, width - shown.len())
+        .chain(shown)
         .map(|&v| {
             let i = (v as f64 / top as f64 * (levels.len() - 1) as f64).round() as usize;
             levels[i.min(levels.len() - 1)]
@@ -273,11 +274,14 @@ mod tests {
     #[test]
     fn the_sparkline_is_flat_when_healthy_and_tall_when_stalled() {
         let calm = sparkline(&[300, 500, 800, 400], 10, true);
-        assert_eq!(calm, "▁▁▁▁");
+        assert_eq!(calm, "▁▁▁▁▁▁▁▁▁▁");
         let stall = sparkline(&[500, 200_000, 500], 10, true);
-        assert_eq!(stall, "▁█▁");
+        assert_eq!(stall, "▁▁▁▁▁▁▁▁█▁");
         let ascii = sparkline(&[0, 200_000], 10, false);
         assert!(ascii.is_ascii() && ascii.ends_with('#'));
         assert_eq!(sparkline(&[1; 50], 8, true).chars().count(), 8);
+        // Fewer points than cells: flat at the start, the points at the end.
+        assert_eq!(sparkline(&[200_000, 200_000], 6, true), "▁▁▁▁██");
+        assert_eq!(sparkline(&[], 4, false), "____");
     }
 }

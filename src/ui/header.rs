@@ -106,8 +106,10 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, frozen: bool, them
     let (ratio, text) = match (snap.total, snap.duration) {
         (Some(total), _) if total > 0 => {
             let r = finished as f64 / total as f64;
+            // Stopping admits nothing more: the items left will not run.
             let eta = snap
                 .eta()
+                .filter(|_| snap.state != RunState::Stopping)
                 .map(|e| format!(" · ETA {}", format::span(e)))
                 .unwrap_or_default();
             (

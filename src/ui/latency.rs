@@ -109,7 +109,8 @@ fn histogram<'a>(
 }
 
 /// Renders the latency panel; `recent` picks the last seconds' histogram.
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, theme: &Theme) {
+/// Says whether the histogram had room to be drawn.
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, theme: &Theme) -> bool {
     let with_histogram = area.width.saturating_sub(2) >= TABLE + HISTOGRAM_MIN;
     let title = match (with_histogram, recent) {
         (false, _) => " latency ",
@@ -134,6 +135,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, them
     } else {
         frame.render_widget(Paragraph::new(table(snap, theme)), inner);
     }
+    with_histogram
 }
 
 #[cfg(test)]

@@ -100,10 +100,14 @@ pub fn draw(frame: &mut Frame, app: &mut App, live: &Snapshot, theme: &Theme) {
 fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, theme: &Theme) {
     let area = frame.area();
     let warn = warnings(snap);
-    let warn_height = if warn.is_empty() {
-        0
-    } else {
-        warn.len().min(3) as u16 + 2
+    // A short screen gives the warnings one line without borders, so the
+    // in-flight table keeps rows to show (at 80x24 a bordered panel of two
+    // warnings left it only its header).
+    let warn_strip = area.height < CHARTS_MIN_HEIGHT;
+    let warn_height = match warn.len() {
+        0 => 0,
+        _ if warn_strip => 1,
+        n => n.min(3) as u16 + 2,
     };
     // Seven states and their borders need 9 rows; tall screens give the histogram more.
     let body_height = match area.height {
@@ -134,16 +138,18 @@ fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, th
     .areas(area);
 
     header::render(frame, head, snap, frozen, theme);
-    if body_height > 0 {
-        draw_body(frame, body, snap, app.recent_latency, theme);
-    }
+    // What `l` says depends on whether its histogram is on screen.
+    app.histogram_shown =
+        body_height > 0 && draw_body(frame, body, snap, app.recent_latency, theme);
     if executor_height > 0 {
         executor::render(frame, exec, snap, roomy, theme);
     }
     if chart_height > 0 {
         throughput::render(frame, charts, snap, theme);
     }
-    if warn_height > 0 {
+    if warn_strip && warn_height > 0 {
+        warnings::render_strip(frame, warn_area, &warn, theme);
+    } else if warn_height > 0 {
         warnings::render(frame, warn_area, &warn, theme);
     }
     tasks::render(frame, table, snap, app, theme);
@@ -156,7 +162,8 @@ fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, th
     }
 }
 
-fn draw_body(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, theme: &Theme) {
+/// Draws states, latency and outcomes; says whether the histogram was drawn.
+fn draw_body(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, theme: &Theme) -> bool {
     // Wide screens give the side panels room for big counts.
     let (side, middle, right) = if area.width >= 100 {
         (22, 40, 34)
@@ -170,6 +177,7 @@ fn draw_body(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, theme
     ])
     .areas(area);
     states::render(frame, states_area, snap, theme);
-    latency::render(frame, latency_area, snap, recent, theme);
+    let shown = latency::render(frame, latency_area, snap, recent, theme);
     outcomes::render(frame, outcomes_area, snap, theme);
+    shown
 }

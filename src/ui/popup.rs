@@ -25,7 +25,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 /// The key help, built from the same table as the handler and the footer.
 pub fn help(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let entries: Vec<(&str, &str)> = keymap::help().collect();
+    let entries: Vec<(String, &str)> = keymap::help().collect();
     let key_w = entries
         .iter()
         .map(|e| e.0.chars().count())

@@ -82,9 +82,10 @@ impl Theme {
         }
     }
 
-    /// Panel borders' style.
+    /// Panel borders' style: grey, not dark grey, which many terminals
+    /// draw so close to black that the panels lose their edges.
     pub fn border(&self) -> Style {
-        self.fg(Color::DarkGray)
+        self.fg(Color::Gray)
     }
 
     /// Panel titles.

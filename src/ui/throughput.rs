@@ -4,8 +4,8 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Line;
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
 
 use super::{Theme, panel};
 use crate::format;
@@ -40,55 +40,96 @@ fn axis_labels(bounds: [f64; 2], fmt: impl Fn(f64) -> String) -> Vec<Line<'stati
     vec![Line::from(fmt(bounds[0])), Line::from(fmt(bounds[1]))]
 }
 
+/// The points to draw: the last [`WINDOW`] seconds, or while the run is
+/// younger than two whole seconds, its start and the live values now, so
+/// the charts draw from the first frame instead of waiting for history.
+fn points_to_draw(snap: &Snapshot) -> Vec<(f64, HistoryPoint)> {
+    let points = recent(snap);
+    if points.len() >= 2 {
+        return points.iter().map(|p| (p.t_s as f64, *p)).collect();
+    }
+    let limit = snap.effective_limit();
+    let now = snap.elapsed.as_secs_f64().max(0.1);
+    let start = HistoryPoint {
+        t_s: 0,
+        finished: 0,
+        in_flight: 0,
+        limit,
+    };
+    let live = HistoryPoint {
+        t_s: snap.elapsed.as_secs(),
+        finished: snap.rate_recent.round() as u64,
+        in_flight: snap.in_flight,
+        limit,
+    };
+    vec![(0.0, start), (now, live)]
+}
+
+/// The in-flight chart's title, its legend included: the chart is too
+/// short for ratatui's legend box, so the colours are named here. The
+/// limit is the one the header shows; the line drops to 0 while paused,
+/// as nothing is admitted then.
+fn flight_title<'a>(snap: &Snapshot, theme: &Theme) -> Line<'a> {
+    let mark = if theme.unicode { "━ " } else { "- " };
+    let mut spans = vec![
+        Span::raw(" "),
+        Span::styled(mark, theme.series(1)),
+        Span::styled(
+            format!("in flight {}", format::count(snap.in_flight)),
+            theme.title(),
+        ),
+        Span::raw("  "),
+        Span::styled(mark, theme.series(2)),
+        Span::styled(
+            format!("limit {}", format::count(snap.limit)),
+            theme.title(),
+        ),
+    ];
+    if snap.paused {
+        spans.push(Span::styled(" · paused (0 admitted)", theme.warn()));
+    }
+    spans.push(Span::raw(" "));
+    Line::from(spans)
+}
+
 /// Renders the two charts side by side.
 pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-    let points = recent(snap);
+    let points = points_to_draw(snap);
     let rate_title = format!(" throughput {} ", format::rate(snap.rate_recent));
-    let flight_title = format!(
-        " in flight {} / limit {} ",
-        format::count(snap.in_flight),
-        format::count(snap.effective_limit())
-    );
-    if points.len() < 2 {
-        for (a, t) in [(left, rate_title), (right, flight_title)] {
-            let p = Paragraph::new(Line::styled("collecting the first seconds…", theme.dim()));
-            frame.render_widget(p.block(panel(t, theme)), a);
-        }
-        return;
-    }
-    let xb = x_bounds(points);
+    let first = points.first().map_or(0.0, |p| p.0);
+    let last = points.last().map_or(1.0, |p| p.0);
+    let xb = if recent(snap).len() >= 2 {
+        x_bounds(recent(snap))
+    } else {
+        [first, last.max(first + 1.0)]
+    };
 
     let rate: Vec<(f64, f64)> = points
         .iter()
-        .map(|p| (p.t_s as f64, p.finished as f64))
+        .map(|(t, p)| (*t, p.finished as f64))
         .collect();
     let rate_chart = line_chart(&[("req/s", 0, &rate)], rate_title, xb, theme);
     frame.render_widget(rate_chart.legend_position(None), left);
 
     let flight: Vec<(f64, f64)> = points
         .iter()
-        .map(|p| (p.t_s as f64, p.in_flight as f64))
+        .map(|(t, p)| (*t, p.in_flight as f64))
         .collect();
     // Steps: hold each second's limit across that second.
     let limit: Vec<(f64, f64)> = points
         .iter()
-        .flat_map(|p| {
-            [
-                (p.t_s as f64 - 0.999, p.limit as f64),
-                (p.t_s as f64, p.limit as f64),
-            ]
-        })
+        .flat_map(|(t, p)| [(t - 0.999, p.limit as f64), (*t, p.limit as f64)])
         .filter(|p| p.0 >= xb[0])
         .collect();
     let flight_chart = line_chart(
         &[("limit", 2, &limit), ("in flight", 1, &flight)],
-        flight_title,
+        flight_title(snap, theme),
         xb,
         theme,
     );
-    frame.render_widget(flight_chart, right);
+    frame.render_widget(flight_chart.legend_position(None), right);
 }
 
 /// One line of a chart: its name, colour index and points.
@@ -96,7 +137,12 @@ type Series<'a> = (&'a str, usize, &'a [(f64, f64)]);
 
 /// A line chart of `series` (name, colour index, points) over seconds
 /// `xb`, with a round y axis from 0 that fits them all.
-fn line_chart<'a>(series: &[Series<'a>], title: String, xb: [f64; 2], theme: &Theme) -> Chart<'a> {
+fn line_chart<'a>(
+    series: &[Series<'a>],
+    title: impl Into<Line<'a>>,
+    xb: [f64; 2],
+    theme: &Theme,
+) -> Chart<'a> {
     let ymax = y_max(series.iter().flat_map(|s| s.2.iter().map(|p| p.1)));
     let datasets = series
         .iter()

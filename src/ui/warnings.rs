@@ -166,6 +166,33 @@ pub fn render(frame: &mut Frame, area: Rect, warnings: &[String], theme: &Theme)
     );
 }
 
+/// The warnings as one line without borders, for short screens: the
+/// first in full, and how many more there are.
+pub fn render_strip(frame: &mut Frame, area: Rect, warnings: &[String], theme: &Theme) {
+    let sym = if theme.unicode { "⚠ " } else { "! " };
+    let Some(first) = warnings.first() else {
+        return;
+    };
+    let more = match warnings.len() - 1 {
+        0 => String::new(),
+        n => format!("  (+{n} more)"),
+    };
+    // The count of the others must stay in view: the first gives way.
+    let room = (area.width as usize).saturating_sub(2 + more.chars().count());
+    let first: String = if first.chars().count() > room {
+        let cut: String = first.chars().take(room.saturating_sub(1)).collect();
+        format!("{cut}{}", theme.ellipsis())
+    } else {
+        first.clone()
+    };
+    let line = Line::from(vec![
+        Span::styled(sym, theme.warn()),
+        Span::styled(first, theme.warn()),
+        Span::styled(more, theme.dim()),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,14 @@ use fetchtop::engine::{Engine, EngineConfig, EngineHandle, Record, Source, Sourc
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+/// How the job line (the first line of an `-o` file) starts; records follow it.
+pub const JOB_LINE: &str = "{\"kind\":\"job\"";
+
+/// The record lines of JSONL text (the job line left out).
+pub fn record_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().filter(|l| !l.starts_with(JOB_LINE))
+}
+
 /// A demo server on 127.0.0.1 with a fixed latency and no injected errors.
 pub async fn server(latency: Duration, error_rate: f64) -> DemoServer {
     fetchtop::sys::raise_fd_limit();
