@@ -95,6 +95,8 @@ pub struct App {
     /// The run's extra request headers as they may be shown (secrets
     /// redacted), for the details popup.
     pub headers: Vec<String>,
+    /// The run's thresholds, marked on screen when breached.
+    pub thresholds: crate::thresholds::Rules,
 }
 
 impl App {

@@ -120,6 +120,42 @@ pub struct RunArgs {
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Thresholds for CI (`--fail-if`, `--abort-if`).
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+/// Conditions on the run's numbers that fail or stop it.
+#[derive(Debug, Args)]
+pub struct ThresholdArgs {
+    /// Fail the run (exit status 3) if EXPR holds at the end, on the whole
+    /// run: p99>300ms, p50>50ms, error_rate>1%, rps<1000, timeouts>0,
+    /// status_5xx>0 ...; repeatable.
+    #[arg(long = "fail-if", value_name = "EXPR", value_parser = crate::thresholds::parse)]
+    pub fail_if: Vec<crate::thresholds::Threshold>,
+
+    /// Stop admitting as soon as EXPR holds (after --abort-after); the run
+    /// then fails with exit status 3. Same expressions as --fail-if; repeatable.
+    #[arg(long = "abort-if", value_name = "EXPR", value_parser = crate::thresholds::parse)]
+    pub abort_if: Vec<crate::thresholds::Threshold>,
+
+    /// Warm-up before --abort-if is watched: the first seconds are too few
+    /// samples to judge (one early error is a 100% error rate).
+    #[arg(long = "abort-after", value_name = "DURATION",
+          default_value = crate::thresholds::DEFAULT_ABORT_AFTER, value_parser = parse_duration)]
+    pub abort_after: Duration,
+}
+
+impl ThresholdArgs {
+    /// The thresholds as the run judges them.
+    pub fn rules(&self) -> crate::thresholds::Rules {
+        crate::thresholds::Rules {
+            fail_if: self.fail_if.clone(),
+            abort_if: self.abort_if.clone(),
+            abort_after: self.abort_after,
+        }
+    }
 }
 
 /// How each request is made.

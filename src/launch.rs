@@ -3,6 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use color_eyre::eyre::Report;
 
@@ -24,6 +25,7 @@ use crate::interrupt::Outcome;
 use crate::logging;
 use crate::output::summary::OutputFile;
 use crate::output::{self, JsonlWriter, Summary};
+use crate::thresholds;
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
 
 /// Exit status of a run interrupted by a signal (128 + SIGINT).
@@ -329,8 +331,20 @@ async fn fetch_with(
     let writer = output.writer;
     logging::run_started(&config, &source, &run.output, dashboard);
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
-    match follow(handle, run, dashboard).await {
-        Ok(outcome) => report(outcome, writer, output.earlier, run).await,
+    let rules = run.thresholds.rules();
+    let aborts = tokio::spawn(thresholds::watch_aborts(
+        rules.clone(),
+        handle.snapshots.clone(),
+        handle.commands.clone(),
+    ));
+    let followed = follow(handle, run, dashboard).await;
+    // The watcher ends with the engine's snapshots; a short wait is only a guard.
+    let aborted = match tokio::time::timeout(Duration::from_millis(500), aborts).await {
+        Ok(Ok(a)) => a,
+        _ => None,
+    };
+    match followed {
+        Ok(outcome) => report(outcome, writer, output.earlier, run, (&rules, aborted)).await,
         Err(e) => {
             // Even when the run itself broke, what finished is written out.
             let _ = output::file::close(writer).await;
@@ -349,6 +363,7 @@ async fn follow(handle: EngineHandle, run: &RunArgs, dashboard: bool) -> Result<
             fps: f64::from(run.output.fps),
             theme: Theme::from_env(run.output.ascii),
             headers: crate::redact::headers(&run.http.headers),
+            thresholds: run.thresholds.rules(),
         };
         ui::dashboard::run(handle, opts).await?
     } else {
@@ -367,8 +382,12 @@ async fn report(
     writer: Option<JsonlWriter>,
     earlier: Option<u64>,
     run: &RunArgs,
+    (rules, aborted): (&thresholds::Rules, Option<thresholds::Abort>),
 ) -> Result<ExitCode, Failure> {
     let mut summary = Summary::from_snapshot(&outcome.snapshot);
+    if !rules.is_empty() {
+        summary.thresholds = Some(rules.judge(&outcome.snapshot, aborted));
+    }
     summary.dashboard = outcome.frames;
     summary.interrupted = outcome.interrupted;
     let mut write_error = None;
@@ -415,6 +434,16 @@ async fn report(
     }
     if summary.source_error.is_some() {
         return Ok(ExitCode::from(1));
+    }
+    if let Some(t) = summary.thresholds.as_ref().filter(|t| !t.passed) {
+        let failed: Vec<&str> = t
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.expression.as_str())
+            .collect();
+        tracing::warn!(failed = ?failed, "thresholds failed");
+        return Ok(ExitCode::from(thresholds::EXIT_THRESHOLD));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -23,6 +23,7 @@ pub mod launch;
 pub mod logging;
 pub mod output;
 pub mod redact;
+pub mod thresholds;
 pub mod ui;
 
 /// The engine, its own crate: everything that runs a fetch.

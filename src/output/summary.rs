@@ -85,6 +85,9 @@ pub struct Summary {
     pub dashboard: Option<FrameStats>,
     /// How the run was executed, and how the executor fared.
     pub executor: ExecutorSummary,
+    /// `--fail-if` and `--abort-if`, judged (when any were given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<crate::thresholds::Report>,
 }
 
 /// Frames the dashboard drew.
@@ -170,6 +173,7 @@ impl Summary {
                 lag_ms_max: round3(s.executor.lag_run_max_ms),
                 os_threads_peak: s.executor.os_threads_peak,
             },
+            thresholds: None,
         }
     }
 
@@ -281,6 +285,9 @@ impl Summary {
         }
         if let Some(e) = &self.source_error {
             let _ = writeln!(t, "  input      stopped early: {}", format::inert(e));
+        }
+        if let Some(r) = &self.thresholds {
+            t += &r.to_text();
         }
         t
     }

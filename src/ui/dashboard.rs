@@ -30,6 +30,8 @@ pub struct DashboardOptions {
     pub theme: Theme,
     /// The run's extra request headers, secrets redacted, for the details popup.
     pub headers: Vec<String>,
+    /// The run's thresholds, marked when breached.
+    pub thresholds: crate::thresholds::Rules,
 }
 
 /// Shows the run until the user quits (or a signal aborts it), then
@@ -188,6 +190,7 @@ fn event_loop(
     let frame_every = Duration::from_secs_f64(1.0 / opts.fps.clamp(1.0, 240.0));
     let mut app = App::default();
     app.headers.clone_from(&opts.headers);
+    app.thresholds = opts.thresholds.clone();
     let mut live = snapshots.borrow_and_update().clone();
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;

@@ -99,7 +99,12 @@ pub fn draw(frame: &mut Frame, app: &mut App, live: &Snapshot, theme: &Theme) {
 
 fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, theme: &Theme) {
     let area = frame.area();
-    let warn = warnings(snap);
+    let mut warn = warnings(snap);
+    // A breached threshold comes first: it decides the exit status.
+    let breached = app.thresholds.breached_now(snap);
+    if !breached.is_empty() {
+        warn.insert(0, format!("threshold breached: {}", breached.join(", ")));
+    }
     let warn_height = if warn.is_empty() {
         0
     } else {
