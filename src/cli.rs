@@ -320,12 +320,28 @@ pub struct ApiArgs {
     /// Fraction of item requests answered with 500 or 503 (e.g. 0.01 or 1%). Default 0.01, or the scenario's.
     #[arg(long = "error-rate", value_name = "RATE", value_parser = parse_error_rate)]
     pub error_rate: Option<f64>,
+
+    /// Serve at most N item requests at once (a known capacity); N more wait
+    /// in a queue, the rest get 429. Default: no limit, or 32 with --scenario capacity.
+    #[arg(long = "slots", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub slots: Option<u64>,
+}
+
+impl ApiArgs {
+    /// The server's capacity: `--slots`, else the scenario's.
+    pub fn capacity(&self, preset_slots: Option<usize>) -> Option<crate::demo::Capacity> {
+        self.slots
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .or(preset_slots)
+            .map(crate::demo::Capacity::with_slots)
+    }
 }
 
 /// `fetchtop demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// What the demo shows: items, blocking (tasks that block the executor), slow-tail, flaky (errors and 429s).
+    /// What the demo shows: items, blocking (tasks that block the executor), slow-tail, flaky (errors and 429s), capacity (a known number of server slots).
     #[arg(long = "scenario", value_name = "SCENARIO", value_enum, default_value_t = Scenario::Items)]
     pub scenario: Scenario,
 

@@ -148,6 +148,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
         error_rate: args.api.error_rate.unwrap_or(preset.error_rate),
         items: args.items,
         throttle_rate: preset.throttle_rate,
+        capacity: args.api.capacity(preset.slots),
     };
     let faults = match args.faults {
         Some(addr) => {
@@ -180,6 +181,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         error_rate: args.api.error_rate.unwrap_or(preset.error_rate),
         items: args.items,
         throttle_rate: preset.throttle_rate,
+        capacity: args.api.capacity(preset.slots),
     })
     .await?;
     if !args.run.output.quiet {

@@ -1,5 +1,6 @@
 //! The built-in demo API, so fetchtop can be tried and tested with no network.
 
+pub mod capacity;
 mod catalogue;
 pub mod faults;
 mod latency;
@@ -7,5 +8,6 @@ mod listener;
 pub mod scenario;
 pub mod server;
 
+pub use capacity::Capacity;
 pub use faults::FaultServer;
 pub use server::{DemoServer, ServerConfig, ServerStats};
