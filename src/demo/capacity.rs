@@ -93,7 +93,8 @@ mod tests {
         assert!(futures_poll_once(third.as_mut()).await.is_none());
         assert!(matches!(slots.enter().await, Admitted::Refused));
         drop(a);
-        assert!(matches!(third.await, Admitted::Slot(_)));
+        let c = third.await;
+        assert!(matches!(c, Admitted::Slot(_)));
         // b and the third hold both slots, the queue is empty again.
         let fifth = slots.enter();
         tokio::pin!(fifth);
