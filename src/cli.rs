@@ -124,6 +124,41 @@ pub struct RunArgs {
     /// Thresholds for CI (`--fail-if`, `--abort-if`).
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
+
+    /// The limit moved by the engine (`--adaptive`).
+    #[command(flatten)]
+    pub adaptive: AdaptiveArgs,
+}
+
+/// `--adaptive` and its bounds.
+#[derive(Debug, Args)]
+pub struct AdaptiveArgs {
+    /// Let the engine move the concurrency limit itself, from -c: AIMD on
+    /// 429/503 and timeouts, Vegas on latency. `a` on the dashboard
+    /// switches it; a limit key takes the limit back by hand.
+    #[arg(long = "adaptive")]
+    pub adaptive: bool,
+
+    /// Highest limit --adaptive sets.
+    #[arg(long = "adaptive-max", value_name = "N",
+          default_value_t = crate::engine::adaptive::DEFAULT_MAX,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_CONCURRENCY))]
+    pub adaptive_max: u64,
+
+    /// --adaptive keeps the p99 latency under this (e.g. 200ms).
+    #[arg(long = "target-p99", value_name = "DURATION", value_parser = parse_duration)]
+    pub target_p99: Option<Duration>,
+}
+
+impl AdaptiveArgs {
+    /// The bounds as the engine takes them.
+    pub fn bounds(&self) -> crate::engine::adaptive::Bounds {
+        crate::engine::adaptive::Bounds {
+            min: 1,
+            max: self.adaptive_max,
+            target_p99_ms: self.target_p99.map(|d| d.as_secs_f64() * 1000.0),
+        }
+    }
 }
 
 /// Conditions on the run's numbers that fail or stop it.

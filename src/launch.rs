@@ -328,6 +328,8 @@ async fn fetch_with(
         }),
         // --workers N asks for N shards running; without it they start as they pay.
         shards_on_demand: run.workers.is_none(),
+        adaptive: run.adaptive.adaptive,
+        adaptive_bounds: run.adaptive.bounds(),
         ..EngineConfig::default()
     };
     let writer = output.writer;

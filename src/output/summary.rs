@@ -85,6 +85,9 @@ pub struct Summary {
     pub dashboard: Option<FrameStats>,
     /// How the run was executed, and how the executor fared.
     pub executor: ExecutorSummary,
+    /// `--adaptive`: every change of the limit it made (when it was on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveSummary>,
     /// `--fail-if` and `--abort-if`, judged (when any were given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<crate::thresholds::Report>,
@@ -119,6 +122,23 @@ pub struct ExecutorSummary {
     pub lag_ms_max: f64,
     /// Most OS threads of the process seen during the run (read from the OS; Linux).
     pub os_threads_peak: Option<u64>,
+}
+
+/// What `--adaptive` did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AdaptiveSummary {
+    /// Still on when the run ended (a limit set by hand turns it off).
+    pub on_at_end: bool,
+    /// `--adaptive-max`.
+    pub max: u64,
+    /// `--target-p99`, in ms.
+    pub target_p99_ms: Option<f64>,
+    /// The limit at the end.
+    pub final_limit: u64,
+    /// Changes older than those listed, no longer kept.
+    pub dropped: u64,
+    /// Each change: time, from, to, why.
+    pub changes: Vec<crate::snapshot::LimitChange>,
 }
 
 /// The `-o` file of a run.
@@ -173,6 +193,14 @@ impl Summary {
                 lag_ms_max: round3(s.executor.lag_run_max_ms),
                 os_threads_peak: s.executor.os_threads_peak,
             },
+            adaptive: (s.adaptive.on || !s.adaptive.changes.is_empty()).then(|| AdaptiveSummary {
+                on_at_end: s.adaptive.on,
+                max: s.adaptive.max,
+                target_p99_ms: s.adaptive.target_p99_ms,
+                final_limit: s.limit,
+                dropped: s.adaptive.dropped,
+                changes: s.adaptive.changes.iter().cloned().collect(),
+            }),
             thresholds: None,
         }
     }
@@ -285,6 +313,15 @@ impl Summary {
         }
         if let Some(e) = &self.source_error {
             let _ = writeln!(t, "  input      stopped early: {}", format::inert(e));
+        }
+        if let Some(a) = &self.adaptive {
+            let _ = writeln!(
+                t,
+                "  adaptive   {} changes, limit {} at the end{}",
+                a.changes.len() as u64 + a.dropped,
+                format::count(a.final_limit),
+                if a.on_at_end { "" } else { " (turned off)" }
+            );
         }
         if let Some(r) = &self.thresholds {
             t += &r.to_text();

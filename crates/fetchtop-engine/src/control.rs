@@ -26,6 +26,7 @@ use super::pace::Pacer;
 use super::shard::{ShardCommand, ShardReport};
 use super::source::ListReaderTask;
 use super::stats::{Stats, Tally};
+use super::tuning::AdaptiveRun;
 use crate::deadline::sleep_until;
 use crate::snapshot::{DemoSwitches, ExecutorView, RunState, ShardView, Snapshot, StateCounts};
 
@@ -59,6 +60,7 @@ pub(crate) struct ControlSetup {
     pub feed: Arc<Feed>,
     pub runner: Arc<Runner>,
     pub shards: Vec<mpsc::UnboundedSender<ShardCommand>>,
+    pub adaptive: AdaptiveRun,
     pub reports: mpsc::UnboundedReceiver<ShardReport>,
     pub snapshots: watch::Sender<Snapshot>,
 }
@@ -262,9 +264,20 @@ impl Control {
         let was_paused = self.limiter.is_paused();
         match cmd {
             Command::SetConcurrency(n) => {
+                if self.s.adaptive.is_on() {
+                    let from = self.limiter.limit();
+                    self.s.adaptive.set_on(false);
+                    self.s.adaptive.record(
+                        self.s.started.elapsed(),
+                        from,
+                        n,
+                        "set by hand: adaptive off".into(),
+                    );
+                }
                 self.s.requested = (n > self.s.ceiling).then_some(n);
                 self.limiter.set_limit(n.min(self.s.ceiling));
             }
+            Command::SetAdaptive(on) => self.s.adaptive.set_on(on),
             Command::CancelTask(id) => self.fan_out(|| ShardCommand::CancelTask(id)),
             Command::CancelAll => self.fan_out(|| ShardCommand::CancelAll),
             Command::SetRate(rate) => {
@@ -432,6 +445,20 @@ impl Control {
             ..Snapshot::default()
         };
         self.stats.fill(&mut snap, finished);
+        if !finished && let Some(d) = self.s.adaptive.tick(&snap, self.stats.latency_histogram()) {
+            let from = self.limiter.limit();
+            tracing::info!(from, to = d.to, why = %d.why, "adaptive limit");
+            self.s.adaptive.record(elapsed, from, d.to, d.why);
+            self.s.requested = (d.to > self.s.ceiling).then_some(d.to);
+            self.limiter.set_limit(d.to.min(self.s.ceiling));
+            let effective = self.limiter.effective();
+            if effective != self.s.admission.limit() {
+                self.s.admission.set_limit(effective);
+            }
+            snap.limit = self.limiter.limit();
+            snap.requested_limit = self.s.requested;
+        }
+        snap.adaptive = self.s.adaptive.view();
         snap.executor = self.executor_view();
         self.s.snapshots.send_replace(snap.clone());
         snap

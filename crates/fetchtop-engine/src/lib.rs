@@ -27,6 +27,7 @@ mod vocab;
 pub use vocab::{command, record, snapshot};
 
 // Sources and the shape of a run.
+pub mod adaptive;
 pub mod blocking;
 pub mod http;
 pub mod model;
@@ -46,6 +47,7 @@ pub(crate) mod pipeline;
 mod registry;
 mod shard;
 mod task;
+mod tuning;
 
 // Parts readers also use.
 pub mod bodies;
@@ -56,6 +58,7 @@ pub mod stats;
 pub mod sys;
 pub mod text;
 pub mod transport;
+pub mod window;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,6 +130,11 @@ pub struct EngineConfig {
     /// Start with one shard running and add the others as they pay (the
     /// default), instead of running all of them from the start (`--workers N`).
     pub shards_on_demand: bool,
+    /// The engine moves the limit itself from the start (`--adaptive`);
+    /// `Command::SetAdaptive` switches it.
+    pub adaptive: bool,
+    /// How far `--adaptive` may move the limit.
+    pub adaptive_bounds: adaptive::Bounds,
 }
 
 impl Default for EngineConfig {
@@ -146,6 +154,8 @@ impl Default for EngineConfig {
             skip: None,
             shards: default_shards(),
             shards_on_demand: true,
+            adaptive: false,
+            adaptive_bounds: adaptive::Bounds::default(),
         }
     }
 }
@@ -211,6 +221,12 @@ impl Engine {
             ceiling,
             requested_limit: requested,
             duration: config.duration,
+            adaptive: snapshot::AdaptiveView {
+                on: config.adaptive,
+                max: config.adaptive_bounds.max,
+                target_p99_ms: config.adaptive_bounds.target_p99_ms,
+                ..snapshot::AdaptiveView::default()
+            },
             ..Snapshot::default()
         });
         let target = source.describe();
@@ -271,6 +287,7 @@ impl Engine {
                 feed,
                 runner,
                 shards: shard_commands,
+                adaptive: tuning::AdaptiveRun::new(config.adaptive, config.adaptive_bounds),
                 reports: report_rx,
                 snapshots: snap_tx,
             },

@@ -4,6 +4,7 @@
 //! channel at a fixed rate; the dashboard, the headless progress line and the
 //! summary all read from it and from nothing else.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -216,6 +217,36 @@ pub struct DemoSwitches {
     pub blocked_items: u64,
 }
 
+/// One change of the limit made by `--adaptive`, or by the hand that
+/// turned it off.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LimitChange {
+    /// Seconds since the run started.
+    pub t_s: f64,
+    /// The limit before.
+    pub from: u64,
+    /// The limit after.
+    pub to: u64,
+    /// Why, in words.
+    pub why: String,
+}
+
+/// `--adaptive` as the engine has it now.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AdaptiveView {
+    /// The engine moves the limit itself.
+    pub on: bool,
+    /// Highest limit it sets (`--adaptive-max`).
+    pub max: u64,
+    /// The p99 it keeps under, in ms (`--target-p99`).
+    pub target_p99_ms: Option<f64>,
+    /// The changes so far, oldest first (the newest few thousand; shared,
+    /// so a snapshot copies a pointer).
+    pub changes: Arc<VecDeque<LimitChange>>,
+    /// Older changes no longer kept.
+    pub dropped: u64,
+}
+
 /// Everything a reader needs to draw one frame or print one line.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -283,6 +314,8 @@ pub struct Snapshot {
     pub source_error: Option<String>,
     /// Executor health and the execution model.
     pub executor: ExecutorView,
+    /// The limit's own controller (`--adaptive`).
+    pub adaptive: AdaptiveView,
 }
 
 impl Snapshot {

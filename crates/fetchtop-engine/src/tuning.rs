@@ -1,0 +1,125 @@
+//! The control plane's side of `--adaptive`: cuts the run into windows,
+//! hands each to the pure [`Controller`], and keeps the list of changes.
+//!
+//! A window lasts at least [`WINDOW`] and at least a few latencies, so it
+//! holds requests sent under the limit being judged; the window after a
+//! change is let go unjudged, while the requests sent under the old limit
+//! drain.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::adaptive::{Bounds, Controller, Decision, MIN_SAMPLES};
+use crate::snapshot::{AdaptiveView, LimitChange, RunState, Snapshot};
+use crate::window::Window;
+
+/// Shortest window judged.
+pub const WINDOW: Duration = Duration::from_millis(500);
+/// A window lasts at least this many of the last window's median latencies.
+const LATENCIES_PER_WINDOW: f64 = 4.0;
+/// Changes kept for readers; older ones are counted and let go.
+pub const MAX_CHANGES: usize = 4096;
+
+/// `--adaptive` in a running engine.
+pub(crate) struct AdaptiveRun {
+    on: bool,
+    bounds: Bounds,
+    controller: Controller,
+    window: Option<Window>,
+    /// Let the next window go unjudged (a change was just made).
+    settle: bool,
+    last_p50_ms: f64,
+    changes: Arc<VecDeque<LimitChange>>,
+    dropped: u64,
+}
+
+impl AdaptiveRun {
+    pub fn new(on: bool, bounds: Bounds) -> AdaptiveRun {
+        AdaptiveRun {
+            on,
+            bounds,
+            controller: Controller::new(bounds),
+            window: None,
+            settle: false,
+            last_p50_ms: 0.0,
+            changes: Arc::new(VecDeque::new()),
+            dropped: 0,
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
+    /// Switches the controller; switched on again, it starts afresh
+    /// (learning the server anew).
+    pub fn set_on(&mut self, on: bool) {
+        if on && !self.on {
+            self.controller = Controller::new(self.bounds);
+            self.window = None;
+            self.settle = false;
+        }
+        tracing::info!(on, "adaptive concurrency");
+        self.on = on;
+    }
+
+    /// Judges the window when it is due; the new limit, if any.
+    pub fn tick(&mut self, snap: &Snapshot, latency: &Histogram<u64>) -> Option<Decision> {
+        if !self.on || snap.state != RunState::Running {
+            self.window = None;
+            return None;
+        }
+        let Some(w) = &mut self.window else {
+            self.window = Some(Window::open(snap, latency));
+            return None;
+        };
+        w.observe(snap);
+        let due = WINDOW.max(Duration::from_secs_f64(
+            (self.last_p50_ms * LATENCIES_PER_WINDOW / 1000.0).min(60.0),
+        ));
+        if w.age(snap) < due {
+            return None;
+        }
+        let sample = w.close(snap, latency);
+        if sample.completed < MIN_SAMPLES {
+            // Too few answers yet: the window stays open.
+            return None;
+        }
+        self.window = Some(Window::open(snap, latency));
+        if std::mem::take(&mut self.settle) {
+            return None;
+        }
+        self.last_p50_ms = sample.mean_ms;
+        let d = self.controller.decide(&sample)?;
+        self.settle = d.settle;
+        Some(d)
+    }
+
+    /// Notes a change of the limit.
+    pub fn record(&mut self, at: Duration, from: u64, to: u64, why: String) {
+        let changes = Arc::make_mut(&mut self.changes);
+        if changes.len() == MAX_CHANGES {
+            changes.pop_front();
+            self.dropped += 1;
+        }
+        changes.push_back(LimitChange {
+            t_s: (at.as_secs_f64() * 1000.0).round() / 1000.0,
+            from,
+            to,
+            why,
+        });
+    }
+
+    pub fn view(&self) -> AdaptiveView {
+        AdaptiveView {
+            on: self.on,
+            max: self.bounds.max,
+            target_p99_ms: self.bounds.target_p99_ms,
+            changes: Arc::clone(&self.changes),
+            dropped: self.dropped,
+        }
+    }
+}
