@@ -50,6 +50,7 @@ impl Cli {
         match &self.command {
             None => self.run.workers,
             Some(Mode::Demo(d)) => d.run.workers,
+            Some(Mode::Sweep(s)) => s.run.workers,
             Some(Mode::Serve(_)) => None,
         }
     }
@@ -62,6 +63,21 @@ pub enum Mode {
     Serve(ServeArgs),
     /// Start the demo API in-process and fetch /items/{1..N} from it.
     Demo(Box<DemoArgs>),
+    /// Find the knee of URL: `--sweep 1..1024` unless given, a plain URL
+    /// repeated until the sweep ends.
+    Sweep(Box<SweepArgs>),
+}
+
+/// `fetchtop sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// What to fetch.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// How to fetch it.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// Where the items come from.
@@ -148,9 +164,33 @@ pub struct AdaptiveArgs {
     /// --adaptive keeps the p99 latency under this (e.g. 200ms).
     #[arg(long = "target-p99", value_name = "DURATION", value_parser = parse_duration)]
     pub target_p99: Option<Duration>,
+
+    /// Find the knee: step the limit from MIN to MAX (×2 a step), hold each
+    /// until steady, stop when throughput stops growing or errors appear,
+    /// and end the run at the knee. A plain URL repeats until then.
+    #[arg(long = "sweep", value_name = "MIN..MAX", conflicts_with = "adaptive",
+          value_parser = crate::engine::sweep::parse_range)]
+    pub sweep: Option<(u64, u64)>,
+
+    /// Longest hold of one --sweep step when it does not settle.
+    #[arg(long = "sweep-hold", value_name = "DURATION", default_value = "10s",
+          value_parser = parse_duration)]
+    pub sweep_hold: Duration,
 }
 
+/// The `--sweep` range `fetchtop sweep` uses unless told otherwise.
+pub const SWEEP_DEFAULT: (u64, u64) = (1, 1024);
+
 impl AdaptiveArgs {
+    /// The `--sweep` plan, if one was asked for.
+    pub fn sweep_plan(&self) -> Option<crate::engine::sweep::Plan> {
+        self.sweep.map(|(min, max)| crate::engine::sweep::Plan {
+            min,
+            max,
+            hold_max: self.sweep_hold,
+        })
+    }
+
     /// The bounds as the engine takes them.
     pub fn bounds(&self) -> crate::engine::adaptive::Bounds {
         crate::engine::adaptive::Bounds {

@@ -125,6 +125,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Some(Mode::Serve(args)) => serve(args).await,
         Some(Mode::Demo(args)) => demo(*args).await,
+        Some(Mode::Sweep(mut args)) => {
+            args.run
+                .adaptive
+                .sweep
+                .get_or_insert(crate::cli::SWEEP_DEFAULT);
+            if args.source.url.is_none() && args.source.input.is_none() {
+                return Err(Failure::Usage(
+                    "fetchtop sweep needs a URL (or -i FILE) to sweep".into(),
+                ));
+            }
+            let spec =
+                SourceSpec::from_args(args.source.url.as_deref(), args.source.input.as_deref())
+                    .map_err(Failure::Usage)?;
+            fetch(spec, &args.run, 1).await
+        }
         None => {
             if cli.source.url.is_none() && cli.source.input.is_none() {
                 eprintln!("{SHORT_USAGE}");
@@ -291,9 +306,10 @@ async fn fetch_with(
     if let Some(dir) = &request.save_bodies {
         bodies::prepare_dir(dir).map_err(Failure::Usage)?;
     }
-    // A plain URL is fetched once unless -n or -z says otherwise.
+    // A plain URL is fetched once unless -n or -z says otherwise, or a
+    // sweep repeats it until it ends.
     let limit = match (&spec, run.requests, run.duration) {
-        (SourceSpec::Repeat(_), None, None) => Some(1),
+        (SourceSpec::Repeat(_), None, None) if run.adaptive.sweep.is_none() => Some(1),
         (_, n, _) => n,
     };
     check_first_url(&spec).map_err(Failure::Usage)?;
@@ -330,6 +346,7 @@ async fn fetch_with(
         shards_on_demand: run.workers.is_none(),
         adaptive: run.adaptive.adaptive,
         adaptive_bounds: run.adaptive.bounds(),
+        sweep: run.adaptive.sweep_plan(),
         ..EngineConfig::default()
     };
     let writer = output.writer;

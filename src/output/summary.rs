@@ -88,6 +88,9 @@ pub struct Summary {
     /// `--adaptive`: every change of the limit it made (when it was on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adaptive: Option<AdaptiveSummary>,
+    /// `--sweep`: the steps and the knee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSummary>,
     /// `--fail-if` and `--abort-if`, judged (when any were given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<crate::thresholds::Report>,
@@ -139,6 +142,21 @@ pub struct AdaptiveSummary {
     pub dropped: u64,
     /// Each change: time, from, to, why.
     pub changes: Vec<crate::snapshot::LimitChange>,
+}
+
+/// What `--sweep` found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SweepSummary {
+    /// The lowest limit tried.
+    pub min: u64,
+    /// The highest limit it could try.
+    pub max: u64,
+    /// The smallest limit within a few percent of the best throughput.
+    pub knee: Option<u64>,
+    /// Why the sweep ended.
+    pub ended: Option<String>,
+    /// Each step measured.
+    pub steps: Vec<crate::snapshot::SweepStep>,
 }
 
 /// The `-o` file of a run.
@@ -200,6 +218,13 @@ impl Summary {
                 final_limit: s.limit,
                 dropped: s.adaptive.dropped,
                 changes: s.adaptive.changes.iter().cloned().collect(),
+            }),
+            sweep: s.sweep.as_ref().map(|w| SweepSummary {
+                min: w.min,
+                max: w.max,
+                knee: w.knee,
+                ended: w.ended.clone(),
+                steps: w.steps.to_vec(),
             }),
             thresholds: None,
         }
@@ -322,6 +347,40 @@ impl Summary {
                 format::count(a.final_limit),
                 if a.on_at_end { "" } else { " (turned off)" }
             );
+        }
+        if let Some(s) = &self.sweep {
+            let _ = writeln!(
+                t,
+                "  sweep      knee {}{}",
+                s.knee.map_or("not found".into(), format::count),
+                s.ended
+                    .as_ref()
+                    .map(|e| format!(" ({})", format::inert(e)))
+                    .unwrap_or_default()
+            );
+            let _ = writeln!(
+                t,
+                "             {:>7} {:>10} {:>9} {:>9} {:>7} {:>6}",
+                "limit", "req/s", "p50", "p99", "errors", "held"
+            );
+            for st in &s.steps {
+                let _ = writeln!(
+                    t,
+                    "             {:>7} {:>10.1} {:>9} {:>9} {:>7} {:>5.1}s{}{}",
+                    format::count(st.limit),
+                    st.rps,
+                    format::ms(st.p50_ms),
+                    format::ms(st.p99_ms),
+                    format::count(st.errors),
+                    st.secs,
+                    if st.steady { "" } else { " (not steady)" },
+                    if Some(st.limit) == s.knee {
+                        "  ← knee"
+                    } else {
+                        ""
+                    }
+                );
+            }
         }
         if let Some(r) = &self.thresholds {
             t += &r.to_text();

@@ -26,7 +26,7 @@ use super::pace::Pacer;
 use super::shard::{ShardCommand, ShardReport};
 use super::source::ListReaderTask;
 use super::stats::{Stats, Tally};
-use super::tuning::AdaptiveRun;
+use super::tuning::{AdaptiveRun, SweepRun};
 use crate::deadline::sleep_until;
 use crate::snapshot::{DemoSwitches, ExecutorView, RunState, ShardView, Snapshot, StateCounts};
 
@@ -61,6 +61,7 @@ pub(crate) struct ControlSetup {
     pub runner: Arc<Runner>,
     pub shards: Vec<mpsc::UnboundedSender<ShardCommand>>,
     pub adaptive: AdaptiveRun,
+    pub sweep: Option<SweepRun>,
     pub reports: mpsc::UnboundedReceiver<ShardReport>,
     pub snapshots: watch::Sender<Snapshot>,
 }
@@ -274,10 +275,18 @@ impl Control {
                         "set by hand: adaptive off".into(),
                     );
                 }
+                if let Some(sweep) = &mut self.s.sweep {
+                    sweep.cancel("the limit was set by hand");
+                }
                 self.s.requested = (n > self.s.ceiling).then_some(n);
                 self.limiter.set_limit(n.min(self.s.ceiling));
             }
-            Command::SetAdaptive(on) => self.s.adaptive.set_on(on),
+            Command::SetAdaptive(on) => {
+                // The sweep holds the limit itself while it runs.
+                if !self.s.sweep.as_ref().is_some_and(SweepRun::running) {
+                    self.s.adaptive.set_on(on);
+                }
+            }
             Command::CancelTask(id) => self.fan_out(|| ShardCommand::CancelTask(id)),
             Command::CancelAll => self.fan_out(|| ShardCommand::CancelAll),
             Command::SetRate(rate) => {
@@ -317,6 +326,16 @@ impl Control {
             self.s.pacer = Some(Arc::new(Pacer::new(p.rate())));
             self.share_pacer();
         }
+        let effective = self.limiter.effective();
+        if effective != self.s.admission.limit() {
+            self.s.admission.set_limit(effective);
+        }
+    }
+
+    /// Sets the limit for a tuner (`--adaptive`, `--sweep`), as a command would.
+    fn set_limit(&mut self, n: u64) {
+        self.s.requested = (n > self.s.ceiling).then_some(n);
+        self.limiter.set_limit(n.min(self.s.ceiling));
         let effective = self.limiter.effective();
         if effective != self.s.admission.limit() {
             self.s.admission.set_limit(effective);
@@ -449,14 +468,26 @@ impl Control {
             let from = self.limiter.limit();
             tracing::info!(from, to = d.to, why = %d.why, "adaptive limit");
             self.s.adaptive.record(elapsed, from, d.to, d.why);
-            self.s.requested = (d.to > self.s.ceiling).then_some(d.to);
-            self.limiter.set_limit(d.to.min(self.s.ceiling));
-            let effective = self.limiter.effective();
-            if effective != self.s.admission.limit() {
-                self.s.admission.set_limit(effective);
-            }
+            self.set_limit(d.to);
             snap.limit = self.limiter.limit();
             snap.requested_limit = self.s.requested;
+        }
+        if !finished
+            && let Some(sweep) = &mut self.s.sweep
+            && let Some(act) = sweep.tick(&snap, self.stats.latency_histogram())
+        {
+            self.set_limit(act.limit);
+            snap.limit = self.limiter.limit();
+            if act.stop {
+                self.stop();
+                snap.state = self.run_state(false);
+            }
+        }
+        if let Some(sweep) = &mut self.s.sweep {
+            if self.stopping {
+                sweep.cancel("the run was stopped");
+            }
+            snap.sweep = Some(sweep.view());
         }
         snap.adaptive = self.s.adaptive.view();
         snap.executor = self.executor_view();

@@ -35,6 +35,7 @@ pub mod pace;
 pub mod retry;
 pub mod seqset;
 pub mod source;
+pub mod sweep;
 pub mod template;
 
 // Mechanisms: how a run goes.
@@ -135,6 +136,9 @@ pub struct EngineConfig {
     pub adaptive: bool,
     /// How far `--adaptive` may move the limit.
     pub adaptive_bounds: adaptive::Bounds,
+    /// Find the knee (`--sweep`): step the limit up and stop the run at
+    /// the end, at the knee.
+    pub sweep: Option<sweep::Plan>,
 }
 
 impl Default for EngineConfig {
@@ -156,6 +160,7 @@ impl Default for EngineConfig {
             shards_on_demand: true,
             adaptive: false,
             adaptive_bounds: adaptive::Bounds::default(),
+            sweep: None,
         }
     }
 }
@@ -227,6 +232,7 @@ impl Engine {
                 target_p99_ms: config.adaptive_bounds.target_p99_ms,
                 ..snapshot::AdaptiveView::default()
             },
+            sweep: config.sweep.map(|p| tuning::SweepRun::new(p).view()),
             ..Snapshot::default()
         });
         let target = source.describe();
@@ -288,6 +294,7 @@ impl Engine {
                 runner,
                 shards: shard_commands,
                 adaptive: tuning::AdaptiveRun::new(config.adaptive, config.adaptive_bounds),
+                sweep: config.sweep.map(tuning::SweepRun::new),
                 reports: report_rx,
                 snapshots: snap_tx,
             },

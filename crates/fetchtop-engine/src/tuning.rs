@@ -1,5 +1,6 @@
-//! The control plane's side of `--adaptive`: cuts the run into windows,
-//! hands each to the pure [`Controller`], and keeps the list of changes.
+//! The control plane's side of `--adaptive` and `--sweep`: cuts the run
+//! into windows, hands each to the pure [`Controller`] or [`Sweeper`], and
+//! keeps what they did for the snapshot.
 //!
 //! A window lasts at least [`WINDOW`] and at least a few latencies, so it
 //! holds requests sent under the limit being judged; the window after a
@@ -13,7 +14,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::adaptive::{Bounds, Controller, Decision, MIN_SAMPLES};
-use crate::snapshot::{AdaptiveView, LimitChange, RunState, Snapshot};
+use crate::snapshot::{AdaptiveView, LimitChange, RunState, Snapshot, SweepView};
+use crate::sweep::{Next, Plan, Sweeper};
 use crate::window::Window;
 
 /// Shortest window judged.
@@ -120,6 +122,142 @@ impl AdaptiveRun {
             target_p99_ms: self.bounds.target_p99_ms,
             changes: Arc::clone(&self.changes),
             dropped: self.dropped,
+        }
+    }
+}
+
+/// What the control plane is to do for a `--sweep`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct SweepAction {
+    /// Set the limit to this.
+    pub limit: u64,
+    /// The sweep is over: stop admitting.
+    pub stop: bool,
+}
+
+/// Where a step is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum StepPhase {
+    /// The first window after a change, let go while the old limit drains.
+    Settling,
+    /// Measured.
+    Measuring,
+}
+
+/// `--sweep` in a running engine: windows for the pure [`Sweeper`].
+pub(crate) struct SweepRun {
+    sweeper: Sweeper,
+    started: bool,
+    phase: StepPhase,
+    window: Option<Window>,
+    step: Option<Window>,
+    last_mean_ms: f64,
+    view: SweepView,
+}
+
+impl SweepRun {
+    pub fn new(plan: Plan) -> SweepRun {
+        let sweeper = Sweeper::new(plan);
+        let view = SweepView {
+            min: plan.min,
+            max: plan.max,
+            current: Some(sweeper.current()),
+            ..SweepView::default()
+        };
+        SweepRun {
+            sweeper,
+            started: false,
+            phase: StepPhase::Settling,
+            window: None,
+            step: None,
+            last_mean_ms: 0.0,
+            view,
+        }
+    }
+
+    /// The sweep is still stepping.
+    pub fn running(&self) -> bool {
+        self.view.ended.is_none()
+    }
+
+    /// Ends the sweep early (a limit set by hand, the run stopping).
+    pub fn cancel(&mut self, why: &str) {
+        if self.running() {
+            tracing::info!(why, "sweep ended early");
+            self.view.ended = Some(why.to_string());
+            self.view.knee = self.sweeper.knee();
+            self.view.current = None;
+        }
+    }
+
+    pub fn view(&self) -> SweepView {
+        self.view.clone()
+    }
+
+    fn due(&self) -> Duration {
+        WINDOW.max(Duration::from_secs_f64(
+            (self.last_mean_ms * LATENCIES_PER_WINDOW / 1000.0).min(60.0),
+        ))
+    }
+
+    /// Moves the sweep on when a window is due.
+    pub fn tick(&mut self, snap: &Snapshot, latency: &Histogram<u64>) -> Option<SweepAction> {
+        if !self.running() || snap.state != RunState::Running {
+            return None;
+        }
+        if !self.started {
+            self.started = true;
+            self.window = Some(Window::open(snap, latency));
+            let first = self.sweeper.current();
+            return (snap.limit != first).then_some(SweepAction {
+                limit: first,
+                stop: false,
+            });
+        }
+        let due = self.due();
+        let w = self.window.as_mut()?;
+        w.observe(snap);
+        if let Some(s) = &mut self.step {
+            s.observe(snap);
+        }
+        if w.age(snap) < due {
+            return None;
+        }
+        let sample = w.close(snap, latency);
+        if sample.completed < MIN_SAMPLES && w.age(snap) < self.sweeper.plan().hold_max {
+            return None;
+        }
+        self.window = Some(Window::open(snap, latency));
+        if sample.completed > 0 {
+            self.last_mean_ms = sample.mean_ms;
+        }
+        if self.phase == StepPhase::Settling {
+            self.phase = StepPhase::Measuring;
+            self.step = Some(Window::open(snap, latency));
+            return None;
+        }
+        let step = self.step.as_ref()?.close(snap, latency);
+        let next = self.sweeper.window(&sample, &step);
+        self.view.steps = Arc::new(self.sweeper.steps().to_vec());
+        match next {
+            Next::Hold => None,
+            Next::Step(limit) => {
+                tracing::info!(limit, "sweep: next step");
+                self.phase = StepPhase::Settling;
+                self.step = None;
+                self.view.current = Some(limit);
+                Some(SweepAction { limit, stop: false })
+            }
+            Next::Done { knee, why } => {
+                tracing::info!(knee, why = %why, "sweep ended");
+                self.view.knee = knee;
+                self.view.ended = Some(why);
+                self.view.current = None;
+                Some(SweepAction {
+                    limit: knee.unwrap_or(snap.limit),
+                    stop: true,
+                })
+            }
         }
     }
 }

@@ -247,6 +247,46 @@ pub struct AdaptiveView {
     pub dropped: u64,
 }
 
+/// One step of a `--sweep`: the limit held, and what it gave.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct SweepStep {
+    /// The concurrency limit held.
+    pub limit: u64,
+    /// Successful responses per second while it was held (after settling).
+    pub rps: f64,
+    /// Median latency, in ms.
+    pub p50_ms: f64,
+    /// 99th percentile latency, in ms.
+    pub p99_ms: f64,
+    /// Items that failed (errors and error statuses, 429 included).
+    pub errors: u64,
+    /// Items completed while measured.
+    pub completed: u64,
+    /// How long it was measured, in seconds.
+    pub secs: f64,
+    /// Throughput and p99 were steady when the step ended (else it ran
+    /// out of time).
+    pub steady: bool,
+}
+
+/// A `--sweep` as it goes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SweepView {
+    /// The lowest limit tried.
+    pub min: u64,
+    /// The highest limit it may try.
+    pub max: u64,
+    /// The steps measured so far.
+    pub steps: Arc<Vec<SweepStep>>,
+    /// The limit being measured now, while the sweep runs.
+    pub current: Option<u64>,
+    /// The smallest limit within a few percent of the best throughput,
+    /// once the sweep has ended.
+    pub knee: Option<u64>,
+    /// Why the sweep ended, once it has.
+    pub ended: Option<String>,
+}
+
 /// Everything a reader needs to draw one frame or print one line.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -316,6 +356,8 @@ pub struct Snapshot {
     pub executor: ExecutorView,
     /// The limit's own controller (`--adaptive`).
     pub adaptive: AdaptiveView,
+    /// The knee finder (`--sweep`), when the run is one.
+    pub sweep: Option<SweepView>,
 }
 
 impl Snapshot {
