@@ -33,6 +33,7 @@ mod latency;
 mod outcomes;
 mod popup;
 mod states;
+mod sweep;
 mod tasks;
 mod theme;
 mod throughput;

@@ -53,7 +53,15 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         format::count(snap.effective_limit())
     );
     if points.len() < 2 {
-        for (a, t) in [(left, rate_title), (right, flight_title)] {
+        if let Some(sweep) = &snap.sweep {
+            super::sweep::render(frame, left, sweep, theme);
+        }
+        let waiting = if snap.sweep.is_some() {
+            vec![(right, flight_title)]
+        } else {
+            vec![(left, rate_title), (right, flight_title)]
+        };
+        for (a, t) in waiting {
             let p = Paragraph::new(Line::styled("collecting the first seconds…", theme.dim()));
             frame.render_widget(p.block(panel(t, theme)), a);
         }
@@ -65,8 +73,14 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         .iter()
         .map(|p| (p.t_s as f64, p.finished as f64))
         .collect();
-    let rate_chart = line_chart(&[("req/s", 0, &rate)], None, rate_title, xb, theme);
-    frame.render_widget(rate_chart.legend_position(None), left);
+    // A sweep's table takes the throughput chart's place: it is the same
+    // story, step by step.
+    if let Some(sweep) = &snap.sweep {
+        super::sweep::render(frame, left, sweep, theme);
+    } else {
+        let rate_chart = line_chart(&[("req/s", 0, &rate)], None, rate_title, xb, theme);
+        frame.render_widget(rate_chart.legend_position(None), left);
+    }
 
     let flight: Vec<(f64, f64)> = points
         .iter()

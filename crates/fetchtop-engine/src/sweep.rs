@@ -24,8 +24,11 @@ pub const GROWTH: f64 = 0.05;
 pub const KNEE_WITHIN: f64 = 0.05;
 /// Two windows in a row whose throughput differs by at most this are steady...
 const STEADY_RATE: f64 = 0.05;
-/// ...and whose p99 differs by at most this.
+/// ...and whose p99 differs by at most this...
 const STEADY_P99: f64 = 0.15;
+/// ...when each has this many responses; with fewer, p99 is little more
+/// than the slowest one, and their medians are compared instead.
+const P99_SAMPLES: u64 = 200;
 /// Default longest hold of one step.
 pub const HOLD_MAX: Duration = Duration::from_secs(10);
 
@@ -94,7 +97,8 @@ pub struct Sweeper {
     limits: Vec<u64>,
     index: usize,
     steps: Vec<SweepStep>,
-    /// Throughput and p99 of the current step's last window.
+    /// Throughput and latency (p99, or p50 in a small window) of the
+    /// current step's last window.
     last: Option<(f64, f64)>,
 }
 
@@ -154,7 +158,12 @@ impl Sweeper {
     /// Takes one settled window of the current step (`window`) and the
     /// step so far since it settled (`step`).
     pub fn window(&mut self, window: &Sample, step: &Sample) -> Next {
-        let now = (ok_rate(window), window.p99_ms);
+        let latency = if window.completed >= P99_SAMPLES {
+            window.p99_ms
+        } else {
+            window.p50_ms
+        };
+        let now = (ok_rate(window), latency);
         let steady = self
             .last
             .is_some_and(|(r, p)| close(r, now.0, STEADY_RATE) && close(p, now.1, STEADY_P99));
@@ -305,6 +314,8 @@ mod tests {
             hold_max: Duration::from_secs(3),
         });
         let mut wobbly = server(32, 1, 0.5);
+        // Enough responses that their p99 is judged.
+        wobbly.completed = 400;
         for i in 0..5 {
             wobbly.p99_ms = if i % 2 == 0 { 50.0 } else { 150.0 };
             assert_eq!(
@@ -315,5 +326,11 @@ mod tests {
         wobbly.p99_ms = 150.0;
         assert_eq!(s.window(&wobbly, &server(32, 1, 3.0)), Next::Step(2));
         assert!(!s.steps()[0].steady);
+        // In a small window the p99 is the slowest answer: medians decide.
+        let mut small = server(32, 2, 0.5);
+        small.p99_ms = 500.0;
+        assert_eq!(s.window(&small, &server(32, 2, 0.5)), Next::Hold);
+        small.p99_ms = 60.0;
+        assert_eq!(s.window(&small, &server(32, 2, 1.0)), Next::Step(4));
     }
 }
