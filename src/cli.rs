@@ -116,9 +116,21 @@ pub struct RunArgs {
 
     /// Start at most R requests per second (fractions allowed, e.g. 0.5);
     /// r / R on the dashboard halve / double it. Latency counts from each
-    /// request's scheduled send time.
-    #[arg(long = "rate", value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
-    pub rate: Option<f64>,
+    /// request's scheduled send time. A..B with --ramp D: from A to B
+    /// linearly over D, then B.
+    #[arg(long = "rate", value_name = "R", value_parser = parse_rate_arg, allow_negative_numbers = true)]
+    pub rate: Option<RateArg>,
+
+    /// With --rate A..B: how long the linear ramp from A to B takes.
+    #[arg(long = "ramp", value_name = "DURATION", value_parser = parse_duration)]
+    pub ramp: Option<Duration>,
+
+    /// Rate stages RATE:DURATION,...: each ramps linearly from the last
+    /// rate (0 at first; a 0s stage is a step) to its own; the run ends
+    /// with the last stage. E.g. 100:30s,500:60s,0:10s.
+    #[arg(long = "rate-stages", value_name = "STAGES", conflicts_with_all = ["rate", "ramp"],
+          value_parser = parse_rate_stages)]
+    pub rate_stages: Option<RateStages>,
 
     /// Shards: event loops, each an OS thread running its share of the tasks; 1 runs every task on one thread. Default: one per core.
     #[arg(long = "workers", value_name = "N",
@@ -444,6 +456,57 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `--rate`: one rate, or a range to ramp over.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RateArg {
+    /// Always this many per second.
+    Fixed(f64),
+    /// From the first to the second, over `--ramp`.
+    Ramp(f64, f64),
+}
+
+/// `--rate-stages`: (rate, duration) pairs in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateStages(pub Vec<(f64, Duration)>);
+
+fn parse_rate_stages(s: &str) -> Result<RateStages, String> {
+    crate::engine::pace::parse_stages(s).map(RateStages)
+}
+
+fn parse_rate_arg(s: &str) -> Result<RateArg, String> {
+    let Some((a, b)) = s.split_once("..") else {
+        return parse_rate(s).map(RateArg::Fixed);
+    };
+    // A ramp may start from nothing.
+    let from = match a.trim() {
+        "0" => 0.0,
+        a => parse_rate(a)?,
+    };
+    Ok(RateArg::Ramp(from, parse_rate(b)?))
+}
+
+impl RunArgs {
+    /// The rate's schedule: (a constant rate, or a changing one). Exit 2
+    /// for a range without --ramp or --ramp without a range.
+    pub fn rate_schedule(
+        &self,
+    ) -> Result<(Option<f64>, Option<crate::engine::pace::Schedule>), String> {
+        use crate::engine::pace::Schedule;
+        if let Some(stages) = &self.rate_stages {
+            return Ok((None, Some(Schedule::stages(&stages.0))));
+        }
+        match (self.rate, self.ramp) {
+            (None, None) => Ok((None, None)),
+            (Some(RateArg::Fixed(r)), None) => Ok((Some(r), None)),
+            (Some(RateArg::Ramp(a, b)), Some(d)) => Ok((None, Some(Schedule::ramp(a, b, d)))),
+            (Some(RateArg::Ramp(..)), None) => {
+                Err("--rate A..B ramps: say over how long with --ramp DURATION".into())
+            }
+            (_, Some(_)) => Err("--ramp needs a range to ramp over: --rate A..B".into()),
+        }
+    }
+}
+
 fn parse_method(s: &str) -> Result<reqwest::Method, String> {
     reqwest::Method::from_bytes(s.to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("invalid HTTP method {s:?}"))
@@ -547,7 +610,7 @@ mod tests {
         .unwrap();
         assert_eq!(cli.run.http.retries, 3);
         assert_eq!(cli.run.http.max_backoff, Duration::from_secs(2));
-        assert_eq!(cli.run.rate, Some(0.5));
+        assert_eq!(cli.run.rate, Some(RateArg::Fixed(0.5)));
         let cli = Cli::try_parse_from(["fetchtop", "http://x/"]).unwrap();
         assert_eq!(cli.run.http.retries, 0);
         assert_eq!(cli.run.http.max_backoff, Duration::from_secs(30));

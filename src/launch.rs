@@ -329,10 +329,12 @@ async fn fetch_with(
             crate::format::capped_message(run.concurrency, ceiling)
         );
     }
+    let (rate, rate_schedule) = run.rate_schedule().map_err(Failure::Usage)?;
     let config = EngineConfig {
         concurrency: run.concurrency,
         duration: run.duration,
-        rate: run.rate,
+        rate,
+        rate_schedule,
         request,
         model: run.model,
         demo_blocking,

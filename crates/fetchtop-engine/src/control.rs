@@ -405,6 +405,17 @@ impl Control {
 
     fn publish(&mut self, finished: bool) -> Snapshot {
         self.balance();
+        // A ramp's schedule that has ended ends the run (`--rate-stages`).
+        if !self.stopping
+            && self
+                .s
+                .pacer
+                .as_ref()
+                .is_some_and(|p| p.finished(Instant::now()))
+        {
+            tracing::info!("the rate schedule has ended");
+            self.stop();
+        }
         if let Some(rx) = &mut self.total_rx
             && let Ok(n) = rx.try_recv()
         {

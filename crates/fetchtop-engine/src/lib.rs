@@ -102,6 +102,9 @@ pub struct EngineConfig {
     pub duration: Option<Duration>,
     /// Most items started per second (`--rate`); `None`: as fast as the limit allows.
     pub rate: Option<f64>,
+    /// A rate that changes over the run (`--rate A..B --ramp D`,
+    /// `--rate-stages`); takes the place of `rate` when given.
+    pub rate_schedule: Option<pace::Schedule>,
     /// What every request looks like.
     pub request: RequestOptions,
     /// How often a snapshot is published (and each shard reports): 30 times
@@ -147,6 +150,7 @@ impl Default for EngineConfig {
             concurrency: 50,
             duration: None,
             rate: None,
+            rate_schedule: None,
             request: RequestOptions::default(),
             snapshot_interval: Duration::from_micros(33_333),
             table_rows: 256,
@@ -221,7 +225,11 @@ impl Engine {
         let (snap_tx, snapshots) = watch::channel(Snapshot {
             target: source.describe(),
             total: source.total(),
-            rate_limit: config.rate,
+            rate_limit: config
+                .rate_schedule
+                .as_ref()
+                .map(|s| s.rate_at(0.0))
+                .or(config.rate),
             limit,
             ceiling,
             requested_limit: requested,
@@ -244,7 +252,10 @@ impl Engine {
         if config.shards_on_demand {
             admission.set_active(1);
         }
-        let pacer = config.rate.map(|r| Arc::new(pace::Pacer::new(r)));
+        let pacer = match (&config.rate_schedule, config.rate) {
+            (Some(s), _) => Some(Arc::new(pace::Pacer::with_schedule(s.clone()))),
+            (None, r) => r.map(|r| Arc::new(pace::Pacer::new(r))),
+        };
         let started = std::time::Instant::now();
         let (report_tx, report_rx) = mpsc::unbounded_channel();
         let mut shard_commands = Vec::with_capacity(shards);
