@@ -144,13 +144,15 @@ mod tests {
 
     #[test]
     fn a_window_sees_only_what_happened_inside_it() {
-        let mut before = Snapshot::default();
-        before.counts = StateCounts {
-            done: 100,
-            failed: 5,
-            ..StateCounts::default()
+        let before = Snapshot {
+            counts: StateCounts {
+                done: 100,
+                failed: 5,
+                ..StateCounts::default()
+            },
+            status: vec![(200, 100), (429, 5)],
+            ..Snapshot::default()
         };
-        before.status = vec![(200, 100), (429, 5)];
         let w = Window::open(&before, &hist(&[1_000; 105]));
         let mut after = before.clone();
         after.elapsed = Duration::from_secs(2);
