@@ -628,6 +628,62 @@ mod tests {
     }
 
     #[test]
+    fn tuning_flags_parse_and_conflict_where_they_should() {
+        let cli = Cli::try_parse_from([
+            "fetchtop",
+            "--adaptive",
+            "--adaptive-max",
+            "300",
+            "--target-p99",
+            "200ms",
+            "--fail-if",
+            "p99>1s",
+            "--fail-if",
+            "rps<10",
+            "--rate",
+            "10..100",
+            "--ramp",
+            "30s",
+            "http://x/",
+        ])
+        .unwrap();
+        let b = cli.run.adaptive.bounds();
+        assert!(cli.run.adaptive.adaptive);
+        assert_eq!((b.max, b.target_p99_ms), (300, Some(200.0)));
+        assert_eq!(cli.run.thresholds.fail_if.len(), 2);
+        assert_eq!(cli.run.thresholds.abort_after, Duration::from_secs(10));
+        assert_eq!(cli.run.rate, Some(RateArg::Ramp(10.0, 100.0)));
+        assert!(cli.run.rate_schedule().unwrap().1.is_some());
+        let cli =
+            Cli::try_parse_from(["fetchtop", "sweep", "http://x/", "--sweep-hold", "3s"]).unwrap();
+        match cli.command {
+            Some(Mode::Sweep(s)) => {
+                assert_eq!(s.source.url.as_deref(), Some("http://x/"));
+                assert_eq!(s.run.adaptive.sweep, None, "the default comes at launch");
+                assert_eq!(s.run.adaptive.sweep_hold, Duration::from_secs(3));
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            vec!["fetchtop", "--adaptive", "--sweep", "1..10", "http://x/"],
+            vec!["fetchtop", "--sweep", "10..1", "http://x/"],
+            vec![
+                "fetchtop",
+                "--rate-stages",
+                "1:1s",
+                "--rate",
+                "5",
+                "http://x/",
+            ],
+            vec!["fetchtop", "--fail-if", "p99>", "http://x/"],
+            vec!["fetchtop", "demo", "--slots", "0"],
+        ] {
+            let e = Cli::try_parse_from(&bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn demo_and_serve_take_their_own_flags() {
         let cli = Cli::try_parse_from([
             "fetchtop",

@@ -82,14 +82,12 @@ impl AdaptiveRun {
         let due = WINDOW.max(Duration::from_secs_f64(
             (self.last_p50_ms * LATENCIES_PER_WINDOW / 1000.0).min(60.0),
         ));
-        if w.age(snap) < due {
+        // Too few answers yet: the window stays open (checked without
+        // touching the histogram, since this runs at every snapshot).
+        if w.age(snap) < due || w.completed_since(snap) < MIN_SAMPLES {
             return None;
         }
         let sample = w.close(snap, latency);
-        if sample.completed < MIN_SAMPLES {
-            // Too few answers yet: the window stays open.
-            return None;
-        }
         self.window = Some(Window::open(snap, latency));
         if std::mem::take(&mut self.settle) {
             return None;
@@ -220,13 +218,12 @@ impl SweepRun {
         if let Some(s) = &mut self.step {
             s.observe(snap);
         }
-        if w.age(snap) < due {
+        if w.age(snap) < due
+            || (w.completed_since(snap) < MIN_SAMPLES && w.age(snap) < self.sweeper.plan().hold_max)
+        {
             return None;
         }
         let sample = w.close(snap, latency);
-        if sample.completed < MIN_SAMPLES && w.age(snap) < self.sweeper.plan().hold_max {
-            return None;
-        }
         self.window = Some(Window::open(snap, latency));
         if sample.completed > 0 {
             self.last_mean_ms = sample.mean_ms;

@@ -96,6 +96,11 @@ impl Window {
         snap.elapsed.saturating_sub(self.start)
     }
 
+    /// Items completed since the window opened, cheaply (no histogram).
+    pub fn completed_since(&self, snap: &Snapshot) -> u64 {
+        (snap.counts.done + snap.counts.failed).saturating_sub(self.completed)
+    }
+
     /// Notes the in-flight count of a snapshot inside the window.
     pub fn observe(&mut self, snap: &Snapshot) {
         self.peak = self.peak.max(snap.in_flight);
