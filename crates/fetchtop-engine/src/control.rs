@@ -495,8 +495,10 @@ impl Control {
             }
         }
         if let Some(sweep) = &mut self.s.sweep {
-            if self.stopping {
-                sweep.cancel("the run was stopped");
+            // -z, q, Ctrl-C or the end of the items came first: the knee
+            // is what the steps so far say.
+            if self.stopping || finished {
+                sweep.cancel("the run ended before the sweep did");
             }
             snap.sweep = Some(sweep.view());
         }

@@ -219,8 +219,10 @@ impl Engine {
             })
             .collect::<Result<Vec<_>>>()?;
         let ceiling = config.ceiling.clamp(1, MAX_CONCURRENCY);
-        let limit = config.concurrency.min(ceiling);
-        let requested = (config.concurrency > ceiling).then_some(config.concurrency);
+        // A sweep starts at its lowest step, whatever -c says.
+        let concurrency = config.sweep.map_or(config.concurrency, |p| p.min);
+        let limit = concurrency.min(ceiling);
+        let requested = (concurrency > ceiling).then_some(concurrency);
         let (commands, command_rx) = mpsc::channel(256);
         let (snap_tx, snapshots) = watch::channel(Snapshot {
             target: source.describe(),

@@ -22,7 +22,9 @@ pub const FACTOR: f64 = 2.0;
 pub const GROWTH: f64 = 0.05;
 /// The knee is the smallest limit whose throughput is within this of the best.
 pub const KNEE_WITHIN: f64 = 0.05;
-/// Two windows in a row whose throughput differs by at most this are steady...
+/// Two windows in a row whose throughput differs by at most this (or by
+/// the counting noise of their responses, 2/√n, when that is more) are
+/// steady...
 const STEADY_RATE: f64 = 0.05;
 /// ...and whose p99 differs by at most this...
 const STEADY_P99: f64 = 0.15;
@@ -97,9 +99,9 @@ pub struct Sweeper {
     limits: Vec<u64>,
     index: usize,
     steps: Vec<SweepStep>,
-    /// Throughput and latency (p99, or p50 in a small window) of the
-    /// current step's last window.
-    last: Option<(f64, f64)>,
+    /// Throughput, latency (p99, or p50 in a small window) and responses
+    /// of the current step's last window.
+    last: Option<(f64, f64, u64)>,
 }
 
 fn ok_rate(s: &Sample) -> f64 {
@@ -163,10 +165,11 @@ impl Sweeper {
         } else {
             window.p50_ms
         };
-        let now = (ok_rate(window), latency);
-        let steady = self
-            .last
-            .is_some_and(|(r, p)| close(r, now.0, STEADY_RATE) && close(p, now.1, STEADY_P99));
+        let now = (ok_rate(window), latency, window.completed);
+        let steady = self.last.is_some_and(|(r, p, n)| {
+            let noise = 2.0 / (n.min(now.2).max(1) as f64).sqrt();
+            close(r, now.0, STEADY_RATE.max(noise)) && close(p, now.1, STEADY_P99)
+        });
         self.last = Some(now);
         // Errors end the step at once: past them there is nothing to learn.
         if !(steady || step.failed > 0 || step.span >= self.plan.hold_max) {

@@ -178,12 +178,12 @@ impl SweepRun {
         self.view.ended.is_none()
     }
 
-    /// Ends the sweep early (a limit set by hand, the run stopping).
+    /// Ends the sweep early (a limit set by hand, the run stopping): the
+    /// steps stay, but no knee was found (throughput had not flattened).
     pub fn cancel(&mut self, why: &str) {
         if self.running() {
             tracing::info!(why, "sweep ended early");
             self.view.ended = Some(why.to_string());
-            self.view.knee = self.sweeper.knee();
             self.view.current = None;
         }
     }
