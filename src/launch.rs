@@ -353,8 +353,29 @@ async fn fetch_with(
     };
     let writer = output.writer;
     logging::run_started(&config, &source, &run.output, dashboard);
-    let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
     let rules = run.thresholds.rules();
+    if !rules.is_empty()
+        || config.adaptive
+        || config.sweep.is_some()
+        || config.rate_schedule.is_some()
+    {
+        let texts = |ts: &[thresholds::Threshold]| -> Vec<String> {
+            ts.iter()
+                .map(|t| format::inert(&t.text).into_owned())
+                .collect()
+        };
+        tracing::info!(
+            fail_if = ?texts(&rules.fail_if),
+            abort_if = ?texts(&rules.abort_if),
+            abort_after = ?rules.abort_after,
+            adaptive = config.adaptive,
+            adaptive_bounds = ?config.adaptive_bounds,
+            sweep = ?config.sweep,
+            rate_schedule = ?config.rate_schedule,
+            "tuning"
+        );
+    }
+    let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
     let aborts = tokio::spawn(thresholds::watch_aborts(
         rules.clone(),
         handle.snapshots.clone(),
