@@ -87,6 +87,8 @@ pub struct App {
     pending_limit: Option<u64>,
     /// A rate asked for and not yet seen in a snapshot, likewise.
     pending_rate: Option<f64>,
+    /// `--adaptive` switched and not yet seen in a snapshot, likewise.
+    pending_adaptive: Option<bool>,
     /// Demo switches asked for and not yet seen in a snapshot (model,
     /// blocking, offload), so quick presses add up like the limit's.
     pending_demo: Option<(Model, bool, bool)>,
@@ -102,6 +104,8 @@ pub struct App {
     /// cancelled count when it was sent. The notice says what happened once
     /// the request has left the table.
     pending_cancel: Option<(u64, u64)>,
+    /// The run's thresholds, marked on screen when breached.
+    pub thresholds: crate::thresholds::Rules,
 }
 
 impl App {
@@ -175,9 +179,15 @@ impl App {
         let base = self.pending_limit.unwrap_or(live.limit);
         let limit = f(base).min(MAX_CONCURRENCY);
         self.pending_limit = Some(limit);
+        // The engine turns --adaptive off when the limit is set by hand.
+        let adaptive = self.pending_adaptive.unwrap_or(live.adaptive.on);
+        if adaptive {
+            self.pending_adaptive = Some(false);
+        }
         self.say(format!(
-            "limit {base} → {limit}{}",
-            if limit == 0 { " (paused)" } else { "" }
+            "limit {base} → {limit}{}{}",
+            if limit == 0 { " (paused)" } else { "" },
+            if adaptive { " (adaptive off)" } else { "" }
         ));
         Command::SetConcurrency(limit)
     }
@@ -198,9 +208,26 @@ impl App {
         Some(Command::SetRate(rate))
     }
 
+    /// Switches `--adaptive`; presses add up like the limit's.
+    fn toggle_adaptive(&mut self, live: &Snapshot) -> Command {
+        let on = !self.pending_adaptive.unwrap_or(live.adaptive.on);
+        self.pending_adaptive = Some(on);
+        // The limit is the engine's again: a pending hand-set one is moot.
+        self.pending_limit = None;
+        self.say(if on {
+            "adaptive on: the engine moves the limit (+ - ] [ take it back)".into()
+        } else {
+            format!("adaptive off: the limit stays at {}", live.limit)
+        });
+        Command::SetAdaptive(on)
+    }
+
     /// Forgets a pending limit or rate once the engine reports it, and
     /// says what became of a cancel; call per snapshot.
     pub fn observe(&mut self, live: &Snapshot) {
+        if self.pending_adaptive == Some(live.adaptive.on) {
+            self.pending_adaptive = None;
+        }
         if let Some((id, cancelled_before)) = self.pending_cancel
             && !live.tasks.iter().any(|t| t.id == id)
         {
@@ -304,6 +331,7 @@ impl App {
             Action::LimitHalve => Some(self.set_limit(live, |l| l / 2)),
             Action::RateHalve => self.set_rate(live, 0.5),
             Action::RateDouble => self.set_rate(live, 2.0),
+            Action::Adaptive => Some(self.toggle_adaptive(live)),
             Action::PauseResume => {
                 if live.paused {
                     self.say("resumed".into());
@@ -481,6 +509,39 @@ mod tests {
         assert_eq!(
             app.update(Action::RateHalve, &slow),
             Some(Command::SetRate(0.01))
+        );
+    }
+
+    #[test]
+    fn a_switches_adaptive_and_a_limit_key_takes_the_limit_back() {
+        let mut app = App::default();
+        let mut s = snap();
+        assert_eq!(
+            app.update(Action::Adaptive, &s),
+            Some(Command::SetAdaptive(true))
+        );
+        assert!(app.notice().is_some_and(|n| n.starts_with("adaptive on")));
+        assert_eq!(
+            app.update(Action::Adaptive, &s),
+            Some(Command::SetAdaptive(false)),
+            "a second press before the engine answers undoes the first"
+        );
+        s.adaptive.on = true;
+        app.observe(&s);
+        let mut app = App::default();
+        assert_eq!(
+            app.update(Action::LimitDouble, &s),
+            Some(Command::SetConcurrency(20))
+        );
+        assert!(
+            app.notice().is_some_and(|n| n.ends_with("(adaptive off)")),
+            "{:?}",
+            app.notice()
+        );
+        assert_eq!(
+            app.update(Action::Adaptive, &s),
+            Some(Command::SetAdaptive(true)),
+            "the engine will have turned it off: a turns it on again"
         );
     }
 

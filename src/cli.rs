@@ -51,6 +51,7 @@ impl Cli {
         match &self.command {
             None => self.run.workers,
             Some(Mode::Demo(d)) => d.run.workers,
+            Some(Mode::Sweep(s)) => s.run.workers,
             Some(Mode::Serve(_) | Mode::Completions(_) | Mode::Man) => None,
         }
     }
@@ -65,6 +66,7 @@ pub enum Mode {
     #[command(
         mut_arg("latency", |a| a.help("Response delay range, heavy-tailed inside it (e.g. 5ms..150ms, or 20ms) [default: 5ms..150ms]")),
         mut_arg("error_rate", |a| a.help("Fraction of item requests answered with 500 or 503 (e.g. 0.01 or 1%) [default: 0.01]")),
+        mut_arg("slots", |a| a.help("Serve at most N item requests at once (a known capacity); N more wait in a queue, the rest get 429 [default: no limit]")),
     )]
     Serve(ServeArgs),
     /// Start the demo API in-process and fetch /items/{1..N} from it.
@@ -74,6 +76,9 @@ pub enum Mode {
         mut_arg("duration", |a| a.help("Stop admitting after this long (e.g. 30s, 5m); requests in flight then finish")),
     )]
     Demo(Box<DemoArgs>),
+    /// Find the knee of URL: `--sweep 1..1024` unless given, a plain URL
+    /// repeated until the sweep ends.
+    Sweep(Box<SweepArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to stdout; read it with `fetchtop man | man -l -`.
@@ -86,6 +91,18 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_name = "SHELL", value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// `fetchtop sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// What to fetch.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// How to fetch it.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// Where the items come from.
@@ -124,9 +141,21 @@ pub struct RunArgs {
 
     /// Start at most R requests per second (fractions allowed, e.g. 0.5);
     /// r / R on the dashboard halve / double it. Latency counts from each
-    /// request's scheduled send time.
-    #[arg(long = "rate", value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
-    pub rate: Option<f64>,
+    /// request's scheduled send time. A..B with --ramp D: from A to B
+    /// linearly over D, then B.
+    #[arg(long = "rate", value_name = "R", value_parser = parse_rate_arg, allow_negative_numbers = true)]
+    pub rate: Option<RateArg>,
+
+    /// With --rate A..B: how long the linear ramp from A to B takes.
+    #[arg(long = "ramp", value_name = "DURATION", value_parser = parse_duration)]
+    pub ramp: Option<Duration>,
+
+    /// Rate stages RATE:DURATION,...: each ramps linearly from the last
+    /// rate (0 at first; a 0s stage is a step) to its own; the run ends
+    /// with the last stage. E.g. 100:30s,500:60s,0:10s.
+    #[arg(long = "rate-stages", value_name = "STAGES", conflicts_with_all = ["rate", "ramp"],
+          value_parser = parse_rate_stages)]
+    pub rate_stages: Option<RateStages>,
 
     /// Shards: event loops, each an OS thread running its share of the tasks; 1 runs every task on one thread. Default: one per core.
     #[arg(long = "workers", value_name = "N",
@@ -144,6 +173,101 @@ pub struct RunArgs {
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Thresholds for CI (`--fail-if`, `--abort-if`).
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+
+    /// The limit moved by the engine (`--adaptive`).
+    #[command(flatten)]
+    pub adaptive: AdaptiveArgs,
+}
+
+/// `--adaptive` and its bounds.
+#[derive(Debug, Args)]
+pub struct AdaptiveArgs {
+    /// Let the engine move the concurrency limit itself, from -c: AIMD on
+    /// 429/503 and timeouts, Vegas on latency. `a` on the dashboard
+    /// switches it; a limit key takes the limit back by hand.
+    #[arg(long = "adaptive")]
+    pub adaptive: bool,
+
+    /// Highest limit --adaptive sets.
+    #[arg(long = "adaptive-max", value_name = "N",
+          default_value_t = crate::engine::adaptive::DEFAULT_MAX,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_CONCURRENCY))]
+    pub adaptive_max: u64,
+
+    /// --adaptive keeps the p99 latency under this (e.g. 200ms).
+    #[arg(long = "target-p99", value_name = "DURATION", value_parser = parse_duration)]
+    pub target_p99: Option<Duration>,
+
+    /// Find the knee: step the limit from MIN to MAX (×2 a step), hold each
+    /// until steady, stop when throughput stops growing or errors appear,
+    /// and end the run at the knee (a single URL is fetched again and again until then).
+    #[arg(long = "sweep", value_name = "MIN..MAX", conflicts_with = "adaptive",
+          value_parser = crate::engine::sweep::parse_range)]
+    pub sweep: Option<(u64, u64)>,
+
+    /// Longest hold of one --sweep step when it does not settle.
+    #[arg(long = "sweep-hold", value_name = "DURATION", default_value = "10s",
+          value_parser = parse_duration)]
+    pub sweep_hold: Duration,
+}
+
+/// The `--sweep` range `fetchtop sweep` uses unless told otherwise.
+pub const SWEEP_DEFAULT: (u64, u64) = (1, 1024);
+
+impl AdaptiveArgs {
+    /// The `--sweep` plan, if one was asked for.
+    pub fn sweep_plan(&self) -> Option<crate::engine::sweep::Plan> {
+        self.sweep.map(|(min, max)| crate::engine::sweep::Plan {
+            min,
+            max,
+            hold_max: self.sweep_hold,
+        })
+    }
+
+    /// The bounds as the engine takes them.
+    pub fn bounds(&self) -> crate::engine::adaptive::Bounds {
+        crate::engine::adaptive::Bounds {
+            min: 1,
+            max: self.adaptive_max,
+            target_p99_ms: self.target_p99.map(|d| d.as_secs_f64() * 1000.0),
+        }
+    }
+}
+
+/// Conditions on the run's numbers that fail or stop it.
+#[derive(Debug, Args)]
+pub struct ThresholdArgs {
+    /// Fail the run (exit status 3) if EXPR holds at the end, on the whole
+    /// run: p99>300ms, p50>50ms, error_rate>1%, rps<1000, timeouts>0,
+    /// status_5xx>0 ...; repeatable.
+    #[arg(long = "fail-if", value_name = "EXPR", value_parser = crate::thresholds::parse)]
+    pub fail_if: Vec<crate::thresholds::Threshold>,
+
+    /// Stop admitting as soon as EXPR holds (after --abort-after); the run
+    /// then fails with exit status 3. Same expressions as --fail-if; repeatable.
+    #[arg(long = "abort-if", value_name = "EXPR", value_parser = crate::thresholds::parse)]
+    pub abort_if: Vec<crate::thresholds::Threshold>,
+
+    /// Warm-up before --abort-if is watched: the first seconds are too few
+    /// samples to judge (one early error is a 100% error rate).
+    #[arg(long = "abort-after", value_name = "DURATION",
+          default_value = crate::thresholds::DEFAULT_ABORT_AFTER, value_parser = parse_duration)]
+    pub abort_after: Duration,
+}
+
+impl ThresholdArgs {
+    /// The thresholds as the run judges them.
+    pub fn rules(&self) -> crate::thresholds::Rules {
+        crate::thresholds::Rules {
+            fail_if: self.fail_if.clone(),
+            abort_if: self.abort_if.clone(),
+            abort_after: self.abort_after,
+        }
+    }
 }
 
 /// How each request is made.
@@ -366,12 +490,28 @@ pub struct ApiArgs {
     /// Fraction of item requests answered with 500 or 503 (e.g. 0.01 or 1%). Default: the scenario's (0.01; slow-tail: 0; flaky: 0.1, plus 0.1 answered 429).
     #[arg(long = "error-rate", value_name = "RATE", value_parser = parse_error_rate)]
     pub error_rate: Option<f64>,
+
+    /// Serve at most N item requests at once (a known capacity); N more wait
+    /// in a queue, the rest get 429. Default: no limit, or 32 with --scenario capacity.
+    #[arg(long = "slots", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub slots: Option<u64>,
+}
+
+impl ApiArgs {
+    /// The server's capacity: `--slots`, else the scenario's.
+    pub fn capacity(&self, preset_slots: Option<usize>) -> Option<crate::demo::Capacity> {
+        self.slots
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .or(preset_slots)
+            .map(crate::demo::Capacity::with_slots)
+    }
 }
 
 /// `fetchtop demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// What the demo shows: items, blocking (tasks that block the executor), slow-tail, flaky (errors and 429s).
+    /// What the demo shows: items, blocking (tasks that block the executor), slow-tail, flaky (errors and 429s), capacity (a known number of server slots).
     #[arg(long = "scenario", value_name = "SCENARIO", value_enum, default_value_t = Scenario::Items)]
     pub scenario: Scenario,
 
@@ -397,6 +537,57 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("duration {s:?} must be more than zero"));
     }
     Ok(d)
+}
+
+/// `--rate`: one rate, or a range to ramp over.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RateArg {
+    /// Always this many per second.
+    Fixed(f64),
+    /// From the first to the second, over `--ramp`.
+    Ramp(f64, f64),
+}
+
+/// `--rate-stages`: (rate, duration) pairs in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateStages(pub Vec<(f64, Duration)>);
+
+fn parse_rate_stages(s: &str) -> Result<RateStages, String> {
+    crate::engine::pace::parse_stages(s).map(RateStages)
+}
+
+fn parse_rate_arg(s: &str) -> Result<RateArg, String> {
+    let Some((a, b)) = s.split_once("..") else {
+        return parse_rate(s).map(RateArg::Fixed);
+    };
+    // A ramp may start from nothing.
+    let from = match a.trim() {
+        "0" => 0.0,
+        a => parse_rate(a)?,
+    };
+    Ok(RateArg::Ramp(from, parse_rate(b)?))
+}
+
+impl RunArgs {
+    /// The rate's schedule: (a constant rate, or a changing one). Exit 2
+    /// for a range without --ramp or --ramp without a range.
+    pub fn rate_schedule(
+        &self,
+    ) -> Result<(Option<f64>, Option<crate::engine::pace::Schedule>), String> {
+        use crate::engine::pace::Schedule;
+        if let Some(stages) = &self.rate_stages {
+            return Ok((None, Some(Schedule::stages(&stages.0))));
+        }
+        match (self.rate, self.ramp) {
+            (None, None) => Ok((None, None)),
+            (Some(RateArg::Fixed(r)), None) => Ok((Some(r), None)),
+            (Some(RateArg::Ramp(a, b)), Some(d)) => Ok((None, Some(Schedule::ramp(a, b, d)))),
+            (Some(RateArg::Ramp(..)), None) => {
+                Err("--rate A..B ramps: say over how long with --ramp DURATION".into())
+            }
+            (_, Some(_)) => Err("--ramp needs a range to ramp over: --rate A..B".into()),
+        }
+    }
 }
 
 fn parse_method(s: &str) -> Result<reqwest::Method, String> {
@@ -525,7 +716,7 @@ mod tests {
         .unwrap();
         assert_eq!(cli.run.http.retries, 3);
         assert_eq!(cli.run.http.max_backoff, Duration::from_secs(2));
-        assert_eq!(cli.run.rate, Some(0.5));
+        assert_eq!(cli.run.rate, Some(RateArg::Fixed(0.5)));
         let cli = Cli::try_parse_from(["fetchtop", "http://x/"]).unwrap();
         assert_eq!(cli.run.http.retries, 0);
         assert_eq!(cli.run.http.max_backoff, Duration::from_secs(30));
@@ -539,6 +730,62 @@ mod tests {
                 2,
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn tuning_flags_parse_and_conflict_where_they_should() {
+        let cli = Cli::try_parse_from([
+            "fetchtop",
+            "--adaptive",
+            "--adaptive-max",
+            "300",
+            "--target-p99",
+            "200ms",
+            "--fail-if",
+            "p99>1s",
+            "--fail-if",
+            "rps<10",
+            "--rate",
+            "10..100",
+            "--ramp",
+            "30s",
+            "http://x/",
+        ])
+        .unwrap();
+        let b = cli.run.adaptive.bounds();
+        assert!(cli.run.adaptive.adaptive);
+        assert_eq!((b.max, b.target_p99_ms), (300, Some(200.0)));
+        assert_eq!(cli.run.thresholds.fail_if.len(), 2);
+        assert_eq!(cli.run.thresholds.abort_after, Duration::from_secs(10));
+        assert_eq!(cli.run.rate, Some(RateArg::Ramp(10.0, 100.0)));
+        assert!(cli.run.rate_schedule().unwrap().1.is_some());
+        let cli =
+            Cli::try_parse_from(["fetchtop", "sweep", "http://x/", "--sweep-hold", "3s"]).unwrap();
+        match cli.command {
+            Some(Mode::Sweep(s)) => {
+                assert_eq!(s.source.url.as_deref(), Some("http://x/"));
+                assert_eq!(s.run.adaptive.sweep, None, "the default comes at launch");
+                assert_eq!(s.run.adaptive.sweep_hold, Duration::from_secs(3));
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            vec!["fetchtop", "--adaptive", "--sweep", "1..10", "http://x/"],
+            vec!["fetchtop", "--sweep", "10..1", "http://x/"],
+            vec![
+                "fetchtop",
+                "--rate-stages",
+                "1:1s",
+                "--rate",
+                "5",
+                "http://x/",
+            ],
+            vec!["fetchtop", "--fail-if", "p99>", "http://x/"],
+            vec!["fetchtop", "demo", "--slots", "0"],
+        ] {
+            let e = Cli::try_parse_from(&bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
         }
     }
 

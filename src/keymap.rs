@@ -18,6 +18,8 @@ pub enum Action {
     RateHalve,
     /// Double the `--rate`.
     RateDouble,
+    /// Let the engine move the limit itself (`--adaptive`), or stop it.
+    Adaptive,
     /// Pause admission, or resume it.
     PauseResume,
     /// Cancel the selected request.
@@ -130,6 +132,15 @@ pub const BINDINGS: &[Binding] = &[
         label: "",
         short: "",
         help: "",
+        in_footer: false,
+        also: "",
+    },
+    Binding {
+        action: Action::Adaptive,
+        keys: &[(KeyCode::Char('a'), NONE)],
+        label: "a",
+        short: "adaptive",
+        help: "adaptive limit: the engine moves it (any limit key turns it off)",
         in_footer: false,
         also: "",
     },
@@ -358,6 +369,7 @@ mod tests {
             (KeyCode::Char('b'), NONE, Action::Blocking),
             (KeyCode::Char('y'), NONE, Action::Offload),
             (KeyCode::Char('m'), NONE, Action::NextModel),
+            (KeyCode::Char('a'), NONE, Action::Adaptive),
         ];
         for (code, m, want) in cases {
             assert_eq!(action_for(key(code, m)), Some(want), "{code:?} {m:?}");

@@ -3,6 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use color_eyre::eyre::Report;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,7 @@ use crate::logging;
 use crate::output::job::{JobIdentity, JobSource};
 use crate::output::summary::OutputFile;
 use crate::output::{self, JsonlWriter, Summary};
+use crate::thresholds;
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
 
 /// Exit status of a run interrupted by a signal (128 + SIGINT).
@@ -178,6 +180,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             "the man page",
             crate::manual::man(&mut std::io::stdout().lock()),
         ),
+        Some(Mode::Sweep(mut args)) => {
+            args.run
+                .adaptive
+                .sweep
+                .get_or_insert(crate::cli::SWEEP_DEFAULT);
+            if args.source.url.is_none() && args.source.input.is_none() {
+                return Err(Failure::Usage(
+                    "fetchtop sweep needs a URL (or -i FILE) to sweep".into(),
+                ));
+            }
+            let spec =
+                SourceSpec::from_args(args.source.url.as_deref(), args.source.input.as_deref())
+                    .map_err(Failure::Usage)?;
+            fetch(spec, &args.run, 1).await
+        }
         None => {
             if cli.source.url.is_none() && cli.source.input.is_none() {
                 eprintln!("{SHORT_USAGE}");
@@ -201,6 +218,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
         error_rate: args.api.error_rate.unwrap_or(preset.error_rate),
         items: args.items,
         throttle_rate: preset.throttle_rate,
+        capacity: args.api.capacity(preset.slots),
     };
     let faults = match args.faults {
         Some(addr) => {
@@ -233,6 +251,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         error_rate: args.api.error_rate.unwrap_or(preset.error_rate),
         items: args.items,
         throttle_rate: preset.throttle_rate,
+        capacity: args.api.capacity(preset.slots),
     })
     .await?;
     if !args.run.output.quiet {
@@ -420,9 +439,10 @@ async fn fetch_with(
     if let Some(dir) = &request.save_bodies {
         bodies::prepare_dir(dir).map_err(Failure::Usage)?;
     }
-    // A plain URL is fetched once unless -n or -z says otherwise.
+    // A plain URL is fetched once unless -n or -z says otherwise, or a
+    // sweep repeats it until it ends.
     let limit = match (&spec, run.requests, run.duration) {
-        (SourceSpec::Repeat(_), None, None) => Some(1),
+        (SourceSpec::Repeat(_), None, None) if run.adaptive.sweep.is_none() => Some(1),
         (_, n, _) => n,
     };
     check_first_url(&spec).map_err(Failure::Usage)?;
@@ -451,10 +471,12 @@ async fn fetch_with(
             crate::format::capped_message(run.concurrency, ceiling)
         );
     }
+    let (rate, rate_schedule) = run.rate_schedule().map_err(Failure::Usage)?;
     let config = EngineConfig {
         concurrency: run.concurrency,
         duration: run.duration,
-        rate: run.rate,
+        rate,
+        rate_schedule,
         request,
         model: run.model,
         demo_blocking,
@@ -466,10 +488,35 @@ async fn fetch_with(
         }),
         // --workers N asks for N shards running; without it they start as they pay.
         shards_on_demand: run.workers.is_none(),
+        adaptive: run.adaptive.adaptive,
+        adaptive_bounds: run.adaptive.bounds(),
+        sweep: run.adaptive.sweep_plan(),
         ..EngineConfig::default()
     };
     let writer = output.writer;
     logging::run_started(&config, &source, &run.output, dashboard);
+    let rules = run.thresholds.rules();
+    if !rules.is_empty()
+        || config.adaptive
+        || config.sweep.is_some()
+        || config.rate_schedule.is_some()
+    {
+        let texts = |ts: &[thresholds::Threshold]| -> Vec<String> {
+            ts.iter()
+                .map(|t| format::inert(&t.text).into_owned())
+                .collect()
+        };
+        tracing::info!(
+            fail_if = ?texts(&rules.fail_if),
+            abort_if = ?texts(&rules.abort_if),
+            abort_after = ?rules.abort_after,
+            adaptive = config.adaptive,
+            adaptive_bounds = ?config.adaptive_bounds,
+            sweep = ?config.sweep,
+            rate_schedule = ?config.rate_schedule,
+            "tuning"
+        );
+    }
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
     // A write error stops the run: nothing more is admitted, what is in
     // flight is cancelled, and the summary and exit status say so.
@@ -484,10 +531,20 @@ async fn fetch_with(
             let _ = commands.send(Command::Abort).await;
         })
     };
+    let aborts = tokio::spawn(thresholds::watch_aborts(
+        rules.clone(),
+        handle.snapshots.clone(),
+        handle.commands.clone(),
+    ));
     let followed = follow(handle, run, dashboard, write_failed).await;
     abort.abort();
+    // The watcher ends with the engine's snapshots; a short wait is only a guard.
+    let aborted = match tokio::time::timeout(Duration::from_millis(500), aborts).await {
+        Ok(Ok(a)) => a,
+        _ => None,
+    };
     match followed {
-        Ok(outcome) => report(outcome, writer, output.earlier, run).await,
+        Ok(outcome) => report(outcome, writer, output.earlier, run, (&rules, aborted)).await,
         Err(e) => {
             // Even when the run itself broke, what finished is written out.
             let _ = output::file::close(writer).await;
@@ -512,6 +569,7 @@ async fn follow(
             theme: Theme::from_env(run.output.ascii),
             headers: crate::redact::headers(&run.http.headers),
             stop_on,
+            thresholds: run.thresholds.rules(),
         };
         ui::dashboard::run(handle, opts).await?
     } else {
@@ -530,8 +588,12 @@ async fn report(
     writer: Option<JsonlWriter>,
     earlier: Option<u64>,
     run: &RunArgs,
+    (rules, aborted): (&thresholds::Rules, Option<thresholds::Abort>),
 ) -> Result<ExitCode, Failure> {
     let mut summary = Summary::from_snapshot(&outcome.snapshot);
+    if !rules.is_empty() {
+        summary.thresholds = Some(rules.judge(&outcome.snapshot, aborted));
+    }
     summary.dashboard = outcome.frames;
     summary.interrupted = outcome.interrupted;
     let mut write_error = None;
@@ -601,6 +663,16 @@ async fn report(
     }
     if summary.source_error.is_some() {
         return Ok(ExitCode::from(1));
+    }
+    if let Some(t) = summary.thresholds.as_ref().filter(|t| !t.passed) {
+        let failed: Vec<&str> = t
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.expression.as_str())
+            .collect();
+        tracing::warn!(failed = ?failed, "thresholds failed");
+        return Ok(ExitCode::from(thresholds::EXIT_THRESHOLD));
     }
     Ok(ExitCode::SUCCESS)
 }

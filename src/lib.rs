@@ -24,6 +24,7 @@ pub mod logging;
 pub mod manual;
 pub mod output;
 pub mod redact;
+pub mod thresholds;
 pub mod ui;
 
 /// The engine, its own crate: everything that runs a fetch.

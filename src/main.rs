@@ -1,6 +1,7 @@
 //! The `fetchtop` binary: parse the command line, run, exit with a status
 //! that scripts can trust (0 ran, 1 failed while running, 2 bad input,
-//! 4 the output file could not be written, 130 interrupted).
+//! 3 a threshold failed, 4 the output file could not be written, 130
+//! interrupted).
 
 use std::process::ExitCode;
 use std::time::Duration;

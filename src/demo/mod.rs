@@ -1,6 +1,7 @@
 //! The built-in demo API, so fetchtop can be tried and tested with no network.
 
 mod bodies;
+pub mod capacity;
 mod catalogue;
 pub mod faults;
 mod latency;
@@ -8,5 +9,6 @@ mod listener;
 pub mod scenario;
 pub mod server;
 
+pub use capacity::Capacity;
 pub use faults::FaultServer;
 pub use server::{DemoServer, ServerConfig, ServerStats};

@@ -15,7 +15,15 @@ pub enum Scenario {
     SlowTail,
     /// Errors and 429s: 10% answered 500/503, 10% 429 Too Many Requests.
     Flaky,
+    /// A server of known capacity: 32 slots (`--slots`) of 50 ms each, a
+    /// queue twice as long, 429 beyond it. The best limit is the slot count.
+    Capacity,
 }
+
+/// Slots of the capacity scenario unless `--slots` says otherwise.
+pub const DEFAULT_SLOTS: usize = 32;
+/// How long a capacity scenario's slot serves one request.
+pub const SLOT_SERVICE: Duration = Duration::from_millis(50);
 
 /// How the demo API and the engine are set up for a scenario.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,6 +36,8 @@ pub struct Preset {
     pub throttle_rate: f64,
     /// Blocking work is on from the start.
     pub blocking: bool,
+    /// The server has this many slots (and a queue twice as long).
+    pub slots: Option<usize>,
 }
 
 impl Scenario {
@@ -39,6 +49,7 @@ impl Scenario {
             error_rate: 0.01,
             throttle_rate: 0.0,
             blocking: false,
+            slots: None,
         };
         match self {
             Scenario::Items => items,
@@ -56,6 +67,13 @@ impl Scenario {
                 throttle_rate: 0.10,
                 ..items
             },
+            // A fixed service time, so only queueing moves the latency.
+            Scenario::Capacity => Preset {
+                latency: (SLOT_SERVICE, SLOT_SERVICE),
+                error_rate: 0.0,
+                slots: Some(DEFAULT_SLOTS),
+                ..items
+            },
         }
     }
 
@@ -66,6 +84,7 @@ impl Scenario {
             Scenario::Blocking => "blocking",
             Scenario::SlowTail => "slow-tail",
             Scenario::Flaky => "flaky",
+            Scenario::Capacity => "capacity",
         }
     }
 }
@@ -81,5 +100,8 @@ mod tests {
         assert!(Scenario::SlowTail.preset().latency.1 >= Duration::from_secs(2));
         let flaky = Scenario::Flaky.preset();
         assert!(flaky.throttle_rate > 0.0 && flaky.error_rate > items.error_rate);
+        let cap = Scenario::Capacity.preset();
+        assert_eq!(cap.slots, Some(DEFAULT_SLOTS));
+        assert_eq!(cap.latency.0, cap.latency.1, "a fixed service time");
     }
 }

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::capacity::{Admitted, Capacity, Slots};
 use super::catalogue::Item;
 use super::latency::sample_delay;
 use super::listener::{DemoListener, bind};
@@ -65,6 +66,9 @@ pub struct ServerConfig {
     /// Fraction (0.0..=1.0) of item requests answered 429 Too Many Requests
     /// (with `Retry-After: 1`), as a rate-limited API would. Default 0.
     pub throttle_rate: f64,
+    /// A known capacity (`--scenario capacity`): slots and a bounded queue
+    /// in front of every item request; None serves all at once.
+    pub capacity: Option<Capacity>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +80,7 @@ impl Default for ServerConfig {
             error_rate: 0.01,
             items: 1_000_000,
             throttle_rate: 0.0,
+            capacity: None,
         }
     }
 }
@@ -143,6 +148,7 @@ struct AppState {
     error_rate: f64,
     throttle_rate: f64,
     items: u64,
+    slots: Option<Slots>,
     counters: Arc<Counters>,
     /// Cancelled when a graceful shutdown starts: sleeping handlers answer
     /// at once so that connections can close.
@@ -181,6 +187,7 @@ impl DemoServer {
             error_rate: cfg.error_rate,
             throttle_rate: cfg.throttle_rate,
             items: cfg.items,
+            slots: cfg.capacity.map(Slots::new),
             counters: Arc::clone(&counters),
             shutdown: shutdown.clone(),
         });
@@ -333,6 +340,19 @@ async fn get_item(
         _ => return no_such_item(text),
     };
 
+    // With a known capacity, the delay below is a slot's service time.
+    let _slot = match &state.slots {
+        Some(slots) => tokio::select! {
+            admitted = slots.enter() => match admitted {
+                Admitted::Slot(p) => Some(p),
+                Admitted::Refused => return too_many(),
+            },
+            () = state.shutdown.cancelled() => {
+                return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+            }
+        },
+        None => None,
+    };
     if !state.latency_max.is_zero() {
         let u = fastrand::f64();
         let delay = sample_delay(state.latency_min, state.latency_max, u);
@@ -345,12 +365,7 @@ async fn get_item(
     }
 
     if state.throttle_rate > 0.0 && fastrand::f64() < state.throttle_rate {
-        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "slow down");
-        response.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static("1"),
-        );
-        return response;
+        return too_many();
     }
 
     if state.error_rate > 0.0 && fastrand::f64() < state.error_rate {
@@ -363,6 +378,15 @@ async fn get_item(
     }
 
     Json(Item::new(id)).into_response()
+}
+
+fn too_many() -> Response {
+    let mut response = error(StatusCode::TOO_MANY_REQUESTS, "slow down");
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    response
 }
 
 async fn get_stats(State(state): State<Arc<AppState>>) -> Json<ServerStats> {
@@ -418,6 +442,7 @@ mod tests {
             error_rate,
             items,
             throttle_rate: 0.0,
+            capacity: None,
         }
     }
 

@@ -87,6 +87,15 @@ pub struct Summary {
     pub dashboard: Option<FrameStats>,
     /// How the run was executed, and how the executor fared.
     pub executor: ExecutorSummary,
+    /// `--adaptive`: every change of the limit it made (when it was on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveSummary>,
+    /// `--sweep`: the steps and the knee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSummary>,
+    /// `--fail-if` and `--abort-if`, judged (when any were given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<crate::thresholds::Report>,
 }
 
 /// Frames the dashboard drew.
@@ -118,6 +127,38 @@ pub struct ExecutorSummary {
     pub lag_ms_max: f64,
     /// Most OS threads of the process seen during the run (read from the OS; Linux).
     pub os_threads_peak: Option<u64>,
+}
+
+/// What `--adaptive` did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AdaptiveSummary {
+    /// Still on when the run ended (a limit set by hand turns it off).
+    pub on_at_end: bool,
+    /// `--adaptive-max`.
+    pub max: u64,
+    /// `--target-p99`, in ms.
+    pub target_p99_ms: Option<f64>,
+    /// The limit at the end.
+    pub final_limit: u64,
+    /// Changes older than those listed, no longer kept.
+    pub dropped: u64,
+    /// Each change: time, from, to, why.
+    pub changes: Vec<crate::snapshot::LimitChange>,
+}
+
+/// What `--sweep` found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SweepSummary {
+    /// The lowest limit tried.
+    pub min: u64,
+    /// The highest limit it could try.
+    pub max: u64,
+    /// The smallest limit within a few percent of the best throughput.
+    pub knee: Option<u64>,
+    /// Why the sweep ended.
+    pub ended: Option<String>,
+    /// Each step measured.
+    pub steps: Vec<crate::snapshot::SweepStep>,
 }
 
 /// The `-o` file of a run.
@@ -177,6 +218,22 @@ impl Summary {
                 lag_ms_max: round3(s.executor.lag_run_max_ms),
                 os_threads_peak: s.executor.os_threads_peak,
             },
+            adaptive: (s.adaptive.on || !s.adaptive.changes.is_empty()).then(|| AdaptiveSummary {
+                on_at_end: s.adaptive.on,
+                max: s.adaptive.max,
+                target_p99_ms: s.adaptive.target_p99_ms,
+                final_limit: s.limit,
+                dropped: s.adaptive.dropped,
+                changes: s.adaptive.changes.iter().cloned().collect(),
+            }),
+            sweep: s.sweep.as_ref().map(|w| SweepSummary {
+                min: w.min,
+                max: w.max,
+                knee: w.knee,
+                ended: w.ended.clone(),
+                steps: w.steps.to_vec(),
+            }),
+            thresholds: None,
         }
     }
 
@@ -296,6 +353,52 @@ impl Summary {
         }
         if let Some(e) = &self.source_error {
             let _ = writeln!(t, "  input      stopped early: {}", format::inert(e));
+        }
+        if let Some(a) = &self.adaptive {
+            let _ = writeln!(
+                t,
+                "  adaptive   {} changes, limit {} at the end{}",
+                a.changes.len() as u64 + a.dropped,
+                format::count(a.final_limit),
+                if a.on_at_end { "" } else { " (turned off)" }
+            );
+        }
+        if let Some(s) = &self.sweep {
+            let _ = writeln!(
+                t,
+                "  sweep      knee {}{}",
+                s.knee.map_or("not found".into(), format::count),
+                s.ended
+                    .as_ref()
+                    .map(|e| format!(" ({})", format::inert(e)))
+                    .unwrap_or_default()
+            );
+            let _ = writeln!(
+                t,
+                "             {:>7} {:>10} {:>9} {:>9} {:>7} {:>6}",
+                "limit", "req/s", "p50", "p99", "errors", "held"
+            );
+            for st in &s.steps {
+                let _ = writeln!(
+                    t,
+                    "             {:>7} {:>10.1} {:>9} {:>9} {:>7} {:>5.1}s{}{}",
+                    format::count(st.limit),
+                    st.rps,
+                    format::ms(st.p50_ms),
+                    format::ms(st.p99_ms),
+                    format::count(st.errors),
+                    st.secs,
+                    if st.steady { "" } else { " (not steady)" },
+                    if Some(st.limit) == s.knee {
+                        "  ← knee"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        if let Some(r) = &self.thresholds {
+            t += &r.to_text();
         }
         t
     }

@@ -33,6 +33,8 @@ pub struct DashboardOptions {
     /// Cancelled when the run must end at once (the output file cannot be
     /// written): the dashboard closes as on a signal.
     pub stop_on: tokio_util::sync::CancellationToken,
+    /// The run's thresholds, marked when breached.
+    pub thresholds: crate::thresholds::Rules,
 }
 
 /// Shows the run until the user quits (or a signal aborts it), then
@@ -199,6 +201,7 @@ fn event_loop(
     let frame_every = Duration::from_secs_f64(1.0 / opts.fps.clamp(1.0, 240.0));
     let mut app = App::default();
     app.headers.clone_from(&opts.headers);
+    app.thresholds = opts.thresholds.clone();
     let mut live = snapshots.borrow_and_update().clone();
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;

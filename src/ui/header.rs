@@ -81,6 +81,17 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, frozen: bool, them
     if let Some(rate) = snap.rate_limit {
         limit_text += &format!(" · rate {} (r/R)", format::pace(rate));
     }
+    if snap.adaptive.on {
+        limit_text += &format!(
+            " · adaptive ≤{} (a){}",
+            format::count(snap.adaptive.max),
+            snap.adaptive
+                .changes
+                .back()
+                .map(|c| format!(" · last {}→{}", c.from, c.to))
+                .unwrap_or_default()
+        );
+    }
     if snap.paused {
         limit_text += " · paused";
     }

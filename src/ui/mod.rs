@@ -33,6 +33,7 @@ mod latency;
 mod outcomes;
 mod popup;
 mod states;
+mod sweep;
 mod tasks;
 mod theme;
 mod throughput;
@@ -99,7 +100,12 @@ pub fn draw(frame: &mut Frame, app: &mut App, live: &Snapshot, theme: &Theme) {
 
 fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, theme: &Theme) {
     let area = frame.area();
-    let warn = warnings(snap);
+    let mut warn = warnings(snap);
+    // A breached threshold comes first: it decides the exit status.
+    let breached = app.thresholds.breached_now(snap);
+    if !breached.is_empty() {
+        warn.insert(0, format!("threshold breached: {}", breached.join(", ")));
+    }
     // A short screen gives the warnings one line without borders, so the
     // in-flight table keeps rows to show (at 80x24 a bordered panel of two
     // warnings left it only its header).

@@ -1,6 +1,7 @@
 //! Over time: throughput, and in-flight against the limit, one point per
 //! second. The limit is drawn as steps so a change of limit, and what it did
-//! to throughput, can be seen.
+//! to throughput, can be seen; each change `--adaptive` made is marked
+//! where it took the limit.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -110,8 +111,14 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         .iter()
         .map(|(t, p)| (*t, p.finished as f64))
         .collect();
-    let rate_chart = line_chart(&[("req/s", 0, &rate)], rate_title, xb, theme);
-    frame.render_widget(rate_chart.legend_position(None), left);
+    // A sweep's table takes the throughput chart's place: it is the same
+    // story, step by step.
+    if let Some(sweep) = &snap.sweep {
+        super::sweep::render(frame, left, sweep, theme);
+    } else {
+        let rate_chart = line_chart(&[("req/s", 0, &rate)], None, rate_title, xb, theme);
+        frame.render_widget(rate_chart.legend_position(None), left);
+    }
 
     let flight: Vec<(f64, f64)> = points
         .iter()
@@ -123,8 +130,17 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         .flat_map(|(t, p)| [(t - 0.999, p.limit as f64), (*t, p.limit as f64)])
         .filter(|p| p.0 >= xb[0])
         .collect();
+    let marks: Vec<(f64, f64)> = snap
+        .adaptive
+        .changes
+        .iter()
+        .rev()
+        .take_while(|c| c.t_s >= xb[0])
+        .map(|c| (c.t_s, c.to as f64))
+        .collect();
     let flight_chart = line_chart(
         &[("limit", 2, &limit), ("in flight", 1, &flight)],
+        (!marks.is_empty()).then_some(("adaptive", 3, &marks[..])),
         flight_title(snap, theme),
         xb,
         theme,
@@ -137,14 +153,21 @@ type Series<'a> = (&'a str, usize, &'a [(f64, f64)]);
 
 /// A line chart of `series` (name, colour index, points) over seconds
 /// `xb`, with a round y axis from 0 that fits them all.
+/// `marks`, when given, are points drawn as dots over the lines.
 fn line_chart<'a>(
     series: &[Series<'a>],
+    marks: Option<Series<'a>>,
     title: impl Into<Line<'a>>,
     xb: [f64; 2],
     theme: &Theme,
 ) -> Chart<'a> {
-    let ymax = y_max(series.iter().flat_map(|s| s.2.iter().map(|p| p.1)));
-    let datasets = series
+    let ymax = y_max(
+        series
+            .iter()
+            .chain(marks.iter())
+            .flat_map(|s| s.2.iter().map(|p| p.1)),
+    );
+    let mut datasets: Vec<Dataset> = series
         .iter()
         .map(|&(name, colour, data)| {
             Dataset::default()
@@ -155,6 +178,16 @@ fn line_chart<'a>(
                 .data(data)
         })
         .collect();
+    if let Some((name, colour, data)) = marks {
+        datasets.push(
+            Dataset::default()
+                .name(name)
+                .marker(ratatui::symbols::Marker::Block)
+                .graph_type(GraphType::Scatter)
+                .style(theme.series(colour))
+                .data(data),
+        );
+    }
     Chart::new(datasets)
         .block(panel(title, theme))
         .x_axis(

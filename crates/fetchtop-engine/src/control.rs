@@ -26,6 +26,7 @@ use super::pace::Pacer;
 use super::shard::{ShardCommand, ShardReport};
 use super::source::ListReaderTask;
 use super::stats::{Stats, Tally};
+use super::tuning::{AdaptiveRun, SweepRun};
 use crate::deadline::sleep_until;
 use crate::snapshot::{DemoSwitches, ExecutorView, RunState, ShardView, Snapshot, StateCounts};
 
@@ -59,6 +60,8 @@ pub(crate) struct ControlSetup {
     pub feed: Arc<Feed>,
     pub runner: Arc<Runner>,
     pub shards: Vec<mpsc::UnboundedSender<ShardCommand>>,
+    pub adaptive: AdaptiveRun,
+    pub sweep: Option<SweepRun>,
     pub reports: mpsc::UnboundedReceiver<ShardReport>,
     pub snapshots: watch::Sender<Snapshot>,
 }
@@ -262,8 +265,27 @@ impl Control {
         let was_paused = self.limiter.is_paused();
         match cmd {
             Command::SetConcurrency(n) => {
+                if self.s.adaptive.is_on() {
+                    let from = self.limiter.limit();
+                    self.s.adaptive.set_on(false);
+                    self.s.adaptive.record(
+                        self.s.started.elapsed(),
+                        from,
+                        n,
+                        "set by hand: adaptive off".into(),
+                    );
+                }
+                if let Some(sweep) = &mut self.s.sweep {
+                    sweep.cancel("the limit was set by hand");
+                }
                 self.s.requested = (n > self.s.ceiling).then_some(n);
                 self.limiter.set_limit(n.min(self.s.ceiling));
+            }
+            Command::SetAdaptive(on) => {
+                // The sweep holds the limit itself while it runs.
+                if !self.s.sweep.as_ref().is_some_and(SweepRun::running) {
+                    self.s.adaptive.set_on(on);
+                }
             }
             Command::CancelTask(id) => self.fan_out(|| ShardCommand::CancelTask(id)),
             Command::CancelAll => self.fan_out(|| ShardCommand::CancelAll),
@@ -304,6 +326,16 @@ impl Control {
             self.s.pacer = Some(Arc::new(Pacer::new(p.rate())));
             self.share_pacer();
         }
+        let effective = self.limiter.effective();
+        if effective != self.s.admission.limit() {
+            self.s.admission.set_limit(effective);
+        }
+    }
+
+    /// Sets the limit for a tuner (`--adaptive`, `--sweep`), as a command would.
+    fn set_limit(&mut self, n: u64) {
+        self.s.requested = (n > self.s.ceiling).then_some(n);
+        self.limiter.set_limit(n.min(self.s.ceiling));
         let effective = self.limiter.effective();
         if effective != self.s.admission.limit() {
             self.s.admission.set_limit(effective);
@@ -373,6 +405,17 @@ impl Control {
 
     fn publish(&mut self, finished: bool) -> Snapshot {
         self.balance();
+        // A ramp's schedule that has ended ends the run (`--rate-stages`).
+        if !self.stopping
+            && self
+                .s
+                .pacer
+                .as_ref()
+                .is_some_and(|p| p.finished(Instant::now()))
+        {
+            tracing::info!("the rate schedule has ended");
+            self.stop();
+        }
         if let Some(rx) = &mut self.total_rx
             && let Ok(n) = rx.try_recv()
         {
@@ -432,6 +475,34 @@ impl Control {
             ..Snapshot::default()
         };
         self.stats.fill(&mut snap, finished);
+        if !finished && let Some(d) = self.s.adaptive.tick(&snap, self.stats.latency_histogram()) {
+            let from = self.limiter.limit();
+            tracing::info!(from, to = d.to, why = %d.why, "adaptive limit");
+            self.s.adaptive.record(elapsed, from, d.to, d.why);
+            self.set_limit(d.to);
+            snap.limit = self.limiter.limit();
+            snap.requested_limit = self.s.requested;
+        }
+        if !finished
+            && let Some(sweep) = &mut self.s.sweep
+            && let Some(act) = sweep.tick(&snap, self.stats.latency_histogram())
+        {
+            self.set_limit(act.limit);
+            snap.limit = self.limiter.limit();
+            if act.stop {
+                self.stop();
+                snap.state = self.run_state(false);
+            }
+        }
+        if let Some(sweep) = &mut self.s.sweep {
+            // -z, q, Ctrl-C or the end of the items came first: the knee
+            // is what the steps so far say.
+            if self.stopping || finished {
+                sweep.cancel("the run ended before the sweep did");
+            }
+            snap.sweep = Some(sweep.view());
+        }
+        snap.adaptive = self.s.adaptive.view();
         snap.executor = self.executor_view();
         self.s.snapshots.send_replace(snap.clone());
         snap

@@ -27,6 +27,7 @@ mod vocab;
 pub use vocab::{command, record, snapshot};
 
 // Sources and the shape of a run.
+pub mod adaptive;
 pub mod blocking;
 pub mod http;
 pub mod model;
@@ -35,6 +36,7 @@ pub mod pace;
 pub mod retry;
 pub mod seqset;
 pub mod source;
+pub mod sweep;
 pub mod template;
 
 // Mechanisms: how a run goes.
@@ -47,6 +49,7 @@ pub(crate) mod pipeline;
 mod registry;
 mod shard;
 mod task;
+mod tuning;
 
 // Parts readers also use.
 pub mod bodies;
@@ -57,6 +60,7 @@ pub mod stats;
 pub mod sys;
 pub mod text;
 pub mod transport;
+pub mod window;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,6 +103,9 @@ pub struct EngineConfig {
     pub duration: Option<Duration>,
     /// Most items started per second (`--rate`); `None`: as fast as the limit allows.
     pub rate: Option<f64>,
+    /// A rate that changes over the run (`--rate A..B --ramp D`,
+    /// `--rate-stages`); takes the place of `rate` when given.
+    pub rate_schedule: Option<pace::Schedule>,
     /// What every request looks like.
     pub request: RequestOptions,
     /// How often a snapshot is published (and each shard reports): 30 times
@@ -128,6 +135,14 @@ pub struct EngineConfig {
     /// Start with one shard running and add the others as they pay (the
     /// default), instead of running all of them from the start (`--workers N`).
     pub shards_on_demand: bool,
+    /// The engine moves the limit itself from the start (`--adaptive`);
+    /// `Command::SetAdaptive` switches it.
+    pub adaptive: bool,
+    /// How far `--adaptive` may move the limit.
+    pub adaptive_bounds: adaptive::Bounds,
+    /// Find the knee (`--sweep`): step the limit up and stop the run at
+    /// the end, at the knee.
+    pub sweep: Option<sweep::Plan>,
 }
 
 impl Default for EngineConfig {
@@ -136,6 +151,7 @@ impl Default for EngineConfig {
             concurrency: 50,
             duration: None,
             rate: None,
+            rate_schedule: None,
             request: RequestOptions::default(),
             snapshot_interval: Duration::from_micros(33_333),
             table_rows: 256,
@@ -147,6 +163,9 @@ impl Default for EngineConfig {
             skip: None,
             shards: default_shards(),
             shards_on_demand: true,
+            adaptive: false,
+            adaptive_bounds: adaptive::Bounds::default(),
+            sweep: None,
         }
     }
 }
@@ -201,17 +220,30 @@ impl Engine {
             })
             .collect::<Result<Vec<_>>>()?;
         let ceiling = config.ceiling.clamp(1, MAX_CONCURRENCY);
-        let limit = config.concurrency.min(ceiling);
-        let requested = (config.concurrency > ceiling).then_some(config.concurrency);
+        // A sweep starts at its lowest step, whatever -c says.
+        let concurrency = config.sweep.map_or(config.concurrency, |p| p.min);
+        let limit = concurrency.min(ceiling);
+        let requested = (concurrency > ceiling).then_some(concurrency);
         let (commands, command_rx) = mpsc::channel(256);
         let (snap_tx, snapshots) = watch::channel(Snapshot {
             target: source.describe(),
             total: source.total(),
-            rate_limit: config.rate,
+            rate_limit: config
+                .rate_schedule
+                .as_ref()
+                .map(|s| s.rate_at(0.0))
+                .or(config.rate),
             limit,
             ceiling,
             requested_limit: requested,
             duration: config.duration,
+            adaptive: snapshot::AdaptiveView {
+                on: config.adaptive,
+                max: config.adaptive_bounds.max,
+                target_p99_ms: config.adaptive_bounds.target_p99_ms,
+                ..snapshot::AdaptiveView::default()
+            },
+            sweep: config.sweep.map(|p| tuning::SweepRun::new(p).view()),
             ..Snapshot::default()
         });
         let target = source.describe();
@@ -223,7 +255,10 @@ impl Engine {
         if config.shards_on_demand {
             admission.set_active(1);
         }
-        let pacer = config.rate.map(|r| Arc::new(pace::Pacer::new(r)));
+        let pacer = match (&config.rate_schedule, config.rate) {
+            (Some(s), _) => Some(Arc::new(pace::Pacer::with_schedule(s.clone()))),
+            (None, r) => r.map(|r| Arc::new(pace::Pacer::new(r))),
+        };
         let started = std::time::Instant::now();
         let (report_tx, report_rx) = mpsc::unbounded_channel();
         let mut shard_commands = Vec::with_capacity(shards);
@@ -272,6 +307,8 @@ impl Engine {
                 feed,
                 runner,
                 shards: shard_commands,
+                adaptive: tuning::AdaptiveRun::new(config.adaptive, config.adaptive_bounds),
+                sweep: config.sweep.map(tuning::SweepRun::new),
                 reports: report_rx,
                 snapshots: snap_tx,
             },

@@ -8,8 +8,11 @@ use super::model::Model;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Command {
     /// Set the concurrency limit. Lowering it cancels nothing: no new item
-    /// starts until in-flight falls below the new limit. 0 pauses.
+    /// starts until in-flight falls below the new limit. 0 pauses. A limit
+    /// set by hand turns `--adaptive` off.
     SetConcurrency(u64),
+    /// Let the engine move the limit itself (`--adaptive`), or stop it.
+    SetAdaptive(bool),
     /// Set the most items started per second (clamped to the accepted
     /// range). The send schedule starts again from now.
     SetRate(f64),

@@ -4,6 +4,7 @@
 //! channel at a fixed rate; the dashboard, the headless progress line and the
 //! summary all read from it and from nothing else.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -216,6 +217,76 @@ pub struct DemoSwitches {
     pub blocked_items: u64,
 }
 
+/// One change of the limit made by `--adaptive`, or by the hand that
+/// turned it off.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LimitChange {
+    /// Seconds since the run started.
+    pub t_s: f64,
+    /// The limit before.
+    pub from: u64,
+    /// The limit after.
+    pub to: u64,
+    /// Why, in words.
+    pub why: String,
+}
+
+/// `--adaptive` as the engine has it now.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AdaptiveView {
+    /// The engine moves the limit itself.
+    pub on: bool,
+    /// Highest limit it sets (`--adaptive-max`).
+    pub max: u64,
+    /// The p99 it keeps under, in ms (`--target-p99`).
+    pub target_p99_ms: Option<f64>,
+    /// The changes so far, oldest first (the newest few thousand; shared,
+    /// so a snapshot copies a pointer).
+    pub changes: Arc<VecDeque<LimitChange>>,
+    /// Older changes no longer kept.
+    pub dropped: u64,
+}
+
+/// One step of a `--sweep`: the limit held, and what it gave.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct SweepStep {
+    /// The concurrency limit held.
+    pub limit: u64,
+    /// Successful responses per second while it was held (after settling).
+    pub rps: f64,
+    /// Median latency, in ms.
+    pub p50_ms: f64,
+    /// 99th percentile latency, in ms.
+    pub p99_ms: f64,
+    /// Items that failed (errors and error statuses, 429 included).
+    pub errors: u64,
+    /// Items completed while measured.
+    pub completed: u64,
+    /// How long it was measured, in seconds.
+    pub secs: f64,
+    /// Throughput and p99 were steady when the step ended (else it ran
+    /// out of time).
+    pub steady: bool,
+}
+
+/// A `--sweep` as it goes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SweepView {
+    /// The lowest limit tried.
+    pub min: u64,
+    /// The highest limit it may try.
+    pub max: u64,
+    /// The steps measured so far.
+    pub steps: Arc<Vec<SweepStep>>,
+    /// The limit being measured now, while the sweep runs.
+    pub current: Option<u64>,
+    /// The smallest limit within a few percent of the best throughput,
+    /// once the sweep has ended.
+    pub knee: Option<u64>,
+    /// Why the sweep ended, once it has.
+    pub ended: Option<String>,
+}
+
 /// Everything a reader needs to draw one frame or print one line.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -285,6 +356,10 @@ pub struct Snapshot {
     pub source_error: Option<String>,
     /// Executor health and the execution model.
     pub executor: ExecutorView,
+    /// The limit's own controller (`--adaptive`).
+    pub adaptive: AdaptiveView,
+    /// The knee finder (`--sweep`), when the run is one.
+    pub sweep: Option<SweepView>,
 }
 
 impl Snapshot {
