@@ -50,7 +50,7 @@ impl Cli {
         match &self.command {
             None => self.run.workers,
             Some(Mode::Demo(d)) => d.run.workers,
-            Some(Mode::Serve(_)) => None,
+            Some(Mode::Serve(_) | Mode::Merge(_)) => None,
         }
     }
 }
@@ -62,6 +62,8 @@ pub enum Mode {
     Serve(ServeArgs),
     /// Start the demo API in-process and fetch /items/{1..N} from it.
     Demo(Box<DemoArgs>),
+    /// Merge the JSON summaries (--summary-file) of a job's shards into one.
+    Merge(MergeArgs),
 }
 
 /// Where the items come from.
@@ -120,6 +122,10 @@ pub struct RunArgs {
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Running as one part of a job over many processes.
+    #[command(flatten)]
+    pub job: JobArgs,
 }
 
 /// How each request is made.
@@ -305,6 +311,54 @@ pub struct DemoArgs {
     /// Run options, as for any URL.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// A job over many processes (`--shard`), and the endpoint others watch it at (`--metrics`).
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// Run job shard K of N: the items whose position (seq - 1) is K modulo N; records keep the job's seqs.
+    #[arg(long = "shard", value_name = "K/N", value_parser = crate::engine::job_shard::JobShard::parse,
+          conflicts_with = "shard_from_env")]
+    pub shard: Option<crate::engine::job_shard::JobShard>,
+
+    /// Take K from JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job) and N from FETCHTOP_SHARDS.
+    #[arg(long = "shard-from-env")]
+    pub shard_from_env: bool,
+
+    /// Serve /metrics (Prometheus), /snapshot (JSON) and /control (POST, bearer token) on ADDR while the run lasts (a bare PORT binds 127.0.0.1).
+    #[arg(long = "metrics", value_name = "ADDR", value_parser = crate::remote::parse_listen_addr)]
+    pub metrics: Option<SocketAddr>,
+
+    /// Keep serving --metrics this long after the run ends, so a last scrape sees the end.
+    #[arg(long = "metrics-grace", value_name = "DURATION", default_value = "15s",
+          value_parser = humantime::parse_duration)]
+    pub metrics_grace: Duration,
+
+    /// Token /control requires (Authorization: Bearer TOKEN); default: one generated at start, printed to stderr and written to a 0600 file.
+    #[arg(
+        long = "control-token",
+        value_name = "TOKEN",
+        env = "FETCHTOP_CONTROL_TOKEN",
+        hide_env_values = true,
+        requires = "metrics"
+    )]
+    pub control_token: Option<String>,
+}
+
+/// `fetchtop merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' summaries (*.json, from --summary-file); *.jsonl files are their outputs, checked seq by seq.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Also check the -o files the summaries name (relative paths from here).
+    #[arg(long = "check-outputs")]
+    pub check_outputs: bool,
+
+    /// Print the merged summary as one JSON object.
+    #[arg(long = "json")]
+    pub json: bool,
 }
 
 /// Parses `10s`, `250ms`, `1m30s` (humantime).

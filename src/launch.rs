@@ -123,6 +123,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Some(Mode::Serve(args)) => serve(args).await,
         Some(Mode::Demo(args)) => demo(*args).await,
+        Some(Mode::Merge(args)) => crate::merge::run(&args),
         None => {
             if cli.source.url.is_none() && cli.source.input.is_none() {
                 eprintln!("{SHORT_USAGE}");
@@ -293,13 +294,21 @@ async fn fetch_with(
         (_, n, _) => n,
     };
     check_first_url(&spec).map_err(Failure::Usage)?;
-    let source = Source::open(spec, limit).await.map_err(Failure::Usage)?;
+    let part = crate::remote::job::resolve(run.job.shard, run.job.shard_from_env, |name| {
+        std::env::var(name).ok()
+    })
+    .map_err(Failure::Usage)?;
+    let source = Source::open(spec, limit)
+        .await
+        .map_err(Failure::Usage)?
+        .with_job_shard(part);
     let output = output::file::open(
         run.output.output.as_deref(),
         run.output.resume,
         run.output.quiet,
     )
     .map_err(Failure::Usage)?;
+    crate::remote::job::check_resume(part, output.skip.as_deref()).map_err(Failure::Usage)?;
     let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
         crate::sys::in_flight_ceiling(n, fds_per_request)
     });
@@ -329,8 +338,12 @@ async fn fetch_with(
     let writer = output.writer;
     logging::run_started(&config, &source, &run.output, dashboard);
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
-    match follow(handle, run, dashboard).await {
-        Ok(outcome) => report(outcome, writer, output.earlier, run).await,
+    let remote = match run.job.metrics {
+        Some(addr) => Some(crate::remote::start(addr, &run.job, part, &handle).await?),
+        None => None,
+    };
+    let result = match follow(handle, run, dashboard).await {
+        Ok(outcome) => report(outcome, writer, output.earlier, run, part).await,
         Err(e) => {
             // Even when the run itself broke, what finished is written out.
             let _ = output::file::close(writer).await;
@@ -339,7 +352,19 @@ async fn fetch_with(
             }
             Err(e)
         }
+    };
+    if let Some(remote) = remote {
+        // An interrupted run is left at once; a finished one stays up for a last scrape.
+        let interrupted = matches!(&result, Ok(code) if *code == ExitCode::from(EXIT_INTERRUPTED));
+        remote
+            .finish(if interrupted {
+                std::time::Duration::ZERO
+            } else {
+                run.job.metrics_grace
+            })
+            .await;
     }
+    result
 }
 
 /// Watches the run to its end with the dashboard or headless.
@@ -367,8 +392,10 @@ async fn report(
     writer: Option<JsonlWriter>,
     earlier: Option<u64>,
     run: &RunArgs,
+    part: crate::engine::job_shard::JobShard,
 ) -> Result<ExitCode, Failure> {
     let mut summary = Summary::from_snapshot(&outcome.snapshot);
+    summary.job_shard = (!part.is_whole()).then_some(part);
     summary.dashboard = outcome.frames;
     summary.interrupted = outcome.interrupted;
     let mut write_error = None;

@@ -21,8 +21,10 @@ pub mod interrupt;
 pub mod keymap;
 pub mod launch;
 pub mod logging;
+pub mod merge;
 pub mod output;
 pub mod redact;
+pub mod remote;
 pub mod ui;
 
 /// The engine, its own crate: everything that runs a fetch.

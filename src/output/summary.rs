@@ -85,6 +85,12 @@ pub struct Summary {
     pub dashboard: Option<FrameStats>,
     /// How the run was executed, and how the executor fared.
     pub executor: ExecutorSummary,
+    /// The part of a job over many processes this run was (`--shard K/N`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_shard: Option<crate::engine::job_shard::JobShard>,
+    /// The latency histogram itself, losslessly, for `fetchtop merge`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<crate::remote::wire::LosslessHistogram>,
 }
 
 /// Frames the dashboard drew.
@@ -170,6 +176,11 @@ impl Summary {
                 lag_ms_max: round3(s.executor.lag_run_max_ms),
                 os_threads_peak: s.executor.os_threads_peak,
             },
+            job_shard: None,
+            latency_histogram: s
+                .latency_histogram
+                .as_deref()
+                .map(crate::remote::wire::LosslessHistogram::encode),
         }
     }
 

@@ -29,6 +29,7 @@ pub use vocab::{command, record, snapshot};
 // Sources and the shape of a run.
 pub mod blocking;
 pub mod http;
+pub mod job_shard;
 pub mod model;
 pub mod pace;
 pub mod retry;

@@ -265,12 +265,19 @@ pub struct Snapshot {
     pub histogram: Vec<HistogramBar>,
     /// Log-spaced histogram of the last few seconds' latency.
     pub histogram_recent: Vec<HistogramBar>,
+    /// The whole run's latency histogram itself (µs, 3 significant
+    /// figures), for readers that merge runs exactly (`--metrics`'s
+    /// /snapshot, the summary). Refreshed with the percentiles, shared, so a
+    /// snapshot copies a pointer, not the buckets.
+    pub latency_histogram: Option<Arc<hdrhistogram::Histogram<u64>>>,
     /// Response status codes and their counts, ascending by code.
     pub status: Vec<(u16, u64)>,
     /// Error kinds and their counts, most frequent first.
     pub errors: Vec<(ErrorKind, u64)>,
     /// Body bytes received over the run.
     pub bytes: u64,
+    /// Attempts after the first, over the run (`--retries`).
+    pub retries: u64,
     /// Items completed (done or failed) per second over the last few seconds.
     pub rate_recent: f64,
     /// Items completed (done or failed) per second over the whole run.
