@@ -51,11 +51,19 @@ fn records(path: &Path) -> Vec<Value> {
 /// A run of the job (or of one shard) writing `NAME.json` and `NAME.jsonl` in `dir`.
 fn job(dir: &Path, name: &str, url: &str) -> Command {
     let mut c = fetchtop();
-    c.args(["--no-tui", "-q", "-c", "16", "--workers", "1", "--summary-file"])
-        .arg(dir.join(format!("{name}.json")))
-        .arg("-o")
-        .arg(dir.join(format!("{name}.jsonl")))
-        .arg(url);
+    c.args([
+        "--no-tui",
+        "-q",
+        "-c",
+        "16",
+        "--workers",
+        "1",
+        "--summary-file",
+    ])
+    .arg(dir.join(format!("{name}.json")))
+    .arg("-o")
+    .arg(dir.join(format!("{name}.jsonl")))
+    .arg(url);
     c
 }
 
@@ -92,10 +100,18 @@ async fn three_shards_are_the_job_and_merge_exactly() {
         .collect();
     for (k, s) in shards.into_iter().enumerate() {
         let out = s.await.unwrap();
-        assert!(out.status.success(), "shard {k}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "shard {k}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let single = finish(&mut job(d, "single", &url)).await;
-    assert!(single.status.success(), "{}", String::from_utf8_lossy(&single.stderr));
+    assert!(
+        single.status.success(),
+        "{}",
+        String::from_utf8_lossy(&single.stderr)
+    );
 
     // The union of the outputs is the job, each seq once, each in its shard.
     let mut seqs = Vec::new();
@@ -109,7 +125,10 @@ async fn three_shards_are_the_job_and_merge_exactly() {
             let seq = r["seq"].as_u64().unwrap();
             assert_eq!((seq - 1) % SHARDS, k, "seq {seq} in shard {k}'s output");
             let url = r["url"].as_str().unwrap();
-            assert!(url.ends_with(&format!("/items/{seq}")), "{url} is not seq {seq}'s");
+            assert!(
+                url.ends_with(&format!("/items/{seq}")),
+                "{url} is not seq {seq}'s"
+            );
             if !r["status"].is_null() {
                 let us = (ms(&r["latency_ms"]) * 1000.0).round() as u64;
                 hist.record(us.max(1)).unwrap();
@@ -118,11 +137,18 @@ async fn three_shards_are_the_job_and_merge_exactly() {
         }
     }
     seqs.sort_unstable();
-    assert_eq!(seqs, (1..=ITEMS).collect::<Vec<_>>(), "each seq of the job once");
+    assert_eq!(
+        seqs,
+        (1..=ITEMS).collect::<Vec<_>>(),
+        "each seq of the job once"
+    );
 
     // The merge: one process's counts, and the exact percentiles of every response.
     let mut c = fetchtop();
-    c.arg("merge").arg("--json").arg("--check-outputs").current_dir(d);
+    c.arg("merge")
+        .arg("--json")
+        .arg("--check-outputs")
+        .current_dir(d);
     for k in 0..SHARDS {
         c.arg(format!("shard-{k}.json"));
     }
@@ -132,8 +158,20 @@ async fn three_shards_are_the_job_and_merge_exactly() {
     assert!(out.status.success(), "{m}");
     assert_eq!(m["complete"], true);
     let one = json(&d.join("single.json"));
-    for key in ["total", "done", "failed", "cancelled", "planned", "status", "errors"] {
-        assert_eq!(m[key], one[key], "{key}: merged {} vs one process {}", m[key], one[key]);
+    for key in [
+        "total",
+        "done",
+        "failed",
+        "cancelled",
+        "planned",
+        "status",
+        "errors",
+    ] {
+        assert_eq!(
+            m[key], one[key],
+            "{key}: merged {} vs one process {}",
+            m[key], one[key]
+        );
     }
     assert_eq!(m["seqs"]["missing"], 0);
     assert_eq!(m["seqs"]["repeated"], 0);
@@ -141,18 +179,33 @@ async fn three_shards_are_the_job_and_merge_exactly() {
     let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
     for (key, p) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)] {
         let got = ms(&m["latency_ms"][key]);
-        assert!((got - q(p)).abs() < 1e-6, "{key}: merged {got} ms, records say {} ms", q(p));
+        assert!(
+            (got - q(p)).abs() < 1e-6,
+            "{key}: merged {got} ms, records say {} ms",
+            q(p)
+        );
     }
     assert!((ms(&m["latency_ms"]["max"]) - hist.max() as f64 / 1000.0).abs() < 1e-6);
     // Another run of the same job sees the same server: its median is near.
     let (mp50, op50) = (ms(&m["latency_ms"]["p50"]), ms(&one["latency_ms"]["p50"]));
-    assert!(mp50 >= 3.0 && op50 >= 3.0, "the server waits 3 ms: {mp50} {op50}");
-    assert!(mp50 < op50 * 3.0 && op50 < mp50 * 3.0, "medians {mp50} and {op50} ms");
+    assert!(
+        mp50 >= 3.0 && op50 >= 3.0,
+        "the server waits 3 ms: {mp50} {op50}"
+    );
+    assert!(
+        mp50 < op50 * 3.0 && op50 < mp50 * 3.0,
+        "medians {mp50} and {op50} ms"
+    );
 
     // A shard left out is named, and its seqs are missing.
     let mut c = fetchtop();
     c.arg("merge").arg("--json").current_dir(d);
-    c.args(["shard-0.json", "shard-2.json", "shard-0.jsonl", "shard-2.jsonl"]);
+    c.args([
+        "shard-0.json",
+        "shard-2.json",
+        "shard-0.jsonl",
+        "shard-2.jsonl",
+    ]);
     let out = finish(&mut c).await;
     assert_eq!(out.status.code(), Some(1), "an incomplete job exits 1");
     let m = merged(&out);
@@ -161,7 +214,9 @@ async fn three_shards_are_the_job_and_merge_exactly() {
     assert_eq!(m["seqs"]["missing"], ITEMS / SHARDS);
     assert_eq!(m["seqs"]["missing_first"][0], 2);
     let mut c = fetchtop();
-    c.arg("merge").current_dir(d).args(["shard-0.json", "shard-2.json", "shard-2.json"]);
+    c.arg("merge")
+        .current_dir(d)
+        .args(["shard-0.json", "shard-2.json", "shard-2.json"]);
     let out = finish(&mut c).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("missing    shard 1/3"), "{text}");
@@ -171,7 +226,11 @@ async fn three_shards_are_the_job_and_merge_exactly() {
     let mut c = job(d, "shard-1", &url);
     c.args(["--shard", "1/3", "--resume", "--json"]);
     let out = finish(&mut c).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["skipped"], ITEMS / SHARDS);
     assert_eq!(s["total"], 0);

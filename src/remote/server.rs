@@ -102,9 +102,14 @@ impl Remote {
         self.token_file = Some(path);
     }
 
-    /// Serves for `grace` more, then stops.
+    /// Serves for `grace` more (cut short by SIGINT, SIGTERM or SIGHUP),
+    /// then stops.
     pub async fn finish(self, grace: Duration) {
-        tokio::time::sleep(grace).await;
+        let mut signals = crate::interrupt::Signals::new();
+        tokio::select! {
+            () = tokio::time::sleep(grace) => {}
+            () = signals.next() => {}
+        }
         self.stop.cancel();
         let _ = self.task.await;
         if let Some(path) = self.token_file {
