@@ -50,7 +50,7 @@ impl Cli {
         match &self.command {
             None => self.run.workers,
             Some(Mode::Demo(d)) => d.run.workers,
-            Some(Mode::Serve(_) | Mode::Merge(_)) => None,
+            Some(Mode::Serve(_) | Mode::Merge(_) | Mode::Attach(_)) => None,
         }
     }
 }
@@ -64,6 +64,8 @@ pub enum Mode {
     Demo(Box<DemoArgs>),
     /// Merge the JSON summaries (--summary-file) of a job's shards into one.
     Merge(MergeArgs),
+    /// Watch running instances (their --metrics address) as one dashboard; keys steer them all.
+    Attach(AttachArgs),
 }
 
 /// Where the items come from.
@@ -359,6 +361,32 @@ pub struct MergeArgs {
     /// Print the merged summary as one JSON object.
     #[arg(long = "json")]
     pub json: bool,
+}
+
+/// `fetchtop attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The instances' --metrics addresses, e.g. http://10.0.0.5:9898 or 127.0.0.1:9898.
+    #[arg(value_name = "URL", required = true)]
+    pub urls: Vec<String>,
+
+    /// The token their /control requires (one for all, as a Kubernetes Secret gives it).
+    #[arg(
+        long = "control-token",
+        value_name = "TOKEN",
+        env = "FETCHTOP_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
+    pub control_token: Option<String>,
+
+    /// Most dashboard frames per second.
+    #[arg(long = "fps", value_name = "N", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub fps: u32,
+
+    /// Draw the dashboard with ASCII symbols and borders only.
+    #[arg(long = "ascii")]
+    pub ascii: bool,
 }
 
 /// Parses `10s`, `250ms`, `1m30s` (humantime).

@@ -124,6 +124,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Some(Mode::Serve(args)) => serve(args).await,
         Some(Mode::Demo(args)) => demo(*args).await,
         Some(Mode::Merge(args)) => crate::merge::run(&args),
+        Some(Mode::Attach(args)) => crate::remote::attach::run(&args).await,
         None => {
             if cli.source.url.is_none() && cli.source.input.is_none() {
                 eprintln!("{SHORT_USAGE}");

@@ -270,14 +270,14 @@ mod tests {
         let (_tx, rx) = watch::channel(snap);
         let text = encode(&registry(rx, JobShard::new(2, 3).unwrap()));
         for line in [
-            r#"fetchtop_items_ended_total{state="done",shard="2"} 3"#,
+            r#"fetchtop_items_ended_total{shard="2",state="done"} 3"#,
             r#"fetchtop_requests_total{shard="2"} 4"#,
-            r#"fetchtop_responses_total{code="503",shard="2"} 1"#,
-            r#"fetchtop_items_active{phase="waiting",shard="2"} 2"#,
+            r#"fetchtop_responses_total{shard="2",code="503"} 1"#,
+            r#"fetchtop_items_active{shard="2",phase="waiting"} 2"#,
             r#"fetchtop_limit{shard="2"} 50"#,
-            r#"fetchtop_request_duration_seconds_bucket{le="0.001",shard="2"} 1"#,
-            r#"fetchtop_request_duration_seconds_bucket{le="0.025",shard="2"} 3"#,
-            r#"fetchtop_request_duration_seconds_bucket{le="+Inf",shard="2"} 4"#,
+            r#"fetchtop_request_duration_seconds_bucket{shard="2",le="0.001"} 1"#,
+            r#"fetchtop_request_duration_seconds_bucket{shard="2",le="0.025"} 3"#,
+            r#"fetchtop_request_duration_seconds_bucket{shard="2",le="+Inf"} 4"#,
             r#"fetchtop_request_duration_seconds_count{shard="2"} 4"#,
         ] {
             assert!(text.contains(line), "{line} missing in:\n{text}");

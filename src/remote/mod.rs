@@ -5,6 +5,7 @@
 //! [`control`] for commands). Readers of the engine's `watch<Snapshot>`,
 //! like the dashboard: the engine knows nothing of them.
 
+pub mod attach;
 pub mod control;
 pub mod job;
 pub mod metrics;

@@ -81,7 +81,9 @@ fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-fn percentiles(h: &Histogram<u64>) -> Percentiles {
+/// The percentiles of a histogram of µs, in ms (for readers that merge
+/// histograms of their own, such as `fetchtop attach`).
+pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     if h.is_empty() {
         return Percentiles::default();
     }
@@ -101,7 +103,7 @@ fn percentiles(h: &Histogram<u64>) -> Percentiles {
 
 /// Log-spaced bars from the smallest to the largest value seen. One pass
 /// over the recorded buckets, so every response lands in exactly one bar.
-fn bars(h: &Histogram<u64>) -> Vec<HistogramBar> {
+pub fn bars(h: &Histogram<u64>) -> Vec<HistogramBar> {
     if h.is_empty() {
         return Vec::new();
     }

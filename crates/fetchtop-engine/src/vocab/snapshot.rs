@@ -203,6 +203,31 @@ pub struct ExecutorView {
     pub active_shards: usize,
 }
 
+/// One fetchtop process among several watched together (`fetchtop
+/// attach`). A run of the engine itself has none: only a reader that
+/// merges instances' snapshots fills these.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InstanceView {
+    /// Where it is watched (its URL).
+    pub name: String,
+    /// Its job shard, "K/N", when it said.
+    pub job_shard: Option<String>,
+    /// It stopped answering; its last numbers are kept, not zeroed.
+    pub lost: bool,
+    /// Its run has finished.
+    pub finished: bool,
+    /// Requests in flight, as last seen.
+    pub in_flight: u64,
+    /// Its limit, as last seen (0 while paused).
+    pub limit: u64,
+    /// Items it has ended, as last seen.
+    pub ended: u64,
+    /// Its heartbeat lag now, in ms.
+    pub lag_ms: f64,
+    /// Why it refused or missed the last command, if it did.
+    pub command_error: Option<String>,
+}
+
 /// The demo-only blocking switches, as the engine has them now.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DemoSwitches {
@@ -290,6 +315,9 @@ pub struct Snapshot {
     pub source_error: Option<String>,
     /// Executor health and the execution model.
     pub executor: ExecutorView,
+    /// The instances watched, when this snapshot merges several
+    /// (`fetchtop attach`); empty for a run of this process.
+    pub instances: Vec<InstanceView>,
 }
 
 impl Snapshot {
