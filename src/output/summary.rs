@@ -293,6 +293,12 @@ impl Summary {
         if let Some(e) = &self.source_error {
             let _ = writeln!(t, "  input      stopped early: {}", format::inert(e));
         }
+        if let Some(part) = self.job_shard {
+            let _ = writeln!(
+                t,
+                "  job shard  {part} (fetchtop merge makes one result of the shards' --summary-file)"
+            );
+        }
         t
     }
 }
@@ -404,6 +410,9 @@ mod tests {
             "{t}"
         );
         assert!(!t.contains('\u{1b}') && !t.contains('\u{7}'), "{t:?}");
+        assert!(!t.contains("job shard"), "{t}");
+        s.job_shard = crate::engine::job_shard::JobShard::new(1, 3).ok();
+        assert!(s.to_text().contains("job shard  1/3"), "{}", s.to_text());
         let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
         assert_eq!(v["skipped"], 850);
         assert_eq!(v["output"]["earlier"], 850);

@@ -253,14 +253,41 @@ async fn fetch_doc(client: &reqwest::Client, base: &str) -> Option<Doc> {
     serde_json::from_slice(&body).ok()
 }
 
-/// One-second throughput points over the attach's own clock.
+/// One-second throughput points over the attach's own clock, and the
+/// merged histogram as it was over the last seconds (for "last 5 s").
 #[derive(Default)]
 struct History {
     points: VecDeque<HistoryPoint>,
     mark: Option<u64>,
+    /// (attach second, merged histogram then), at most one a second.
+    earlier: VecDeque<(u64, hdrhistogram::Histogram<u64>)>,
 }
 
+/// Seconds covered by the recent latency, as in a run's own dashboard.
+const RECENT_SECS: u64 = 5;
+
 impl History {
+    /// The responses of the last [`RECENT_SECS`]: the merged histogram now
+    /// less the one kept from then. `None` until there is one, or when an
+    /// instance came back with fewer counts (restarted) and less is not less.
+    fn recent(
+        &mut self,
+        elapsed: Duration,
+        now: &hdrhistogram::Histogram<u64>,
+    ) -> Option<hdrhistogram::Histogram<u64>> {
+        let second = elapsed.as_secs();
+        if self.earlier.back().is_none_or(|(s, _)| *s < second) {
+            self.earlier.push_back((second, now.clone()));
+        }
+        while self.earlier.len() > RECENT_SECS as usize + 1 {
+            self.earlier.pop_front();
+        }
+        let (_, then) = self.earlier.front()?;
+        let mut recent = now.clone();
+        recent.subtract(then).ok()?;
+        Some(recent)
+    }
+
     fn observe(&mut self, elapsed: Duration, completed: u64, in_flight: u64, limit: u64) {
         let second = elapsed.as_secs();
         let next = self.points.back().map_or(1, |p| p.t_s + 1);
@@ -409,6 +436,10 @@ fn merge(
     snap.errors = errors;
     snap.latency = stats::percentiles(sum.histogram());
     snap.histogram = stats::bars(sum.histogram());
+    if let Some(recent) = history.recent(elapsed, sum.histogram()) {
+        snap.latency_recent = stats::percentiles(&recent);
+        snap.histogram_recent = stats::bars(&recent);
+    }
     snap.executor = ExecutorView {
         workers: instances.len(),
         active_shards: instances.len(),
@@ -670,5 +701,34 @@ mod tests {
         assert!(!s.instances[0].lost && s.instances[1].lost);
         assert_eq!(s.instances[1].ended, 30, "never shown as zero");
         assert_eq!(s.state, RunState::Running);
+    }
+
+    #[test]
+    fn recent_latency_is_the_difference_over_the_last_seconds() {
+        let mut history = History::default();
+        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        h.auto(true);
+        h.record(1_000).unwrap();
+        assert_eq!(
+            history.recent(Duration::from_secs(0), &h).map(|r| r.len()),
+            Some(0)
+        );
+        h.record(50_000).unwrap();
+        h.record(50_000).unwrap();
+        let recent = history.recent(Duration::from_secs(1), &h).unwrap();
+        assert_eq!(recent.len(), 2, "what came after the first second");
+        for s in 2..=8 {
+            history.recent(Duration::from_secs(s), &h);
+        }
+        assert_eq!(
+            history.recent(Duration::from_secs(9), &h).map(|r| r.len()),
+            Some(0),
+            "nothing new in 5 s"
+        );
+        let fewer = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        assert!(
+            history.recent(Duration::from_secs(10), &fewer).is_none(),
+            "a restarted instance"
+        );
     }
 }
