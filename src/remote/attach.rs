@@ -212,7 +212,14 @@ async fn poll(
                         inst.last = Some((doc, hist));
                         inst.lost = false;
                     }
-                    None => inst.lost = true,
+                    // One that finished and then went (its grace period
+                    // over) is done, not lost.
+                    None => {
+                        inst.lost = !inst
+                            .last
+                            .as_ref()
+                            .is_some_and(|(d, _)| d.state == "finished");
+                    }
                 }
             }
         }

@@ -179,8 +179,10 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
             metrics::encode(&state.registry),
         ),
         (&Method::GET, "/snapshot") => {
-            let doc = SnapshotDoc::new(&state.snapshots.borrow(), state.part);
-            json(StatusCode::OK, &doc)
+            // Copied out first: encoding the histogram must not hold the
+            // watch, which the engine writes 30 times a second.
+            let snap = state.snapshots.borrow().clone();
+            json(StatusCode::OK, &SnapshotDoc::new(&snap, state.part))
         }
         (&Method::POST, "/control") => control(state, req).await,
         (_, "/metrics" | "/snapshot" | "/control") => error(
