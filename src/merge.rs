@@ -208,12 +208,16 @@ fn merge(shards: &[ShardSummary], outputs: &[PathBuf]) -> Result<Merged, String>
     let missing: Vec<u64> = (0..count).filter(|k| !present.contains(k)).collect();
     let mut sum = HistogramSum::new();
     for (s, p) in shards.iter().zip(&parts) {
-        let h = s.latency_histogram.as_ref().ok_or_else(|| {
-            format!(
-                "the summary of shard {p} has no latency_histogram (written by an older fetchtop?)"
-            )
-        })?;
-        sum.add(&h.decode().map_err(|e| format!("shard {p}: {e}"))?)?;
+        match &s.latency_histogram {
+            Some(h) => sum.add(&h.decode().map_err(|e| format!("shard {p}: {e}"))?)?,
+            // Nothing to add from a shard that got no response at all.
+            None if s.status.is_empty() => {}
+            None => {
+                return Err(format!(
+                    "the summary of shard {p} has no latency_histogram (written by an older fetchtop?)"
+                ));
+            }
+        }
     }
     let add_maps = |pick: fn(&ShardSummary) -> &BTreeMap<String, u64>| {
         let mut out = BTreeMap::new();

@@ -215,10 +215,10 @@ async fn poll(
                     // One that finished and then went (its grace period
                     // over) is done, not lost.
                     None => {
-                        inst.lost = !inst
+                        inst.lost = inst
                             .last
                             .as_ref()
-                            .is_some_and(|(d, _)| d.state == "finished");
+                            .is_none_or(|(d, _)| d.state != "finished");
                     }
                 }
             }
