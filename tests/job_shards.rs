@@ -213,6 +213,22 @@ async fn three_shards_are_the_job_and_merge_exactly() {
     assert_eq!(m["shards"]["missing"], serde_json::json!([1]));
     assert_eq!(m["seqs"]["missing"], ITEMS / SHARDS);
     assert_eq!(m["seqs"]["missing_first"][0], 2);
+    // An output given twice: every one of its seqs is repeated.
+    let mut c = fetchtop();
+    c.args(["merge", "--json"]).current_dir(d);
+    c.args(["shard-0.json", "shard-1.json", "shard-2.json"]);
+    c.args([
+        "shard-0.jsonl",
+        "shard-1.jsonl",
+        "shard-2.jsonl",
+        "shard-1.jsonl",
+    ]);
+    let out = finish(&mut c).await;
+    assert_eq!(out.status.code(), Some(1));
+    let m = merged(&out);
+    assert_eq!(m["seqs"]["repeated"], ITEMS / SHARDS);
+    assert_eq!(m["seqs"]["repeated_first"][0], 2);
+    assert_eq!(m["seqs"]["missing"], 0);
     let mut c = fetchtop();
     c.arg("merge")
         .current_dir(d)
