@@ -338,11 +338,12 @@ async fn fetch_with(
     };
     let writer = output.writer;
     logging::run_started(&config, &source, &run.output, dashboard);
-    let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
-    let remote = match run.job.metrics {
-        Some(addr) => Some(crate::remote::start(addr, &run.job, part, &handle).await?),
+    let endpoint = match run.job.metrics {
+        Some(addr) => Some(crate::remote::prepare(addr, &run.job, part).await?),
         None => None,
     };
+    let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
+    let remote = endpoint.map(|e| e.serve(&handle));
     let result = match follow(handle, run, dashboard).await {
         Ok(outcome) => report(outcome, writer, output.earlier, run, part).await,
         Err(e) => {

@@ -375,3 +375,29 @@ async fn a_real_prometheus_scrapes_three_shards() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_address_in_use_stops_fetchtop_before_it_starts() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = Command::new(env!("CARGO_BIN_EXE_fetchtop"))
+        .args([
+            "--no-tui",
+            "-q",
+            "--metrics",
+            &port.to_string(),
+            "http://127.0.0.1:9/",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot serve --metrics on 127.0.0.1:"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    drop(taken);
+}

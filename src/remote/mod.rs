@@ -19,15 +19,20 @@ use crate::engine::EngineHandle;
 use crate::engine::job_shard::JobShard;
 use crate::launch::Failure;
 
-/// Starts `--metrics` for a run: binds, says where and how open it is, and
-/// makes the control token (given, or generated, printed and written to a
-/// file only the user can read).
-pub async fn start(
-    addr: SocketAddr,
-    job: &JobArgs,
+/// `--metrics`, ready before the run starts: the address bound and the
+/// control token made, so that either failing stops fetchtop before any
+/// request is sent.
+pub struct Prepared {
+    listening: server::Listening,
+    token: control::Token,
+    token_file: Option<std::path::PathBuf>,
     part: JobShard,
-    handle: &EngineHandle,
-) -> Result<server::Remote, Failure> {
+}
+
+/// Binds, says where and how open the endpoint is, and makes the control
+/// token (given, or generated, printed and written to a file only the user
+/// can read).
+pub async fn prepare(addr: SocketAddr, job: &JobArgs, part: JobShard) -> Result<Prepared, Failure> {
     let (token, generated) = match &job.control_token {
         Some(t) => (control::Token::given(t).map_err(Failure::Usage)?, false),
         None => (
@@ -39,35 +44,54 @@ pub async fn start(
             true,
         ),
     };
-    let mut remote = server::Remote::start(server::RemoteSetup {
-        addr,
-        part,
-        token: token.clone(),
-        snapshots: handle.snapshots.clone(),
-        commands: handle.commands.clone(),
-    })
-    .await
-    .map_err(Failure::Usage)?;
-    let bound = remote.addr();
+    let listening = server::Listening::bind(addr)
+        .await
+        .map_err(Failure::Usage)?;
+    let bound = listening.addr();
     let reach = if bound.ip().is_loopback() {
         "this machine only; --metrics 0.0.0.0:PORT serves others"
     } else {
         "open to other machines"
     };
     eprintln!("fetchtop: serving /metrics, /snapshot and /control at http://{bound} ({reach})");
+    let mut token_file = None;
     if generated {
         let path = control::token_path(bound.port());
         let written = match token.write_private(&path) {
             Ok(()) => {
                 let shown = format!(" (also in {}, mode 0600)", path.display());
-                remote.remove_at_finish(path);
+                token_file = Some(path);
                 shown
             }
             Err(e) => format!(" (not written to {}: {e})", path.display()),
         };
         eprintln!("fetchtop: /control token: {}{written}", token.expose());
     }
-    Ok(remote)
+    Ok(Prepared {
+        listening,
+        token,
+        token_file,
+        part,
+    })
+}
+
+impl Prepared {
+    /// Serves the run of `handle`.
+    pub fn serve(self, handle: &EngineHandle) -> server::Remote {
+        let mut remote = server::Remote::start(
+            self.listening,
+            server::RemoteSetup {
+                part: self.part,
+                token: self.token,
+                snapshots: handle.snapshots.clone(),
+                commands: handle.commands.clone(),
+            },
+        );
+        if let Some(path) = self.token_file {
+            remote.remove_at_finish(path);
+        }
+        remote
+    }
 }
 
 /// `--metrics`'s value: `IP:PORT`, or a bare `PORT` on 127.0.0.1 (never

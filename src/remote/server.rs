@@ -31,13 +31,14 @@ use crate::engine::job_shard::JobShard;
 use crate::output::summary::LatencyMs;
 use crate::snapshot::{RunState, Snapshot, StateCounts};
 
+/// Longest wait for a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Largest `/control` body read.
 const MAX_CONTROL_BODY: usize = 4096;
 
 /// What the endpoint serves, and to whom.
 pub struct RemoteSetup {
-    /// Where to listen.
-    pub addr: SocketAddr,
     /// The job shard, for the `shard` label and `/snapshot`.
     pub part: JobShard,
     /// The token `/control` requires.
@@ -46,6 +47,28 @@ pub struct RemoteSetup {
     pub snapshots: watch::Receiver<Snapshot>,
     /// The run's commands.
     pub commands: mpsc::Sender<Command>,
+}
+
+/// The endpoint's socket, bound before the run starts so that an address
+/// in use fails at start-up, before any request is sent.
+pub struct Listening {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl Listening {
+    /// Binds `addr`; a one-line error when it cannot be had.
+    pub async fn bind(addr: SocketAddr) -> Result<Listening, String> {
+        let fail = |e: std::io::Error| format!("cannot serve --metrics on {addr}: {e}");
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(fail)?;
+        let addr = listener.local_addr().map_err(fail)?;
+        Ok(Listening { listener, addr })
+    }
+
+    /// The address bound (the port chosen when 0 was asked).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
 }
 
 /// The endpoint, while it serves.
@@ -68,13 +91,9 @@ struct State {
 
 impl Remote {
     /// Binds and starts serving; a one-line error when the address cannot be had.
-    pub async fn start(setup: RemoteSetup) -> Result<Remote, String> {
-        let listener = tokio::net::TcpListener::bind(setup.addr)
-            .await
-            .map_err(|e| format!("cannot serve --metrics on {}: {e}", setup.addr))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| format!("cannot serve --metrics on {}: {e}", setup.addr))?;
+    /// Starts serving on `listening`.
+    pub fn start(listening: Listening, setup: RemoteSetup) -> Remote {
+        let Listening { listener, addr } = listening;
         let state = Arc::new(State {
             part: setup.part,
             token: setup.token,
@@ -84,12 +103,12 @@ impl Remote {
         });
         let stop = CancellationToken::new();
         let task = tokio::spawn(accept_loop(listener, state, stop.clone()));
-        Ok(Remote {
+        Remote {
             addr,
             stop,
             task,
             token_file: None,
-        })
+        }
     }
 
     /// The address it listens on (the port chosen when 0 was asked).
@@ -144,7 +163,11 @@ async fn accept_loop(
                 let state = Arc::clone(&state);
                 async move { Ok::<_, Infallible>(route(&state, req).await) }
             });
+            // A client that never finishes its headers is dropped rather
+            // than held open (the endpoint may face other machines).
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
@@ -244,6 +267,12 @@ async fn control(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>>
     )
 }
 
+/// An empty histogram of the engine's precision.
+fn empty_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new(3)
+        .unwrap_or_else(|_| unreachable!("3 significant figures is valid"))
+}
+
 /// `/snapshot`: the run now, as one JSON object, its latency histogram
 /// lossless so that readers can merge instances exactly.
 #[derive(Debug, Serialize)]
@@ -326,10 +355,11 @@ impl SnapshotDoc {
             lag_ms: s.executor.lag_now_ms,
             lag_p99_ms: s.executor.lag_p99_ms,
             commands: s.commands,
-            latency_histogram: s
-                .latency_histogram
-                .as_deref()
-                .map(LosslessHistogram::encode),
+            // Before the first statistics (the first few ms), an empty one.
+            latency_histogram: Some(match s.latency_histogram.as_deref() {
+                Some(h) => LosslessHistogram::encode(h),
+                None => LosslessHistogram::encode(&empty_histogram()),
+            }),
         }
     }
 }
