@@ -358,6 +358,12 @@ async fn fetch_with(
     if let Some(remote) = remote {
         // An interrupted run is left at once; a finished one stays up for a last scrape.
         let interrupted = matches!(&result, Ok(code) if *code == ExitCode::from(EXIT_INTERRUPTED));
+        if !interrupted && !run.job.metrics_grace.is_zero() && !run.output.quiet {
+            eprintln!(
+                "fetchtop: still serving --metrics for {} so a last scrape sees the end (--metrics-grace; Ctrl-C ends it)",
+                humantime::format_duration(run.job.metrics_grace)
+            );
+        }
         remote
             .finish(if interrupted {
                 std::time::Duration::ZERO
