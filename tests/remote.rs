@@ -364,6 +364,37 @@ async fn a_real_prometheus_scrapes_three_shards() {
         16,
         "one series per fixed bucket: {buckets:?}"
     );
+    // The classic text (what a client gets without asking for OpenMetrics)
+    // passes Prometheus's own linter, shipped in the same package.
+    let classic = reqwest::get(format!("{}/metrics", shards[1].base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        classic.contains("# TYPE fetchtop_requests_total counter"),
+        "{classic}"
+    );
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool comes with prometheus");
+    {
+        use tokio::io::AsyncWriteExt as _;
+        let mut stdin = promtool.stdin.take().unwrap();
+        stdin.write_all(classic.as_bytes()).await.unwrap();
+    }
+    let checked = promtool.wait_with_output().await.unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
     let _ = prom.kill().await;
     for s in shards {
         s.stop().await;

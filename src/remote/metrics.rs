@@ -34,8 +34,12 @@ pub const LATENCY_BUCKETS_S: [f64; 16] = [
     f64::INFINITY,
 ];
 
-/// The content type of [`encode`]'s text (OpenMetrics, which Prometheus asks for first).
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The content type of OpenMetrics text, which Prometheus asks for first.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The content type of Prometheus's classic text format (0.0.4), for
+/// every other client (curl, promtool, older scrapers).
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A registry whose one collector reads `snapshots`; every series carries
 /// `shard="K"`, the job shard (not an engine worker).
@@ -52,13 +56,21 @@ pub fn registry(snapshots: watch::Receiver<Snapshot>, part: JobShard) -> Registr
     registry
 }
 
-/// The registry in text, as one scrape sees it.
-pub fn encode(registry: &Registry) -> String {
+/// The registry in text, as one scrape sees it: OpenMetrics when the
+/// client's `Accept` asks for it, else Prometheus's classic text format.
+/// Returns the text and its content type.
+pub fn encode(registry: &Registry, accept: Option<&str>) -> (String, &'static str) {
     let mut text = String::new();
+    let openmetrics = accept.is_some_and(|a| a.contains("application/openmetrics-text"));
     // Writing into a String cannot fail; a collector's own error leaves the
     // text as far as it got, which Prometheus then reports.
-    let _ = prometheus_client::encoding::text::encode(&mut text, registry);
-    text
+    if openmetrics {
+        let _ = prometheus_client::encoding::text::encode(&mut text, registry);
+        (text, OPENMETRICS)
+    } else {
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, registry);
+        (text, PROMETHEUS_TEXT)
+    }
 }
 
 #[derive(Debug)]
@@ -268,7 +280,12 @@ mod tests {
             ..Snapshot::default()
         };
         let (_tx, rx) = watch::channel(snap);
-        let text = encode(&registry(rx, JobShard::new(2, 3).unwrap()));
+        let registry = registry(rx, JobShard::new(2, 3).unwrap());
+        let (text, kind) = encode(
+            &registry,
+            Some("application/openmetrics-text;version=1.0.0"),
+        );
+        assert_eq!(kind, OPENMETRICS);
         for line in [
             r#"fetchtop_items_ended_total{shard="2",state="done"} 3"#,
             r#"fetchtop_requests_total{shard="2"} 4"#,
@@ -283,5 +300,15 @@ mod tests {
             assert!(text.contains(line), "{line} missing in:\n{text}");
         }
         assert!(text.ends_with("# EOF\n"), "{text}");
+        let (classic, kind) = encode(&registry, None);
+        assert_eq!(kind, PROMETHEUS_TEXT);
+        assert!(
+            classic.contains("# TYPE fetchtop_requests_total counter"),
+            "{classic}"
+        );
+        assert!(
+            classic.contains(r#"fetchtop_requests_total{shard="2"} 4"#),
+            "{classic}"
+        );
     }
 }

@@ -196,11 +196,14 @@ fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
 
 async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/metrics") => answer(
-            StatusCode::OK,
-            metrics::CONTENT_TYPE,
-            metrics::encode(&state.registry),
-        ),
+        (&Method::GET, "/metrics") => {
+            let accept = req
+                .headers()
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let (text, kind) = metrics::encode(&state.registry, accept);
+            answer(StatusCode::OK, kind, text)
+        }
         (&Method::GET, "/snapshot") => {
             // Copied out first: encoding the histogram must not hold the
             // watch, which the engine writes 30 times a second.
