@@ -45,7 +45,7 @@ fn instances_in_trouble(snap: &Snapshot) -> Option<String> {
     let mut parts = Vec::new();
     if !lost.is_empty() {
         parts.push(format!(
-            "lost: {} (no answer; its last numbers are shown, retrying)",
+            "lost: {} (no answer, retrying; the numbers shown are the last it gave)",
             lost.join(", ")
         ));
     }

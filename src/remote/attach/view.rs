@@ -186,7 +186,9 @@ pub(super) fn merge(
         _ => format!("{} instances", instances.len()),
     };
     snap.counts = counts;
-    snap.paused = all_paused && !instances.is_empty();
+    // Paused only when every instance that answered says so (and one has).
+    let answered = instances.iter().any(|i| i.last.is_some());
+    snap.paused = all_paused && answered;
     snap.state = if all_finished && !instances.is_empty() {
         RunState::Finished
     } else if snap.paused {
