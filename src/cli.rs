@@ -52,7 +52,13 @@ impl Cli {
             None => self.run.workers,
             Some(Mode::Demo(d)) => d.run.workers,
             Some(Mode::Sweep(s)) => s.run.workers,
-            Some(Mode::Serve(_) | Mode::Completions(_) | Mode::Man) => None,
+            Some(
+                Mode::Serve(_)
+                | Mode::Completions(_)
+                | Mode::Man
+                | Mode::Merge(_)
+                | Mode::Attach(_),
+            ) => None,
         }
     }
 }
@@ -83,6 +89,10 @@ pub enum Mode {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to stdout; read it with `fetchtop man | man -l -`.
     Man,
+    /// Merge the JSON summaries (--summary-file) of a job's shards into one.
+    Merge(MergeArgs),
+    /// Watch running instances (their --metrics address) as one dashboard; keys steer them all.
+    Attach(AttachArgs),
 }
 
 /// `fetchtop completions SHELL`.
@@ -181,6 +191,10 @@ pub struct RunArgs {
     /// The limit moved by the engine (`--adaptive`).
     #[command(flatten)]
     pub adaptive: AdaptiveArgs,
+
+    /// Running as one part of a job over many processes.
+    #[command(flatten)]
+    pub job: JobArgs,
 }
 
 /// `--adaptive` and its bounds.
@@ -527,6 +541,80 @@ pub struct DemoArgs {
     /// Run options, as for any URL.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// A job over many processes (`--shard`), and the endpoint others watch it at (`--metrics`).
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// Run job shard K of N: the items whose position (seq - 1) is K modulo N; records keep the job's seqs.
+    #[arg(long = "shard", value_name = "K/N", value_parser = crate::engine::job_shard::JobShard::parse,
+          conflicts_with = "shard_from_env")]
+    pub shard: Option<crate::engine::job_shard::JobShard>,
+
+    /// Take K from JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job) and N from FETCHTOP_SHARDS.
+    #[arg(long = "shard-from-env")]
+    pub shard_from_env: bool,
+
+    /// Serve /metrics (Prometheus), /snapshot (JSON) and /control (POST, bearer token) on ADDR while the run lasts (a bare PORT binds 127.0.0.1).
+    #[arg(long = "metrics", value_name = "ADDR", value_parser = crate::remote::parse_listen_addr)]
+    pub metrics: Option<SocketAddr>,
+
+    /// Keep serving --metrics this long after the run ends, so a last scrape sees the end.
+    #[arg(long = "metrics-grace", value_name = "DURATION", default_value = "15s",
+          value_parser = humantime::parse_duration)]
+    pub metrics_grace: Duration,
+
+    /// Token /control requires (Authorization: Bearer TOKEN); default: one generated at start, printed to stderr and written to a 0600 file.
+    #[arg(
+        long = "control-token",
+        value_name = "TOKEN",
+        env = "FETCHTOP_CONTROL_TOKEN",
+        hide_env_values = true,
+        requires = "metrics"
+    )]
+    pub control_token: Option<String>,
+}
+
+/// `fetchtop merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' summaries (*.json, from --summary-file); *.jsonl files are their outputs, checked seq by seq.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Also check the -o files the summaries name (relative paths from here).
+    #[arg(long = "check-outputs")]
+    pub check_outputs: bool,
+
+    /// Print the merged summary as one JSON object.
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+/// `fetchtop attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The instances' --metrics addresses, e.g. http://10.0.0.5:9898 or 127.0.0.1:9898.
+    #[arg(value_name = "URL", required = true)]
+    pub urls: Vec<String>,
+
+    /// The token their /control requires (one for all, as a Kubernetes Secret gives it).
+    #[arg(
+        long = "control-token",
+        value_name = "TOKEN",
+        env = "FETCHTOP_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
+    pub control_token: Option<String>,
+
+    /// Most dashboard frames per second.
+    #[arg(long = "fps", value_name = "N", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub fps: u32,
+
+    /// Draw the dashboard with ASCII symbols and borders only.
+    #[arg(long = "ascii")]
+    pub ascii: bool,
 }
 
 /// Parses `10s`, `250ms`, `1m30s` (humantime).

@@ -195,6 +195,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     .map_err(Failure::Usage)?;
             fetch(spec, &args.run, 1).await
         }
+        Some(Mode::Merge(args)) => crate::merge::run(&args),
+        Some(Mode::Attach(args)) => crate::remote::attach::run(&args).await,
         None => {
             if cli.source.url.is_none() && cli.source.input.is_none() {
                 eprintln!("{SHORT_USAGE}");
@@ -446,13 +448,21 @@ async fn fetch_with(
         (_, n, _) => n,
     };
     check_first_url(&spec).map_err(Failure::Usage)?;
+    let part = crate::remote::job::resolve(run.job.shard, run.job.shard_from_env, |name| {
+        std::env::var(name).ok()
+    })
+    .map_err(Failure::Usage)?;
     let job = JobIdentity::new(
         &spec,
         demo_job,
         request.method.as_str(),
         request.body.as_deref(),
-    );
-    let source = Source::open(spec, limit).await.map_err(Failure::Usage)?;
+    )
+    .map(|job| job.with_job_shard(part));
+    let source = Source::open(spec, limit)
+        .await
+        .map_err(Failure::Usage)?
+        .with_job_shard(part);
     // After the source opened: its errors (a missing list) say it best.
     let job = job.map_err(Failure::Usage)?;
     let output = output::file::open(
@@ -462,6 +472,7 @@ async fn fetch_with(
         &job,
     )
     .map_err(Failure::Usage)?;
+    crate::remote::job::check_resume(part, output.skip.as_deref()).map_err(Failure::Usage)?;
     let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
         crate::sys::in_flight_ceiling(n, fds_per_request)
     });
@@ -517,7 +528,12 @@ async fn fetch_with(
             "tuning"
         );
     }
+    let endpoint = match run.job.metrics {
+        Some(addr) => Some(crate::remote::prepare(addr, &run.job, part).await?),
+        None => None,
+    };
     let handle = Engine::spawn(config, source, writer.as_ref().map(JsonlWriter::sender))?;
+    let remote = endpoint.map(|e| e.serve(&handle));
     // A write error stops the run: nothing more is admitted, what is in
     // flight is cancelled, and the summary and exit status say so.
     let write_failed = writer
@@ -543,8 +559,18 @@ async fn fetch_with(
         Ok(Ok(a)) => a,
         _ => None,
     };
-    match followed {
-        Ok(outcome) => report(outcome, writer, output.earlier, run, (&rules, aborted)).await,
+    let result = match followed {
+        Ok(outcome) => {
+            report(
+                outcome,
+                writer,
+                output.earlier,
+                run,
+                (&rules, aborted),
+                part,
+            )
+            .await
+        }
         Err(e) => {
             // Even when the run itself broke, what finished is written out.
             let _ = output::file::close(writer).await;
@@ -553,7 +579,25 @@ async fn fetch_with(
             }
             Err(e)
         }
+    };
+    if let Some(remote) = remote {
+        // An interrupted run is left at once; a finished one stays up for a last scrape.
+        let interrupted = matches!(&result, Ok(code) if *code == ExitCode::from(EXIT_INTERRUPTED));
+        if !interrupted && !run.job.metrics_grace.is_zero() && !run.output.quiet {
+            eprintln!(
+                "fetchtop: still serving --metrics for {} so a last scrape sees the end (--metrics-grace; Ctrl-C ends it)",
+                humantime::format_duration(run.job.metrics_grace)
+            );
+        }
+        remote
+            .finish(if interrupted {
+                std::time::Duration::ZERO
+            } else {
+                run.job.metrics_grace
+            })
+            .await;
     }
+    result
 }
 
 /// Watches the run to its end with the dashboard or headless.
@@ -589,11 +633,13 @@ async fn report(
     earlier: Option<u64>,
     run: &RunArgs,
     (rules, aborted): (&thresholds::Rules, Option<thresholds::Abort>),
+    part: crate::engine::job_shard::JobShard,
 ) -> Result<ExitCode, Failure> {
     let mut summary = Summary::from_snapshot(&outcome.snapshot);
     if !rules.is_empty() {
         summary.thresholds = Some(rules.judge(&outcome.snapshot, aborted));
     }
+    summary.job_shard = (!part.is_whole()).then_some(part);
     summary.dashboard = outcome.frames;
     summary.interrupted = outcome.interrupted;
     let mut write_error = None;

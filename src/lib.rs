@@ -22,8 +22,10 @@ pub mod keymap;
 pub mod launch;
 pub mod logging;
 pub mod manual;
+pub mod merge;
 pub mod output;
 pub mod redact;
+pub mod remote;
 pub mod thresholds;
 pub mod ui;
 

@@ -73,6 +73,10 @@ pub struct JobIdentity {
     pub method: String,
     /// The request body, if any.
     pub body: Option<BodyPrint>,
+    /// The part of a job over many processes (`--shard K/N`); none for a
+    /// whole job (and in files written before shards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::engine::job_shard::JobShard>,
 }
 
 /// The first line of an `-o` file.
@@ -86,6 +90,12 @@ struct JobLine {
 }
 
 impl JobIdentity {
+    /// This identity, for job shard `part` of the job.
+    pub fn with_job_shard(mut self, part: crate::engine::job_shard::JobShard) -> JobIdentity {
+        self.shard = (!part.is_whole()).then_some(part);
+        self
+    }
+
     /// The identity of a run of `spec` (or of a demo, when `demo` says
     /// which) with this method and body. Reads a list file's ends.
     pub fn new(
@@ -110,6 +120,7 @@ impl JobIdentity {
                 len: b.len() as u64,
                 fnv: fnv_hex(&[b]),
             }),
+            shard: None,
         })
     }
 
@@ -147,6 +158,17 @@ impl JobIdentity {
             return Some(format!(
                 "the method differs: {} there, {} here",
                 earlier.method, self.method
+            ));
+        }
+        if self.shard != earlier.shard {
+            let show = |s: &Option<crate::engine::job_shard::JobShard>| match s {
+                Some(s) => format!("shard {s}"),
+                None => "the whole job".to_string(),
+            };
+            return Some(format!(
+                "the job shard differs: {} there, {} here",
+                show(&earlier.shard),
+                show(&self.shard)
             ));
         }
         if self.body != earlier.body {

@@ -96,6 +96,12 @@ pub struct Summary {
     /// `--fail-if` and `--abort-if`, judged (when any were given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<crate::thresholds::Report>,
+    /// The part of a job over many processes this run was (`--shard K/N`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_shard: Option<crate::engine::job_shard::JobShard>,
+    /// The latency histogram itself, losslessly, for `fetchtop merge`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<crate::remote::wire::LosslessHistogram>,
 }
 
 /// Frames the dashboard drew.
@@ -234,6 +240,11 @@ impl Summary {
                 steps: w.steps.to_vec(),
             }),
             thresholds: None,
+            job_shard: None,
+            latency_histogram: s
+                .latency_histogram
+                .as_deref()
+                .map(crate::remote::wire::LosslessHistogram::encode),
         }
     }
 
@@ -400,6 +411,12 @@ impl Summary {
         if let Some(r) = &self.thresholds {
             t += &r.to_text();
         }
+        if let Some(part) = self.job_shard {
+            let _ = writeln!(
+                t,
+                "  job shard  {part} (fetchtop merge makes one result of the shards' --summary-file)"
+            );
+        }
         t
     }
 }
@@ -511,6 +528,9 @@ mod tests {
             "{t}"
         );
         assert!(!t.contains('\u{1b}') && !t.contains('\u{7}'), "{t:?}");
+        assert!(!t.contains("job shard"), "{t}");
+        s.job_shard = crate::engine::job_shard::JobShard::new(1, 3).ok();
+        assert!(s.to_text().contains("job shard  1/3"), "{}", s.to_text());
         let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
         assert_eq!(v["skipped"], 850);
         assert_eq!(v["output"]["earlier"], 850);

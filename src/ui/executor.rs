@@ -120,16 +120,67 @@ fn shards_segment(x: &ExecutorView, theme: &Theme) -> Option<Vec<Span<'static>>>
     Some(seg)
 }
 
+/// `fetchtop attach`: each instance's in flight against its limit, coloured
+/// by its lag; a lost one says so (its numbers are its last ones).
+fn instances_segment(snap: &Snapshot, theme: &Theme) -> Option<Vec<Span<'static>>> {
+    if snap.instances.is_empty() {
+        return None;
+    }
+    let mut seg = vec![Span::styled("per instance ", theme.label())];
+    for (i, inst) in snap.instances.iter().enumerate() {
+        if i > 0 {
+            seg.push(Span::styled(" · ", theme.dim()));
+        }
+        let name = inst
+            .job_shard
+            .as_ref()
+            .map_or_else(|| inst.name.clone(), |k| format!("{} [{k}]", inst.name));
+        seg.push(Span::styled(
+            format!("{} ", format::inert(&name)),
+            theme.dim(),
+        ));
+        if inst.lost {
+            seg.push(Span::styled("LOST (retrying)", theme.bad()));
+        } else if inst.finished {
+            seg.push(Span::styled("finished", theme.dim()));
+        } else {
+            seg.push(Span::styled(
+                format!(
+                    "{}/{}",
+                    format::count(inst.in_flight),
+                    format::count(inst.limit)
+                ),
+                lag_style(inst.lag_ms, theme),
+            ));
+        }
+    }
+    Some(seg)
+}
+
 /// Renders the panel; `roomy` gives the demo switches a line of their own.
 pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme: &Theme) {
     let x = &snap.executor;
     let inner = area.width.saturating_sub(2) as usize;
     let wide = inner >= WIDE;
-    let title = format!(
-        " executor · {} · {} ",
-        model_text(x, wide),
-        workers_text(x, wide)
-    );
+    let title = if snap.instances.is_empty() {
+        format!(
+            " executor · {} · {} ",
+            model_text(x, wide),
+            workers_text(x, wide)
+        )
+    } else {
+        let n = snap.instances.len();
+        let lost = snap.instances.iter().filter(|i| i.lost).count();
+        format!(
+            " executor · {n} instance{}{} ",
+            if n == 1 { "" } else { "s" },
+            if lost > 0 {
+                format!(", {lost} lost")
+            } else {
+                String::new()
+            }
+        )
+    };
     let mut block = panel(title, theme);
     if x.demo.is_some() {
         let keys = if wide {
@@ -161,7 +212,10 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme
 
     // Segments in order of importance; a narrow panel keeps those that fit.
     let mut segments: Vec<Vec<Span>> = Vec::new();
-    segments.extend(shards_segment(x, theme));
+    match instances_segment(snap, theme) {
+        Some(seg) => segments.push(seg),
+        None => segments.extend(shards_segment(x, theme)),
+    }
     if let Some(n) = x.os_threads {
         let mut seg = pair("OS threads ", format::count(n), theme);
         if let Some(peak) = x.os_threads_peak {

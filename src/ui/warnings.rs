@@ -19,6 +19,7 @@ type Check = fn(&Snapshot) -> Option<String>;
 
 /// Every check, in the order their warnings are shown.
 const CHECKS: &[Check] = &[
+    instances_in_trouble,
     input_broke_off,
     limit_capped,
     executor_blocked,
@@ -27,6 +28,30 @@ const CHECKS: &[Check] = &[
     saturated,
     threads_at_cap,
 ];
+
+/// `fetchtop attach`: instances that stopped answering, or refused a command.
+fn instances_in_trouble(snap: &Snapshot) -> Option<String> {
+    let lost: Vec<&str> = snap
+        .instances
+        .iter()
+        .filter(|i| i.lost)
+        .map(|i| i.name.as_str())
+        .collect();
+    let refused: Vec<String> = snap
+        .instances
+        .iter()
+        .filter_map(|i| i.command_error.as_ref().map(|e| format!("{} {e}", i.name)))
+        .collect();
+    let mut parts = Vec::new();
+    if !lost.is_empty() {
+        parts.push(format!(
+            "lost: {} (no answer, retrying; the numbers shown are the last it gave)",
+            lost.join(", ")
+        ));
+    }
+    parts.extend(refused);
+    (!parts.is_empty()).then(|| format::inert(&parts.join("; ")).into_owned())
+}
 
 /// What is wrong with the run now, in words; empty when all is well.
 pub fn warnings(snap: &Snapshot) -> Vec<String> {

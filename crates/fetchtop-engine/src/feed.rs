@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
+use super::job_shard::JobShard;
 use super::source::{Item, Template};
 
 /// The URLs of a counted feed.
@@ -28,7 +29,7 @@ pub(crate) enum Urls {
 }
 
 impl Urls {
-    /// The item at 0-based position `index`.
+    /// The item at 0-based job position `index`.
     fn item(&self, index: u64, buf: &mut String) -> Option<Item> {
         let url = match self {
             Urls::Repeat(url) => Arc::clone(url),
@@ -62,10 +63,13 @@ pub(crate) enum Supply {
 pub(crate) enum Feed {
     /// Positions claimed from an atomic cursor.
     Counted {
-        /// The next 0-based position to hand out.
+        /// The next of this job shard's positions to hand out (0-based,
+        /// counting the shard's positions only).
         next: AtomicU64,
-        /// Positions in all.
+        /// This job shard's positions in all.
         count: u64,
+        /// Which of the job's positions are this process's.
+        part: JobShard,
         /// Stop admitting: no more positions are handed out.
         closed: AtomicBool,
         urls: Urls,
@@ -79,10 +83,12 @@ pub(crate) enum Feed {
 }
 
 impl Feed {
-    pub(crate) fn counted(urls: Urls, count: u64) -> Feed {
+    /// `count` of job shard `part`'s positions, drawn in order.
+    pub(crate) fn counted(urls: Urls, count: u64, part: JobShard) -> Feed {
         Feed::Counted {
             next: AtomicU64::new(0),
             count,
+            part,
             closed: AtomicBool::new(false),
             urls,
         }
@@ -117,6 +123,7 @@ impl Feed {
             Feed::Counted {
                 next,
                 count,
+                part,
                 closed,
                 urls,
             } => {
@@ -128,8 +135,8 @@ impl Feed {
                 }
                 let start = next.fetch_add(n, Ordering::Relaxed);
                 let end = start.saturating_add(n).min(*count);
-                for index in start..end {
-                    if let Some(item) = urls.item(index, buf) {
+                for nth in start..end {
+                    if let Some(item) = part.position(nth).and_then(|p| urls.item(p, buf)) {
                         out.push(item);
                     }
                 }
@@ -194,7 +201,7 @@ mod tests {
 
     #[test]
     fn counted_feeds_hand_out_each_position_once() {
-        let feed = Feed::counted(template("http://h/{1..10}"), 10);
+        let feed = Feed::counted(template("http://h/{1..10}"), 10, JobShard::WHOLE);
         let (mut out, mut buf) = (Vec::new(), String::new());
         assert_eq!(feed.take(4, &mut out, &mut buf), Supply::More);
         assert_eq!(feed.take(0, &mut out, &mut buf), Supply::More);
@@ -209,7 +216,11 @@ mod tests {
 
     #[test]
     fn closing_ends_a_counted_feed() {
-        let feed = Feed::counted(Urls::Repeat(Arc::from("http://h/")), u64::MAX);
+        let feed = Feed::counted(
+            Urls::Repeat(Arc::from("http://h/")),
+            u64::MAX,
+            JobShard::WHOLE,
+        );
         let (mut out, mut buf) = (Vec::new(), String::new());
         assert_eq!(feed.take(2, &mut out, &mut buf), Supply::More);
         feed.close();
@@ -219,7 +230,11 @@ mod tests {
 
     #[test]
     fn many_threads_share_a_cursor_without_repeats() {
-        let feed = Arc::new(Feed::counted(template("http://h/{1..100000}"), 100_000));
+        let feed = Arc::new(Feed::counted(
+            template("http://h/{1..100000}"),
+            100_000,
+            JobShard::WHOLE,
+        ));
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 let feed = Arc::clone(&feed);
@@ -236,6 +251,17 @@ mod tests {
             .collect();
         all.sort_unstable();
         assert_eq!(all, (1..=100_000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_job_shard_takes_every_nth_position_with_the_jobs_seqs() {
+        let part = JobShard::new(1, 3).unwrap();
+        let feed = Feed::counted(template("http://h/{1..10}"), part.share(10), part);
+        let (mut out, mut buf) = (Vec::new(), String::new());
+        while feed.take(2, &mut out, &mut buf) == Supply::More {}
+        let seqs: Vec<u64> = out.iter().map(|i| i.seq).collect();
+        assert_eq!(seqs, [2, 5, 8]);
+        assert_eq!(&*out[2].url, "http://h/8");
     }
 
     #[tokio::test]

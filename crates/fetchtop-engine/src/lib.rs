@@ -30,6 +30,7 @@ pub use vocab::{command, record, snapshot};
 pub mod adaptive;
 pub mod blocking;
 pub mod http;
+pub mod job_shard;
 pub mod model;
 pub mod net;
 pub mod pace;

@@ -55,6 +55,17 @@ impl SeqSet {
         self.len == 0
     }
 
+    /// The seqs held, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.blocks.iter().flat_map(|(&block, words)| {
+            words.iter().enumerate().flat_map(move |(w, &bits)| {
+                (0..64u64)
+                    .filter(move |b| bits & (1 << b) != 0)
+                    .map(move |b| block * BLOCK_BITS + w as u64 * 64 + b)
+            })
+        })
+    }
+
     /// Bytes of bitmap held (for tests of the memory bound).
     pub fn bitmap_bytes(&self) -> usize {
         self.blocks.len() * WORDS * 8
@@ -95,6 +106,8 @@ mod tests {
         for seq in [2, 62, 65, 4097, 999_999, u64::MAX - 1] {
             assert!(!s.contains(seq), "{seq}");
         }
+        let held: Vec<u64> = s.iter().collect();
+        assert_eq!(held, [0, 1, 63, 64, 4095, 4096, 1_000_000, u64::MAX]);
     }
 
     #[test]

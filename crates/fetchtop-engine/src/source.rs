@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 // Re-exported because callers reach the template through the source it
 // becomes (`SourceSpec::Template`).
 use super::feed::{Feed, Urls};
+use super::job_shard::JobShard;
 pub use super::template::Template;
 
 /// One unit of work: the item's position in the source and its URL text.
@@ -129,8 +130,10 @@ enum Kind {
 pub struct Source {
     /// The input.
     kind: Kind,
-    /// Stop after this many items.
+    /// Stop after this many items of the job (before it is split).
     limit: Option<u64>,
+    /// The part of the job this process runs (`--shard K/N`).
+    job_shard: JobShard,
 }
 
 impl fmt::Debug for Source {
@@ -138,6 +141,7 @@ impl fmt::Debug for Source {
         f.debug_struct("Source")
             .field("describe", &self.describe())
             .field("limit", &self.limit)
+            .field("job_shard", &self.job_shard)
             .finish()
     }
 }
@@ -175,7 +179,24 @@ impl Source {
                 }
             }
         };
-        Ok(Source { kind, limit })
+        Ok(Source {
+            kind,
+            limit,
+            job_shard: JobShard::WHOLE,
+        })
+    }
+
+    /// Keeps only the items of job shard `part` (`--shard K/N`). Seqs stay
+    /// the job's: shard 1/3 of a template yields seqs 2, 5, 8, …; `limit`
+    /// still counts the job's items, before the split.
+    pub fn with_job_shard(mut self, part: JobShard) -> Source {
+        self.job_shard = part;
+        self
+    }
+
+    /// The part of the job this source yields.
+    pub fn job_shard(&self) -> JobShard {
+        self.job_shard
     }
 
     /// A list source reading from any byte stream (for example a pipe or an
@@ -193,24 +214,38 @@ impl Source {
                 path: None,
             },
             limit,
+            job_shard: JobShard::WHOLE,
         }
     }
 
     /// Total item count when known up front: Template -> min(len, limit);
     /// Repeat -> limit; list file / stdin -> `None` (a limit is not a known
     /// total: there could be fewer lines; see [`Source::counter`]).
+    /// With a job shard, the shard's share of that.
     pub fn total(&self) -> Option<u64> {
-        match &self.kind {
+        let job = match &self.kind {
             Kind::Repeat(_) => self.limit,
             Kind::Template(t) => Some(self.limit.map_or(t.len(), |l| l.min(t.len()))),
             Kind::List { .. } => None,
-        }
+        };
+        job.map(|n| self.job_shard.share(n))
     }
 
     /// A short human description for headers, e.g. "http://h/items/{1..1000}",
     /// "urls.txt (list)", "stdin (list)", "http://h/x ×1000" (or
     /// "http://h/x ×∞" without a limit).
+    /// A job shard adds " (shard K/N)".
     pub fn describe(&self) -> String {
+        let what = self.describe_job();
+        if self.job_shard.is_whole() {
+            what
+        } else {
+            format!("{what} (shard {})", self.job_shard)
+        }
+    }
+
+    /// [`Source::describe`] without the job shard.
+    fn describe_job(&self) -> String {
         match &self.kind {
             Kind::Repeat(url) => match self.limit {
                 Some(n) => format!("{url} ×{n}"),
@@ -231,8 +266,10 @@ impl Source {
                 path: Some(path), ..
             } => {
                 let path = path.clone();
-                let limit = self.limit;
-                Some(Box::new(move || count_items(&path, limit)))
+                let (limit, part) = (self.limit, self.job_shard);
+                Some(Box::new(move || {
+                    count_items(&path, limit).map(|n| part.share(n))
+                }))
             }
             _ => None,
         }
@@ -251,17 +288,22 @@ impl Source {
     /// which is returned to run on the control plane.
     pub(crate) fn into_feed(self) -> (Feed, Option<ListReaderTask>) {
         let max = self.limit.unwrap_or(u64::MAX);
+        let part = self.job_shard;
         match self.kind {
-            Kind::Repeat(url) => (Feed::counted(Urls::Repeat(url), max), None),
+            Kind::Repeat(url) => (
+                Feed::counted(Urls::Repeat(url), part.share(max), part),
+                None,
+            ),
             Kind::Template(t) => {
-                let count = max.min(t.len());
-                (Feed::counted(Urls::Template(t), count), None)
+                let count = part.share(max.min(t.len()));
+                (Feed::counted(Urls::Template(t), count, part), None)
             }
             kind @ Kind::List { .. } => {
                 let (tx, rx) = async_channel::bounded(READ_AHEAD);
                 let source = Source {
                     kind,
                     limit: self.limit,
+                    job_shard: part,
                 };
                 let stop = tokio_util::sync::CancellationToken::new();
                 let feed = Feed::stream(rx, stop.clone());
@@ -276,11 +318,15 @@ impl Source {
 
     async fn run_into(self, tx: &impl ItemOut) -> Result<(), String> {
         let max = self.limit.unwrap_or(u64::MAX);
+        let part = self.job_shard;
         match self.kind {
             Kind::Repeat(url) => {
                 let mut seq = 0u64;
                 while seq < max {
                     seq += 1;
+                    if !part.holds(seq) {
+                        continue;
+                    }
                     let item = Item {
                         seq,
                         url: Arc::clone(&url),
@@ -297,6 +343,9 @@ impl Source {
                 let count = max.min(t.len());
                 let mut buf = String::new();
                 for n in 0..count {
+                    if !part.holds(n + 1) {
+                        continue;
+                    }
                     if !t.write_nth(n, &mut buf) {
                         break;
                     }
@@ -312,7 +361,7 @@ impl Source {
                 }
                 Ok(())
             }
-            Kind::List { reader, name, .. } => run_list(reader, &name, max, tx).await,
+            Kind::List { reader, name, .. } => run_list(reader, &name, max, part, tx).await,
         }
     }
 }
@@ -383,6 +432,7 @@ async fn run_list(
     mut reader: ListReader,
     name: &str,
     max: u64,
+    part: JobShard,
     tx: &impl ItemOut,
 ) -> Result<(), String> {
     let mut lines = LineState::new();
@@ -418,7 +468,8 @@ async fn run_list(
             kind.into_item(seq, line_no)
         });
         lines.clear();
-        if let Some(item) = item
+        // Every line is read and numbered; only this job shard's items go on.
+        if let Some(item) = item.filter(|i| part.holds(i.seq))
             && !tx.put(item).await
         {
             return Ok(());
@@ -742,6 +793,88 @@ mod tests {
             .await
             .expect_err("directory");
         assert!(err.contains("is a directory"), "{err}");
+    }
+
+    // ---- job shards (--shard K/N) ----
+
+    /// Every item of every job shard of `spec`, read through the shards' feed.
+    async fn shard_seqs(spec: &SourceSpec, limit: Option<u64>, count: u64) -> Vec<Vec<u64>> {
+        let mut all = Vec::new();
+        for index in 0..count {
+            let part = JobShard::new(index, count).expect("shard");
+            let source = Source::open(spec.clone(), limit)
+                .await
+                .expect("open")
+                .with_job_shard(part);
+            let total = source.total();
+            let counter = source.counter();
+            let (feed, reader) = source.into_feed();
+            let reading = reader.map(|r| tokio::spawn(r.run()));
+            let (mut out, mut buf) = (Vec::new(), String::new());
+            loop {
+                if feed.take(3, &mut out, &mut buf) == super::super::feed::Supply::Ended {
+                    break;
+                }
+                if feed.is_stream() {
+                    match feed.next().await {
+                        Some(item) => out.push(item),
+                        None => break,
+                    }
+                }
+            }
+            if let Some(r) = reading {
+                r.await.expect("reader").expect("reads");
+            }
+            let seqs: Vec<u64> = out.iter().map(|i| i.seq).collect();
+            assert!(seqs.iter().all(|&s| part.holds(s)), "{part}: {seqs:?}");
+            let known = match counter {
+                Some(count) => Some(count().expect("counts")),
+                None => total,
+            };
+            assert_eq!(known, Some(seqs.len() as u64), "{part}: total");
+            all.push(seqs);
+        }
+        all
+    }
+
+    fn union_is(shards: &[Vec<u64>], job: u64) {
+        let mut all: Vec<u64> = shards.iter().flatten().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (1..=job).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn job_shards_split_every_source_by_position() {
+        let t = SourceSpec::Template(tpl("http://h/{1..100}"));
+        let shards = shard_seqs(&t, None, 3).await;
+        assert_eq!(shards[1][..3], [2, 5, 8]);
+        union_is(&shards, 100);
+        union_is(&shard_seqs(&t, Some(10), 4).await, 10);
+        let r = SourceSpec::Repeat("http://h/x".into());
+        union_is(&shard_seqs(&r, Some(7), 3).await, 7);
+        // A list: blank and comment lines are not items, seqs and lines stay the job's.
+        let mut text = String::from("# a comment\n\n");
+        for n in 1..=50 {
+            text.push_str(&format!("http://h/{n}\n"));
+        }
+        let f = file_with(text.as_bytes());
+        let list = SourceSpec::ListFile(f.path().to_path_buf());
+        union_is(&shard_seqs(&list, None, 3).await, 50);
+        union_is(&shard_seqs(&list, Some(20), 3).await, 20);
+        let part = JobShard::new(2, 3).expect("shard");
+        let source = Source::open(list, None)
+            .await
+            .expect("open")
+            .with_job_shard(part);
+        assert!(
+            source.describe().ends_with("(shard 2/3)"),
+            "{}",
+            source.describe()
+        );
+        let items = collect(source).await.expect("run");
+        assert_eq!(items[0].seq, 3);
+        assert_eq!(&*items[0].url, "http://h/3");
+        assert_eq!(items[0].line, Some(5));
     }
 
     // ---- Repeat / Template streaming, limits, totals ----

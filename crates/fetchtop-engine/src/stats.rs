@@ -81,7 +81,9 @@ fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-fn percentiles(h: &Histogram<u64>) -> Percentiles {
+/// The percentiles of a histogram of µs, in ms (for readers that merge
+/// histograms of their own, such as `fetchtop attach`).
+pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     if h.is_empty() {
         return Percentiles::default();
     }
@@ -101,7 +103,7 @@ fn percentiles(h: &Histogram<u64>) -> Percentiles {
 
 /// Log-spaced bars from the smallest to the largest value seen. One pass
 /// over the recorded buckets, so every response lands in exactly one bar.
-fn bars(h: &Histogram<u64>) -> Vec<HistogramBar> {
+pub fn bars(h: &Histogram<u64>) -> Vec<HistogramBar> {
     if h.is_empty() {
         return Vec::new();
     }
@@ -144,6 +146,8 @@ pub struct Tally {
     pub cancelled: u64,
     /// Body bytes received.
     pub bytes: u64,
+    /// Attempts after the first (`--retries`), over every item.
+    pub retries: u64,
     /// Responses by status code (index = code).
     pub status: Vec<u64>,
     /// Items by error kind (index = [`ErrorKind::index`]).
@@ -159,6 +163,7 @@ impl Default for Tally {
             failed: 0,
             cancelled: 0,
             bytes: 0,
+            retries: 0,
             status: vec![0; 1000],
             errors: [0; ErrorKind::ALL.len()],
             versions: [0; HTTP_VERSIONS.len()],
@@ -178,6 +183,7 @@ impl Tally {
             self.errors[kind.index()] += 1;
         }
         self.bytes += r.bytes;
+        self.retries += u64::from(r.attempts.saturating_sub(1));
         if let Some(slot) = r.status.and_then(|code| self.status.get_mut(code as usize)) {
             *slot += 1;
         }
@@ -195,6 +201,7 @@ impl Tally {
         self.failed += other.failed;
         self.cancelled += other.cancelled;
         self.bytes += other.bytes;
+        self.retries += other.retries;
         for (a, b) in self.status.iter_mut().zip(&other.status) {
             *a += b;
         }
@@ -276,6 +283,8 @@ struct Derived {
     latency_recent: Percentiles,
     histogram: Vec<HistogramBar>,
     histogram_recent: Vec<HistogramBar>,
+    /// A copy of the run's histogram as it was then.
+    latency_histogram: Option<std::sync::Arc<Histogram<u64>>>,
 }
 
 /// How often percentiles and bars are derived again: often enough for the
@@ -403,6 +412,7 @@ impl Stats {
         snap.counts.failed = self.tally.failed;
         snap.counts.cancelled = self.tally.cancelled;
         snap.bytes = self.tally.bytes;
+        snap.retries = self.tally.retries;
         let due = self
             .derived
             .at
@@ -414,11 +424,13 @@ impl Stats {
             d.latency_recent = self.recent.percentiles(elapsed.as_secs());
             d.histogram = bars(&self.latency);
             d.histogram_recent = bars(&self.recent.merged);
+            d.latency_histogram = Some(std::sync::Arc::new(self.latency.clone()));
         }
         snap.latency = self.derived.latency;
         snap.latency_recent = self.derived.latency_recent;
         snap.histogram = self.derived.histogram.clone();
         snap.histogram_recent = self.derived.histogram_recent.clone();
+        snap.latency_histogram = self.derived.latency_histogram.clone();
         snap.status = self
             .tally
             .status

@@ -204,6 +204,31 @@ pub struct ExecutorView {
     pub active_shards: usize,
 }
 
+/// One fetchtop process among several watched together (`fetchtop
+/// attach`). A run of the engine itself has none: only a reader that
+/// merges instances' snapshots fills these.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InstanceView {
+    /// Where it is watched (its URL).
+    pub name: String,
+    /// Its job shard, "K/N", when it said.
+    pub job_shard: Option<String>,
+    /// It stopped answering; its last numbers are kept, not zeroed.
+    pub lost: bool,
+    /// Its run has finished.
+    pub finished: bool,
+    /// Requests in flight, as last seen.
+    pub in_flight: u64,
+    /// Its limit, as last seen (0 while paused).
+    pub limit: u64,
+    /// Items it has ended, as last seen.
+    pub ended: u64,
+    /// Its heartbeat lag now, in ms.
+    pub lag_ms: f64,
+    /// Why it refused or missed the last command, if it did.
+    pub command_error: Option<String>,
+}
+
 /// The demo-only blocking switches, as the engine has them now.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DemoSwitches {
@@ -336,6 +361,11 @@ pub struct Snapshot {
     pub histogram: Vec<HistogramBar>,
     /// Log-spaced histogram of the last few seconds' latency.
     pub histogram_recent: Vec<HistogramBar>,
+    /// The whole run's latency histogram itself (µs, 3 significant
+    /// figures), for readers that merge runs exactly (`--metrics`'s
+    /// /snapshot, the summary). Refreshed with the percentiles, shared, so a
+    /// snapshot copies a pointer, not the buckets.
+    pub latency_histogram: Option<Arc<hdrhistogram::Histogram<u64>>>,
     /// Response status codes and their counts, ascending by code.
     pub status: Vec<(u16, u64)>,
     /// Error kinds and their counts, most frequent first.
@@ -344,6 +374,8 @@ pub struct Snapshot {
     pub http_versions: Vec<(&'static str, u64)>,
     /// Body bytes received over the run.
     pub bytes: u64,
+    /// Attempts after the first, over the run (`--retries`).
+    pub retries: u64,
     /// Items completed (done or failed) per second over the last few seconds.
     pub rate_recent: f64,
     /// Items completed (done or failed) per second over the whole run.
@@ -360,6 +392,9 @@ pub struct Snapshot {
     pub adaptive: AdaptiveView,
     /// The knee finder (`--sweep`), when the run is one.
     pub sweep: Option<SweepView>,
+    /// The instances watched, when this snapshot merges several
+    /// (`fetchtop attach`); empty for a run of this process.
+    pub instances: Vec<InstanceView>,
 }
 
 impl Snapshot {
