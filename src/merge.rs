@@ -285,7 +285,9 @@ fn merge(shards: &[ShardSummary], outputs: &[PathBuf]) -> Result<Merged, String>
 /// The one field of a record the check needs.
 #[derive(Deserialize)]
 struct SeqOnly {
-    seq: u64,
+    /// `"job"` on the line that names the job (the first of an `-o` file).
+    kind: Option<String>,
+    seq: Option<u64>,
 }
 
 /// Reads every record's seq; the job's seqs are 1 to `planned` when known,
@@ -308,12 +310,18 @@ fn check_outputs(files: &[PathBuf], planned: Option<u64>) -> Result<SeqsReport, 
                 break;
             }
             line_no += 1;
-            let r: SeqOnly = serde_json::from_slice(&line)
-                .map_err(|e| format!("{shown}: line {line_no} is not a fetchtop record ({e})"))?;
+            let not_ours =
+                |why: String| format!("{shown}: line {line_no} is not a fetchtop record ({why})");
+            let r: SeqOnly = serde_json::from_slice(&line).map_err(|e| not_ours(e.to_string()))?;
+            let seq = match (r.kind.as_deref(), r.seq) {
+                (Some("job"), _) => continue,
+                (_, Some(seq)) => seq,
+                (_, None) => return Err(not_ours("it has no seq".into())),
+            };
             records += 1;
-            highest = highest.max(r.seq);
-            if !seen.insert(r.seq) {
-                twice.insert(r.seq);
+            highest = highest.max(seq);
+            if !seen.insert(seq) {
+                twice.insert(seq);
             }
         }
     }

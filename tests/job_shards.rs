@@ -41,9 +41,8 @@ fn json(path: &Path) -> Value {
 }
 
 fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
+    let text = std::fs::read_to_string(path).unwrap();
+    common::record_lines(&text)
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
@@ -257,7 +256,12 @@ async fn three_shards_are_the_job_and_merge_exactly() {
     let out = finish(&mut c).await;
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("belongs to another shard"), "{err}");
+    // The file's job line names its shard (a file without one is refused
+    // by its seqs: "belongs to another shard").
+    assert!(
+        err.contains("the job shard differs: shard 0/3 there, shard 1/3 here"),
+        "{err}"
+    );
     server.shutdown().await;
 }
 
