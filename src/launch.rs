@@ -99,10 +99,17 @@ pub fn clap_failure(e: &clap::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(word) = stray_word(e) {
+        // The subcommands as the parser has them, so a new one is never left out.
+        let subcommands: Vec<String> = <Cli as clap::CommandFactory>::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .filter(|name| name != "help")
+            .collect();
         let _ = writeln!(
             std::io::stderr(),
-            "fetchtop: unexpected argument '{}': one URL at most, and a subcommand (demo, serve, completions, man) comes first (see fetchtop --help)",
-            format::inert(&word)
+            "fetchtop: unexpected argument '{}': one URL at most, and a subcommand ({}) comes first (see fetchtop --help)",
+            format::inert(&word),
+            subcommands.join(", ")
         );
         return ExitCode::from(2);
     }

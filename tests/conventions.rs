@@ -137,6 +137,18 @@ fn a_word_after_the_url_is_named_as_unexpected() {
             "{err}"
         );
         assert!(!err.contains("cannot be used with"), "{err}");
+        // Every subcommand is named, from the parser itself.
+        for sub in [
+            "serve",
+            "demo",
+            "sweep",
+            "completions",
+            "man",
+            "merge",
+            "attach",
+        ] {
+            assert!(err.contains(sub), "{sub} missing: {err}");
+        }
     }
 }
 
