@@ -19,7 +19,7 @@ use crate::engine::job_shard::JobShard;
 use crate::engine::seqset::SeqSet;
 use crate::format;
 use crate::launch::Failure;
-use crate::output::summary::LatencyMs;
+use crate::output::summary::{self, LatencyMs};
 use crate::remote::wire::{HistogramSum, LosslessHistogram};
 
 /// Most missing or repeated seqs listed by number (the counts are whole).
@@ -402,32 +402,9 @@ fn to_text(m: &Merged) -> String {
         m.elapsed_s,
         format::bytes(m.bytes)
     );
-    let l = &m.latency_ms;
-    let _ = writeln!(
-        t,
-        "  latency    p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-        format::ms(l.p50),
-        format::ms(l.p90),
-        format::ms(l.p99),
-        format::ms(l.p999),
-        format::ms(l.max)
-    );
-    if !m.status.is_empty() {
-        let codes: Vec<String> = m
-            .status
-            .iter()
-            .map(|(c, n)| format!("{c}: {}", format::count(*n)))
-            .collect();
-        let _ = writeln!(t, "  status     {}", codes.join("  "));
-    }
-    if !m.errors.is_empty() {
-        let kinds: Vec<String> = m
-            .errors
-            .iter()
-            .map(|(k, n)| format!("{k}: {}", format::count(*n)))
-            .collect();
-        let _ = writeln!(t, "  errors     {}", kinds.join("  "));
-    }
+    t += &summary::latency_line(&m.latency_ms);
+    t += &summary::counts_line("status", &m.status, "");
+    t += &summary::counts_line("errors", &m.errors, "");
     if let Some(s) = &m.seqs {
         let missing = if s.missing == 0 {
             "none missing".to_string()

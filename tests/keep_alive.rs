@@ -9,10 +9,9 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use fetchtop::engine::transport::TransportChoice;
-use fetchtop::engine::{EngineConfig, ErrorKind, ItemState, Record, RequestOptions, Source};
+use fetchtop::engine::{ErrorKind, ItemState, Record, RequestOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Answers the first request of each connection (with no `Connection:
@@ -52,24 +51,8 @@ async fn fetch(
     request: RequestOptions,
     transport: TransportChoice,
 ) -> Vec<Record> {
-    let list: Vec<String> = (1..=n).map(|i| format!("{base}/items/{i}")).collect();
-    let source = Source::from_reader(
-        std::io::Cursor::new(list.join("\n").into_bytes()),
-        "test",
-        None,
-    );
-    let config = EngineConfig {
-        concurrency: 1,
-        request,
-        transport,
-        shards: 1,
-        ..EngineConfig::default()
-    };
-    let (_, records) = common::Run::start(config, source)
-        .finish(Duration::from_secs(30))
-        .await;
-    assert_eq!(records.len(), n);
-    records
+    let urls: Vec<String> = (1..=n).map(|i| format!("{base}/items/{i}")).collect();
+    common::fetch_urls(&urls, request, transport, 1).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

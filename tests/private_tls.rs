@@ -12,25 +12,15 @@ use common::origin::{self, Tls};
 use common::pki::Ca;
 use fetchtop::engine::net::TlsFiles;
 use fetchtop::engine::transport::TransportChoice;
-use fetchtop::engine::{EngineConfig, ErrorKind, ItemState, Record, RequestOptions, Source};
+use fetchtop::engine::{ErrorKind, ItemState, Record, RequestOptions};
 
 const BOTH: [TransportChoice; 2] = [TransportChoice::Auto, TransportChoice::Reqwest];
 
 /// Fetches `url` once with `request` on `transport`.
 async fn fetch(url: &str, request: RequestOptions, transport: TransportChoice) -> Record {
-    let source = Source::from_reader(std::io::Cursor::new(url.as_bytes().to_vec()), "test", None);
-    let config = EngineConfig {
-        concurrency: 1,
-        request,
-        transport,
-        shards: 1,
-        ..EngineConfig::default()
-    };
-    let (_, mut records) = common::Run::start(config, source)
-        .finish(Duration::from_secs(30))
-        .await;
-    assert_eq!(records.len(), 1);
-    records.remove(0)
+    common::fetch_urls(&[url.to_string()], request, transport, 1)
+        .await
+        .remove(0)
 }
 
 fn trusting(files: TlsFiles) -> RequestOptions {

@@ -24,6 +24,31 @@ pub struct LatencyMs {
     pub max: f64,
 }
 
+/// The text summary's latency line (newline included).
+pub(crate) fn latency_line(l: &LatencyMs) -> String {
+    format!(
+        "  latency    p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n",
+        format::ms(l.p50),
+        format::ms(l.p90),
+        format::ms(l.p99),
+        format::ms(l.p999),
+        format::ms(l.max)
+    )
+}
+
+/// A text summary line of counts (`  status     200: 9,801  503: 99`),
+/// each key after `prefix`; nothing when there are none.
+pub(crate) fn counts_line(label: &str, counts: &BTreeMap<String, u64>, prefix: &str) -> String {
+    if counts.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(k, n)| format!("{prefix}{k}: {}", format::count(*n)))
+        .collect();
+    format!("  {label:<10} {}\n", parts.join("  "))
+}
+
 fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
@@ -297,40 +322,11 @@ impl Summary {
         if self.status.is_empty() {
             let _ = writeln!(t, "  latency    no responses");
         } else {
-            let _ = writeln!(
-                t,
-                "  latency    p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-                format::ms(l.p50),
-                format::ms(l.p90),
-                format::ms(l.p99),
-                format::ms(l.p999),
-                format::ms(l.max)
-            );
+            t += &latency_line(l);
         }
-        if !self.status.is_empty() {
-            let codes: Vec<String> = self
-                .status
-                .iter()
-                .map(|(c, n)| format!("{c}: {}", format::count(*n)))
-                .collect();
-            let _ = writeln!(t, "  status     {}", codes.join("  "));
-        }
-        if !self.http_versions.is_empty() {
-            let versions: Vec<String> = self
-                .http_versions
-                .iter()
-                .map(|(v, n)| format!("HTTP/{v}: {}", format::count(*n)))
-                .collect();
-            let _ = writeln!(t, "  http       {}", versions.join("  "));
-        }
-        if !self.errors.is_empty() {
-            let kinds: Vec<String> = self
-                .errors
-                .iter()
-                .map(|(k, n)| format!("{k}: {}", format::count(*n)))
-                .collect();
-            let _ = writeln!(t, "  errors     {}", kinds.join("  "));
-        }
+        t += &counts_line("status", &self.status, "");
+        t += &counts_line("http", &self.http_versions, "HTTP/");
+        t += &counts_line("errors", &self.errors, "");
         let x = &self.executor;
         let per_shard = if x.shards.len() > 1 {
             let counts: Vec<String> = x.shards.iter().map(|s| format::count(s.finished)).collect();

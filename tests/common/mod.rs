@@ -74,6 +74,34 @@ impl Run {
     }
 }
 
+/// Fetches `urls` on one shard, `concurrency` at a time, with `request`
+/// on `transport`; the records in seq order, one per URL.
+pub async fn fetch_urls(
+    urls: &[String],
+    request: fetchtop::engine::RequestOptions,
+    transport: fetchtop::engine::TransportChoice,
+    concurrency: u64,
+) -> Vec<Record> {
+    let source = Source::from_reader(
+        std::io::Cursor::new(urls.join("\n").into_bytes()),
+        "test list",
+        None,
+    );
+    let config = EngineConfig {
+        concurrency,
+        request,
+        transport,
+        shards: 1,
+        ..EngineConfig::default()
+    };
+    let (_, mut records) = Run::start(config, source)
+        .finish(Duration::from_secs(30))
+        .await;
+    records.sort_by_key(|r| r.seq);
+    assert_eq!(records.len(), urls.len(), "one record per URL");
+    records
+}
+
 /// Polls `pred` every 10 ms until it holds; panics with `what` after `deadline`.
 pub async fn wait_until(what: &str, deadline: Duration, mut pred: impl FnMut() -> bool) {
     let end = tokio::time::Instant::now() + deadline;
