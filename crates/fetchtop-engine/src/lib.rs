@@ -46,6 +46,7 @@ mod control;
 mod event_loop;
 mod feed;
 mod limiter;
+mod on_demand;
 pub(crate) mod pipeline;
 mod registry;
 mod shard;
