@@ -111,7 +111,8 @@ pub(crate) fn explain(e: &(dyn std::error::Error + 'static)) -> Option<String> {
                 if presented.is_empty() {
                     "no host".to_string()
                 } else {
-                    presented.join(", ")
+                    // The names come from the server's certificate.
+                    crate::text::inert(&presented.join(", ")).into_owned()
                 }
             ),
             Cert::Revoked => "the server's certificate has been revoked".to_string(),
