@@ -2,7 +2,8 @@
 //! and tunnels `https://` with CONNECT) and microsocks (SOCKS5), both
 //! started by the test on 127.0.0.1 with configurations it writes. The
 //! origins note the `Via` header tinyproxy adds, so each test can tell a
-//! proxied request from a direct one. Both are Debian packages that
+//! proxied request from a direct one; an https:// proxy is tinyproxy behind
+//! a TLS front the test runs. Both are Debian packages that
 //! `.ci/run` installs; where one is missing its tests say so and skip.
 
 mod common;
@@ -395,4 +396,83 @@ async fn the_environment_is_honoured_as_curl_does() {
         [true, false, false, true],
         "HTTP_PROXY, NO_PROXY, --noproxy, -x wins"
     );
+}
+
+/// A TLS front for `proxy` on 127.0.0.1 (as an https:// proxy is: TLS to
+/// the proxy, then HTTP inside), with a certificate for "localhost" from `ca`.
+async fn tls_front(ca: &Ca, proxy: u16) -> u16 {
+    let leaf = ca.server("proxy-front", &["localhost"], false);
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(leaf.chain, leaf.key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut inner) = tokio::net::TcpStream::connect(("127.0.0.1", proxy)).await
+                else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut inner).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_proxy_is_spoken_to_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(proxy) = tinyproxy(dir.path(), None) else {
+        return;
+    };
+    // One CA for the origin and the proxy's front: --cacert trusts both.
+    let ca = Ca::new(dir.path(), "https-proxy");
+    let leaf = ca.server("origin", &["localhost"], false);
+    let (tls, _) = origin::https(Tls {
+        chain: leaf.chain,
+        key: leaf.key,
+        client_ca: None,
+        h2: false,
+    })
+    .await;
+    let (plain, plain_log) = origin::http().await;
+    let front = tls_front(&ca, proxy.port).await;
+    let files = TlsFiles::load(Some(&ca.pem), None, None).unwrap();
+    let proxy_url = format!("https://localhost:{front}");
+    for transport in BOTH {
+        let r = fetch(
+            &format!("http://localhost:{}/p", plain.port()),
+            via(&proxy_url, "", files.clone()),
+            transport,
+        )
+        .await;
+        assert_eq!(r.state, ItemState::Done, "{transport:?}: {r:?}");
+        assert!(
+            plain_log.all().pop().unwrap().via.is_some(),
+            "{transport:?}"
+        );
+        let r = fetch(
+            &format!("https://localhost:{}/p", tls.port()),
+            via(&proxy_url, "", files.clone()),
+            transport,
+        )
+        .await;
+        assert_eq!(r.state, ItemState::Done, "{transport:?}: {r:?}");
+        assert!(
+            proxy
+                .log()
+                .contains(&format!("CONNECT localhost:{}", tls.port()))
+        );
+    }
 }
