@@ -349,15 +349,10 @@ impl Shard {
                 return Admit::Slot(p.next_due());
             }
         }
-        let in_flight = self.admission.in_flight();
-        let want = self.runner.room(self.model, want, in_flight);
-        // One item at a time across every shard, not one per shard.
-        let cap = if self.model == Model::Sequential {
-            1
-        } else {
-            u64::MAX
-        };
-        let mut got = self.admission.acquire(self.id, want, cap);
+        let want = self.runner.room(self.model, want);
+        let mut got = self
+            .admission
+            .acquire(self.id, want, self.model.in_flight_cap());
         // Under --rate each start needs a slot as well as a permit.
         let mut slots = None;
         if let Some(p) = &self.pacer

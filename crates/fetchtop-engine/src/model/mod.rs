@@ -37,12 +37,12 @@ impl Runner {
         })
     }
 
-    /// How many of the `room` items the limit allows may start now under `model`.
-    pub(crate) fn room(&self, model: Model, room: u64, in_flight: u64) -> u64 {
+    /// How many of the `room` items the limit allows may start now under
+    /// `model` (the threads model has a cap on live threads of its own).
+    pub(crate) fn room(&self, model: Model, room: u64) -> u64 {
         match model {
-            Model::Async => room,
+            Model::Async | Model::Sequential => room,
             Model::Threads => self.threads.room(room),
-            Model::Sequential => sequential::room(room, in_flight),
         }
     }
 

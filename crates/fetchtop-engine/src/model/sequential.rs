@@ -2,23 +2,11 @@
 //! task like the default model, but admits the next one only when nothing
 //! is in flight, so throughput is one over the latency (Little's law with
 //! one in flight).
+//!
+//! The rule is the admission's own cap ([`super::Model::in_flight_cap`]),
+//! one count shared by every shard: items another model left in flight
+//! finish before the first sequential one starts, and two shards can never
+//! start one each.
 
-/// Items that may start now: one when nothing is in flight, else none.
-pub fn room(room: u64, in_flight: u64) -> u64 {
-    if in_flight == 0 { room.min(1) } else { 0 }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn one_at_a_time() {
-        assert_eq!(super::room(50, 0), 1);
-        assert_eq!(super::room(50, 1), 0);
-        assert_eq!(super::room(0, 0), 0, "a pause still pauses");
-        assert_eq!(
-            super::room(50, 30),
-            0,
-            "items left by another model finish first"
-        );
-    }
-}
+/// In flight at once under the sequential model, across all shards.
+pub const IN_FLIGHT: u64 = 1;

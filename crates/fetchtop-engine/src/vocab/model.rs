@@ -22,6 +22,15 @@ impl Model {
     /// Every model, in the order `m` cycles through them.
     pub const ALL: [Model; 3] = [Model::Async, Model::Threads, Model::Sequential];
 
+    /// The most items in flight at once under this model, across every
+    /// shard, whatever the limit (the limit still applies below it).
+    pub fn in_flight_cap(self) -> u64 {
+        match self {
+            Model::Sequential => crate::model::sequential::IN_FLIGHT,
+            Model::Async | Model::Threads => u64::MAX,
+        }
+    }
+
     /// Lower-case name, as on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
