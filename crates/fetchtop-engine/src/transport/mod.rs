@@ -61,10 +61,12 @@ impl FromStr for TransportChoice {
     type Err = String;
 
     fn from_str(s: &str) -> Result<TransportChoice, String> {
-        TransportChoice::ALL
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown transport {s:?}: use auto or reqwest"))
+        crate::text::by_name(
+            &TransportChoice::ALL,
+            TransportChoice::as_str,
+            "transport",
+            s,
+        )
     }
 }
 

@@ -54,9 +54,6 @@ impl FromStr for Model {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Model, String> {
-        Model::ALL
-            .into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown model {s:?}: use async, threads or sequential"))
+        crate::text::by_name(&Model::ALL, Model::as_str, "model", s)
     }
 }
