@@ -112,6 +112,33 @@ pub struct HistoryPoint {
     pub limit: u64,
 }
 
+/// What one second of the run did, for time series (`--timeseries`): the
+/// items that ended in it, the latency of just its responses, its errors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct SecondStats {
+    /// Seconds since the run started at the end of the stretch covered.
+    pub t_s: u64,
+    /// How long the stretch is, in seconds: 1 for a whole second, less for
+    /// the one in progress (see [`Snapshot::second_now`]).
+    pub span_s: f64,
+    /// Items completed (done or failed, not cancelled) in it.
+    pub completed: u64,
+    /// Of those, failures (errors and error statuses).
+    pub failed: u64,
+    /// Items cancelled in it.
+    pub cancelled: u64,
+    /// Responses in it: what the latency is computed from.
+    pub responses: u64,
+    /// In-flight count at its end.
+    pub in_flight: u64,
+    /// Effective concurrency limit at its end (0 while paused).
+    pub limit: u64,
+    /// Latency of its responses (`count` is `responses`).
+    pub latency: Percentiles,
+    /// Errors in it by kind, indexed by [`ErrorKind::index`].
+    pub errors: [u64; ErrorKind::ALL.len()],
+}
+
 /// One request in flight, for the dashboard's "top" table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskView {
@@ -350,6 +377,11 @@ pub struct Snapshot {
     pub rate_overall: f64,
     /// One point per second, the last couple of minutes.
     pub history: Vec<HistoryPoint>,
+    /// The last whole seconds in detail, oldest first (about a minute:
+    /// enough for a reader that looks at least that often to miss none).
+    pub seconds: Vec<SecondStats>,
+    /// The second in progress, so far (the last row of a time series).
+    pub second_now: SecondStats,
     /// The oldest requests in flight (bounded; `in_flight` has the full count).
     pub tasks: Vec<TaskView>,
     /// A problem that ended the source early (an I/O error reading the list).
