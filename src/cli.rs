@@ -444,6 +444,12 @@ pub struct OutputArgs {
     #[arg(long = "summary-file", value_name = "FILE")]
     pub summary_file: Option<PathBuf>,
 
+    /// Write one row per second of the run to FILE as it goes: time, rps, in
+    /// flight, limit, that second's p50/p90/p99/max and errors by kind. CSV,
+    /// or JSON lines when FILE ends in .jsonl.
+    #[arg(long = "timeseries", value_name = "FILE")]
+    pub timeseries: Option<PathBuf>,
+
     /// No progress line on stderr.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,

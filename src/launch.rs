@@ -27,6 +27,7 @@ use crate::interrupt::Outcome;
 use crate::logging;
 use crate::output::job::{JobIdentity, JobSource};
 use crate::output::summary::OutputFile;
+use crate::output::timeseries::TimeSeries;
 use crate::output::{self, JsonlWriter, Summary};
 use crate::thresholds;
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
@@ -462,6 +463,10 @@ async fn fetch_with(
         &job,
     )
     .map_err(Failure::Usage)?;
+    let timeseries = match &run.output.timeseries {
+        Some(path) => Some(TimeSeries::create(path).map_err(Failure::Usage)?),
+        None => None,
+    };
     let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
         crate::sys::in_flight_ceiling(n, fds_per_request)
     });
@@ -536,6 +541,7 @@ async fn fetch_with(
         handle.snapshots.clone(),
         handle.commands.clone(),
     ));
+    let series = timeseries.map(|ts| tokio::spawn(ts.follow(handle.snapshots.clone())));
     let followed = follow(handle, run, dashboard, write_failed).await;
     abort.abort();
     // The watcher ends with the engine's snapshots; a short wait is only a guard.
@@ -543,8 +549,23 @@ async fn fetch_with(
         Ok(Ok(a)) => a,
         _ => None,
     };
+    let series_failed = match series {
+        // It ends with the engine's last snapshot, as the watcher does.
+        Some(task) => match tokio::time::timeout(Duration::from_secs(5), task).await {
+            Ok(Ok(Ok(_rows))) => None,
+            Ok(Ok(Err(e))) => Some(e),
+            _ => Some(Report::msg("the time series writer did not finish")),
+        },
+        None => None,
+    };
     match followed {
-        Ok(outcome) => report(outcome, writer, output.earlier, run, (&rules, aborted)).await,
+        Ok(outcome) => {
+            let code = report(outcome, writer, output.earlier, run, (&rules, aborted)).await?;
+            match series_failed {
+                Some(e) => Err(Failure::Output(e)),
+                None => Ok(code),
+            }
+        }
         Err(e) => {
             // Even when the run itself broke, what finished is written out.
             let _ = output::file::close(writer).await;

@@ -731,8 +731,16 @@ mod tests {
         assert_eq!(ends, vec![1, 2, 3]);
         for (k, sec) in snap.seconds.iter().enumerate() {
             let want = (k as f64 + 1.0) * 10.0;
-            assert!((sec.latency.p50 - want).abs() < 0.2, "{k}: {:?}", sec.latency);
-            assert!((sec.latency.max - want).abs() < 0.2, "{k}: {:?}", sec.latency);
+            assert!(
+                (sec.latency.p50 - want).abs() < 0.2,
+                "{k}: {:?}",
+                sec.latency
+            );
+            assert!(
+                (sec.latency.max - want).abs() < 0.2,
+                "{k}: {:?}",
+                sec.latency
+            );
             assert_eq!(sec.responses, 40);
             assert_eq!(sec.errors[ErrorKind::Timeout.index()], k as u64);
             assert_eq!(sec.limit, 8);
