@@ -52,7 +52,7 @@ impl Cli {
             None => self.run.workers,
             Some(Mode::Demo(d)) => d.run.workers,
             Some(Mode::Sweep(s)) => s.run.workers,
-            Some(Mode::Serve(_) | Mode::Completions(_) | Mode::Man) => None,
+            Some(Mode::Serve(_) | Mode::Completions(_) | Mode::Man | Mode::Replay(_)) => None,
         }
     }
 }
@@ -79,10 +79,30 @@ pub enum Mode {
     /// Find the knee of URL: `--sweep 1..1024` unless given, a plain URL
     /// repeated until the sweep ends.
     Sweep(Box<SweepArgs>),
+    /// Show a recording (made with --record) on the dashboard again, with
+    /// keys to pause, step, seek and change speed.
+    Replay(ReplayArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to stdout; read it with `fetchtop man | man -l -`.
     Man,
+}
+
+/// `fetchtop replay FILE`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The recording (`--record FILE`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Most frames per second.
+    #[arg(long = "fps", value_name = "N", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub fps: u32,
+
+    /// Draw the dashboard with ASCII symbols and borders only.
+    #[arg(long = "ascii")]
+    pub ascii: bool,
 }
 
 /// `fetchtop completions SHELL`.
@@ -449,6 +469,11 @@ pub struct OutputArgs {
     /// or JSON lines when FILE ends in .jsonl.
     #[arg(long = "timeseries", value_name = "FILE")]
     pub timeseries: Option<PathBuf>,
+
+    /// Record the run's timeline to FILE as it goes (5 snapshots a second,
+    /// zstd): `fetchtop replay FILE` shows it again on the dashboard.
+    #[arg(long = "record", value_name = "FILE")]
+    pub record: Option<PathBuf>,
 
     /// No progress line on stderr.
     #[arg(short = 'q', long = "quiet")]

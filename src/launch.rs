@@ -28,6 +28,7 @@ use crate::logging;
 use crate::output::job::{JobIdentity, JobSource};
 use crate::output::summary::OutputFile;
 use crate::output::timeseries::TimeSeries;
+use crate::recording::{self, Recorder};
 use crate::output::{self, JsonlWriter, Summary};
 use crate::thresholds;
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
@@ -177,6 +178,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             "the completion script",
             crate::manual::completions(args.shell, &mut std::io::stdout().lock()),
         ),
+        Some(Mode::Replay(args)) => replay(&args).await,
         Some(Mode::Man) => printed(
             "the man page",
             crate::manual::man(&mut std::io::stdout().lock()),
@@ -207,6 +209,25 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             fetch(spec, &cli.run, 1).await
         }
     }
+}
+
+/// `fetchtop replay FILE`: the dashboard on a recording, on the blocking
+/// pool (the terminal loop blocks while it waits for keys).
+async fn replay(args: &crate::cli::ReplayArgs) -> Result<ExitCode, Failure> {
+    // A file that is not a recording is bad input: said before the screen opens.
+    crate::recording::Reader::open(&args.file).map_err(Failure::Usage)?;
+    if !std::io::stdout().is_terminal() {
+        return Err(Failure::Usage("fetchtop replay needs a terminal".into()));
+    }
+    let (path, theme, fps) = (
+        args.file.clone(),
+        Theme::from_env(args.ascii),
+        f64::from(args.fps),
+    );
+    tokio::task::spawn_blocking(move || ui::replay::run(&path, theme, fps))
+        .await
+        .map_err(|e| Failure::Run(Report::msg(format!("the replay crashed: {e}"))))??;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
@@ -467,6 +488,16 @@ async fn fetch_with(
         Some(path) => Some(TimeSeries::create(path).map_err(Failure::Usage)?),
         None => None,
     };
+    let recorder = match &run.output.record {
+        Some(path) => {
+            let header = recording::Header::new(
+                source.describe(),
+                crate::redact::headers(&run.http.headers),
+            );
+            Some(Recorder::create(path, &header).map_err(Failure::Usage)?)
+        }
+        None => None,
+    };
     let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
         crate::sys::in_flight_ceiling(n, fds_per_request)
     });
@@ -542,6 +573,7 @@ async fn fetch_with(
         handle.commands.clone(),
     ));
     let series = timeseries.map(|ts| tokio::spawn(ts.follow(handle.snapshots.clone())));
+    let recorded = recorder.map(|r| tokio::spawn(r.follow(handle.snapshots.clone())));
     let followed = follow(handle, run, dashboard, write_failed).await;
     abort.abort();
     // The watcher ends with the engine's snapshots; a short wait is only a guard.
@@ -558,10 +590,18 @@ async fn fetch_with(
         },
         None => None,
     };
+    let record_failed = match recorded {
+        Some(task) => match tokio::time::timeout(Duration::from_secs(5), task).await {
+            Ok(Ok(Ok(_frames))) => None,
+            Ok(Ok(Err(e))) => Some(e),
+            _ => Some(Report::msg("the recorder did not finish")),
+        },
+        None => None,
+    };
     match followed {
         Ok(outcome) => {
             let code = report(outcome, writer, output.earlier, run, (&rules, aborted)).await?;
-            match series_failed {
+            match series_failed.or(record_failed) {
                 Some(e) => Err(Failure::Output(e)),
                 None => Ok(code),
             }

@@ -23,6 +23,7 @@ pub mod launch;
 pub mod logging;
 pub mod manual;
 pub mod output;
+pub mod recording;
 pub mod redact;
 pub mod thresholds;
 pub mod ui;

@@ -8,13 +8,13 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::Model;
 use super::record::{ErrorKind, Phase};
 
 /// Where the run is in its life.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
     /// Admitting new items up to the concurrency limit.
@@ -41,7 +41,7 @@ impl RunState {
 }
 
 /// How many items are in each state right now.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateCounts {
     /// Spawned but not yet started.
     pub queued: u64,
@@ -69,7 +69,7 @@ impl StateCounts {
 }
 
 /// Latency percentiles, in milliseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Median.
     pub p50: f64,
@@ -82,16 +82,14 @@ pub struct Percentiles {
     /// Largest value seen.
     pub max: f64,
     /// Arithmetic mean.
-    #[serde(skip)]
     pub mean: f64,
     /// How many values these are computed from.
-    #[serde(skip)]
     pub count: u64,
 }
 
 /// One bar of the latency histogram: how many responses took at most `le_ms`
 /// (and more than the previous bar's bound).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HistogramBar {
     /// Upper bound of the bar, in milliseconds.
     pub le_ms: f64,
@@ -100,7 +98,7 @@ pub struct HistogramBar {
 }
 
 /// One point per second of run time, for charts over time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HistoryPoint {
     /// Seconds since the run started (end of the second this point covers).
     pub t_s: u64,
@@ -114,7 +112,7 @@ pub struct HistoryPoint {
 
 /// What one second of the run did, for time series (`--timeseries`): the
 /// items that ended in it, the latency of just its responses, its errors.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecondStats {
     /// Seconds since the run started at the end of the stretch covered.
     pub t_s: u64,
@@ -140,7 +138,7 @@ pub struct SecondStats {
 }
 
 /// One request in flight, for the dashboard's "top" table.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskView {
     /// Task id (equal to the item's seq).
     pub id: u64,
@@ -156,7 +154,7 @@ pub struct TaskView {
 
 /// One shard: an OS thread with an event loop (a current-thread tokio
 /// runtime) of its own, running its share of the tasks.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShardView {
     /// Shard number, from 0.
     pub id: usize,
@@ -181,7 +179,7 @@ pub struct ShardView {
 
 /// How the executor is doing: the heartbeat's lag, the runtime's workers
 /// and tasks, the process's OS threads and memory, and the demo switches.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExecutorView {
     /// How new items are run.
     pub model: Model,
@@ -232,7 +230,7 @@ pub struct ExecutorView {
 }
 
 /// The demo-only blocking switches, as the engine has them now.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DemoSwitches {
     /// Some items do blocking work.
     pub blocking: bool,
@@ -246,7 +244,7 @@ pub struct DemoSwitches {
 
 /// One change of the limit made by `--adaptive`, or by the hand that
 /// turned it off.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LimitChange {
     /// Seconds since the run started.
     pub t_s: f64,
@@ -259,7 +257,7 @@ pub struct LimitChange {
 }
 
 /// `--adaptive` as the engine has it now.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AdaptiveView {
     /// The engine moves the limit itself.
     pub on: bool,
@@ -275,7 +273,7 @@ pub struct AdaptiveView {
 }
 
 /// One step of a `--sweep`: the limit held, and what it gave.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepStep {
     /// The concurrency limit held.
     pub limit: u64,
@@ -297,7 +295,7 @@ pub struct SweepStep {
 }
 
 /// A `--sweep` as it goes.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepView {
     /// The lowest limit tried.
     pub min: u64,
@@ -315,7 +313,7 @@ pub struct SweepView {
 }
 
 /// Everything a reader needs to draw one frame or print one line.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// What is being fetched, in words.
     pub target: String,
@@ -368,6 +366,7 @@ pub struct Snapshot {
     /// Error kinds and their counts, most frequent first.
     pub errors: Vec<(ErrorKind, u64)>,
     /// Answers by the HTTP version spoken ("1.1", "2"), in version order.
+    #[serde(with = "versions")]
     pub http_versions: Vec<(&'static str, u64)>,
     /// Body bytes received over the run.
     pub bytes: u64,
@@ -434,5 +433,32 @@ impl Snapshot {
     /// Items with an error, including error statuses (not cancellations).
     pub fn error_count(&self) -> u64 {
         self.counts.failed
+    }
+}
+
+/// The HTTP versions' names are the engine's own constants: read back, a
+/// name is mapped onto its constant (one it does not know is left out).
+mod versions {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::record::HTTP_VERSIONS;
+
+    pub fn serialize<S: Serializer>(v: &[(&'static str, u64)], s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(&'static str, u64)>, D::Error> {
+        let named: Vec<(String, u64)> = Vec::deserialize(d)?;
+        Ok(named
+            .into_iter()
+            .filter_map(|(name, n)| {
+                HTTP_VERSIONS
+                    .iter()
+                    .find(|&&v| v == name)
+                    .map(|&v| (v, n))
+            })
+            .collect())
     }
 }
