@@ -578,12 +578,20 @@ mod tests {
         for (code, want) in cases {
             assert_eq!(replay_action_for(key(code, NONE)), Some(want), "{code:?}");
         }
-        for code in [KeyCode::Char('+'), KeyCode::Char('c'), KeyCode::Char('C'), KeyCode::Char('m')] {
+        for code in [
+            KeyCode::Char('+'),
+            KeyCode::Char('c'),
+            KeyCode::Char('C'),
+            KeyCode::Char('m'),
+        ] {
             assert_eq!(replay_action_for(key(code, NONE)), None, "{code:?}");
         }
         let footer: Vec<_> = replay_footer().collect();
         assert!(footer.contains(&("Space", "play/pause")) && footer.contains(&("q", "quit")));
-        assert!(!footer.iter().any(|e| e.1 == "cancel" || e.1 == "limit"), "{footer:?}");
+        assert!(
+            !footer.iter().any(|e| e.1 == "cancel" || e.1 == "limit"),
+            "{footer:?}"
+        );
         assert!(replay_help().any(|(k, _)| k == "Home/End, g/G"));
     }
 

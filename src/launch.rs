@@ -28,8 +28,8 @@ use crate::logging;
 use crate::output::job::{JobIdentity, JobSource};
 use crate::output::summary::OutputFile;
 use crate::output::timeseries::TimeSeries;
-use crate::recording::{self, Recorder};
 use crate::output::{self, JsonlWriter, Summary};
+use crate::recording::{self, Recorder};
 use crate::thresholds;
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
 

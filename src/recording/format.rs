@@ -9,7 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{HistoryPoint, LimitChange, SecondStats, Snapshot};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::Phase;
+use crate::snapshot::{HistoryPoint, LimitChange, SecondStats, Snapshot, TaskView};
 
 /// What the header line's `format` says.
 pub const FORMAT: &str = "fetchtop-recording";
@@ -19,10 +23,6 @@ pub const VERSION: u32 = 1;
 
 /// Snapshots recorded per second.
 pub const RATE_HZ: u32 = 5;
-
-/// Rows of the in-flight table kept in a frame: the oldest requests, as
-/// many as a tall terminal shows; the table is most of a frame's size.
-pub const TASK_ROWS: usize = 20;
 
 /// The first line of a recording, uncompressed, so `head -1` tells what
 /// the file is.
@@ -68,11 +68,54 @@ pub struct Tail<T> {
     pub len: usize,
 }
 
+/// One row of the in-flight table. Its age is kept as the run time it was
+/// dispatched at, which stays the same from frame to frame (and so costs
+/// next to nothing compressed), where the age changes every time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskFrame {
+    /// Task id.
+    pub id: u64,
+    /// Where it is.
+    pub phase: Phase,
+    /// Its URL.
+    pub url: Arc<str>,
+    /// The run's elapsed time minus its age, in ns (negative when the two
+    /// clocks' readings cross by a hair).
+    pub born_ns: i128,
+    /// Body bytes so far.
+    pub bytes: u64,
+}
+
+impl TaskFrame {
+    fn of(t: &TaskView, elapsed: Duration) -> TaskFrame {
+        TaskFrame {
+            id: t.id,
+            phase: t.phase,
+            url: Arc::clone(&t.url),
+            born_ns: elapsed.as_nanos() as i128 - t.age.as_nanos() as i128,
+            bytes: t.bytes,
+        }
+    }
+
+    fn view(&self, elapsed: Duration) -> TaskView {
+        let age = (elapsed.as_nanos() as i128 - self.born_ns).max(0);
+        TaskView {
+            id: self.id,
+            phase: self.phase,
+            url: Arc::clone(&self.url),
+            age: Duration::from_nanos(u64::try_from(age).unwrap_or(u64::MAX)),
+            bytes: self.bytes,
+        }
+    }
+}
+
 /// One frame of a recording.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Frame {
-    /// The snapshot, its rolling lists left empty.
+    /// The snapshot, its rolling lists and its table left empty.
     pub snap: Snapshot,
+    /// [`Snapshot::tasks`].
+    pub tasks: Vec<TaskFrame>,
     /// [`Snapshot::history`].
     pub history: Tail<HistoryPoint>,
     /// [`Snapshot::seconds`].
@@ -111,12 +154,17 @@ impl Frame {
         let fresh = usize::try_from(changes_now.saturating_sub(changes_before)).unwrap_or(0);
         let changes = &snap.adaptive.changes;
         let mut bare = snap.clone();
-        bare.tasks.truncate(TASK_ROWS);
+        bare.tasks = Vec::new();
         bare.history = Vec::new();
         bare.seconds = Vec::new();
         bare.adaptive.changes = Default::default();
         Frame {
             snap: bare,
+            tasks: snap
+                .tasks
+                .iter()
+                .map(|t| TaskFrame::of(t, snap.elapsed))
+                .collect(),
             history: Tail {
                 new: added(&before.history, &snap.history, |p| p.t_s),
                 len: snap.history.len(),
@@ -140,6 +188,7 @@ impl Frame {
     /// `before` (whose rolling lists it continues).
     pub fn into_snapshot(self, before: Option<&Snapshot>) -> Snapshot {
         let mut snap = self.snap;
+        snap.tasks = self.tasks.iter().map(|t| t.view(snap.elapsed)).collect();
         let (mut history, mut seconds, mut changes) = match before {
             Some(b) => (
                 b.history.clone(),

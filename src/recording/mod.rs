@@ -36,11 +36,14 @@ impl Recorder {
     /// Creates the file and writes its header, before the run starts, so a
     /// bad path is a usage error.
     pub fn create(path: &Path, header: &Header) -> Result<Recorder, String> {
-        let fail = |e: std::io::Error| format!("cannot write the recording {}: {e}", path.display());
+        let fail =
+            |e: std::io::Error| format!("cannot write the recording {}: {e}", path.display());
         let file = File::create(path).map_err(fail)?;
         let mut raw = BufWriter::new(file);
         let line = serde_json::to_string(header).map_err(|e| fail(std::io::Error::other(e)))?;
-        writeln!(raw, "{line}").and_then(|()| raw.flush()).map_err(fail)?;
+        writeln!(raw, "{line}")
+            .and_then(|()| raw.flush())
+            .map_err(fail)?;
         let out = zstd::stream::write::Encoder::new(raw, LEVEL).map_err(fail)?;
         Ok(Recorder {
             out,
@@ -77,8 +80,7 @@ impl Recorder {
     pub async fn follow(mut self, mut snapshots: watch::Receiver<Snapshot>) -> Result<u64, Report> {
         let path = self.path.clone();
         let context = || format!("cannot write the recording {}", path.display());
-        let mut every =
-            tokio::time::interval(Duration::from_secs(1) / format::RATE_HZ);
+        let mut every = tokio::time::interval(Duration::from_secs(1) / format::RATE_HZ);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -128,7 +130,8 @@ impl Reader {
     /// Opens a recording and reads its header.
     pub fn open(path: &Path) -> Result<Reader, String> {
         let shown = path.display();
-        let file = File::open(path).map_err(|e| format!("cannot open the recording {shown}: {e}"))?;
+        let file =
+            File::open(path).map_err(|e| format!("cannot open the recording {shown}: {e}"))?;
         let mut raw = BufReader::new(file);
         let mut first = String::new();
         raw.read_line(&mut first)

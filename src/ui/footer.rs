@@ -40,13 +40,15 @@ fn fitting(room: usize, replay: bool) -> Vec<(&'static str, &'static str)> {
 
 /// Renders the footer line.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
-    let notice = match app.notice() {
-        Some(n) => Some(n.to_string()),
-        None if app.replay.is_some() => app.replay.clone(),
-        None if app.quitting && snap.state != RunState::Finished => {
+    let notice = match (app.notice(), &app.replay) {
+        // A replay's position stays in view; a notice goes before it.
+        (Some(n), Some(r)) => Some(format!("{n} · {r}")),
+        (Some(n), None) => Some(n.to_string()),
+        (None, Some(r)) => Some(r.clone()),
+        (None, None) if app.quitting && snap.state != RunState::Finished => {
             Some("stopping: waiting for in-flight requests (q again to abort)".into())
         }
-        None => None,
+        (None, None) => None,
     };
     let width = area.width as usize;
     let room = notice

@@ -134,7 +134,11 @@ impl Player {
 
     /// Moves the frame on screen forward to the position.
     fn catch_up(&mut self) {
-        while self.next.as_ref().is_some_and(|n| n.elapsed <= self.position) {
+        while self
+            .next
+            .as_ref()
+            .is_some_and(|n| n.elapsed <= self.position)
+        {
             self.forward();
         }
         if self.next.is_none() && self.position >= self.shown.elapsed {
@@ -224,7 +228,11 @@ impl Player {
         } else {
             format!("1/{}×", (1.0 / self.speed).round())
         };
-        let speed = if unicode { speed } else { speed.replace('×', "x") };
+        let speed = if unicode {
+            speed
+        } else {
+            speed.replace('×', "x")
+        };
         let clock = |d: Duration| {
             let s = d.as_secs();
             format!("{:02}:{:02}", s / 60, s % 60)

@@ -453,12 +453,7 @@ mod versions {
         let named: Vec<(String, u64)> = Vec::deserialize(d)?;
         Ok(named
             .into_iter()
-            .filter_map(|(name, n)| {
-                HTTP_VERSIONS
-                    .iter()
-                    .find(|&&v| v == name)
-                    .map(|&v| (v, n))
-            })
+            .filter_map(|(name, n)| HTTP_VERSIONS.iter().find(|&&v| v == name).map(|&v| (v, n)))
             .collect())
     }
 }
