@@ -52,7 +52,13 @@ impl Cli {
             None => self.run.workers,
             Some(Mode::Demo(d)) => d.run.workers,
             Some(Mode::Sweep(s)) => s.run.workers,
-            Some(Mode::Serve(_) | Mode::Completions(_) | Mode::Man | Mode::Replay(_)) => None,
+            Some(
+                Mode::Serve(_)
+                | Mode::Completions(_)
+                | Mode::Man
+                | Mode::Replay(_)
+                | Mode::Report(_),
+            ) => None,
         }
     }
 }
@@ -82,6 +88,8 @@ pub enum Mode {
     /// Show a recording (made with --record) on the dashboard again, with
     /// keys to pause, step, seek and change speed.
     Replay(ReplayArgs),
+    /// Make the HTML report (as --report) from a recording (made with --record).
+    Report(ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to stdout; read it with `fetchtop man | man -l -`.
@@ -103,6 +111,18 @@ pub struct ReplayArgs {
     /// Draw the dashboard with ASCII symbols and borders only.
     #[arg(long = "ascii")]
     pub ascii: bool,
+}
+
+/// `fetchtop report FILE`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The recording (`--record FILE`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Where to write the page (default: FILE with the extension .html).
+    #[arg(short = 'o', long = "output", value_name = "HTML")]
+    pub output: Option<PathBuf>,
 }
 
 /// `fetchtop completions SHELL`.
@@ -474,6 +494,11 @@ pub struct OutputArgs {
     /// zstd): `fetchtop replay FILE` shows it again on the dashboard.
     #[arg(long = "record", value_name = "FILE")]
     pub record: Option<PathBuf>,
+
+    /// Write an HTML report to FILE at the end of the run: charts over time,
+    /// the histogram, outcomes, settings and summary, in one file.
+    #[arg(long = "report", value_name = "FILE")]
+    pub report: Option<PathBuf>,
 
     /// No progress line on stderr.
     #[arg(short = 'q', long = "quiet")]

@@ -179,6 +179,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             crate::manual::completions(args.shell, &mut std::io::stdout().lock()),
         ),
         Some(Mode::Replay(args)) => replay(&args).await,
+        Some(Mode::Report(args)) => report_of_recording(&args),
         Some(Mode::Man) => printed(
             "the man page",
             crate::manual::man(&mut std::io::stdout().lock()),
@@ -488,16 +489,9 @@ async fn fetch_with(
         Some(path) => Some(TimeSeries::create(path).map_err(Failure::Usage)?),
         None => None,
     };
-    let recorder = match &run.output.record {
-        Some(path) => {
-            let header = recording::Header::new(
-                source.describe(),
-                crate::redact::headers(&run.http.headers),
-            );
-            Some(Recorder::create(path, &header).map_err(Failure::Usage)?)
-        }
-        None => None,
-    };
+    if let Some(path) = &run.output.report {
+        crate::report::check_writable(path).map_err(Failure::Usage)?;
+    }
     let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
         crate::sys::in_flight_ceiling(n, fds_per_request)
     });
@@ -528,6 +522,18 @@ async fn fetch_with(
         adaptive_bounds: run.adaptive.bounds(),
         sweep: run.adaptive.sweep_plan(),
         ..EngineConfig::default()
+    };
+    let settings = crate::report::settings(&config, &source.describe(), run);
+    let recorder = match &run.output.record {
+        Some(path) => {
+            let header = recording::Header::new(
+                source.describe(),
+                crate::redact::headers(&run.http.headers),
+                settings.clone(),
+            );
+            Some(Recorder::create(path, &header).map_err(Failure::Usage)?)
+        }
+        None => None,
     };
     let writer = output.writer;
     logging::run_started(&config, &source, &run.output, dashboard);
@@ -574,6 +580,11 @@ async fn fetch_with(
     ));
     let series = timeseries.map(|ts| tokio::spawn(ts.follow(handle.snapshots.clone())));
     let recorded = recorder.map(|r| tokio::spawn(r.follow(handle.snapshots.clone())));
+    let reported = run
+        .output
+        .report
+        .as_ref()
+        .map(|_| tokio::spawn(crate::report::follow(handle.snapshots.clone())));
     let followed = follow(handle, run, dashboard, write_failed).await;
     abort.abort();
     // The watcher ends with the engine's snapshots; a short wait is only a guard.
@@ -600,7 +611,14 @@ async fn fetch_with(
     };
     match followed {
         Ok(outcome) => {
+            let report_failed = match (reported, &run.output.report) {
+                (Some(task), Some(path)) => {
+                    html_report(task, path, &settings, &outcome, (&rules, aborted.clone())).await
+                }
+                _ => None,
+            };
             let code = report(outcome, writer, output.earlier, run, (&rules, aborted)).await?;
+            let series_failed = series_failed.or(report_failed);
             match series_failed.or(record_failed) {
                 Some(e) => Err(Failure::Output(e)),
                 None => Ok(code),
@@ -615,6 +633,53 @@ async fn fetch_with(
             Err(e)
         }
     }
+}
+
+/// Writes `--report`'s page from the series its task kept; the error, if any.
+async fn html_report(
+    task: tokio::task::JoinHandle<crate::report::Series>,
+    path: &std::path::Path,
+    settings: &[(String, String)],
+    outcome: &Outcome,
+    (rules, aborted): (&thresholds::Rules, Option<thresholds::Abort>),
+) -> Option<Report> {
+    let series = match tokio::time::timeout(Duration::from_secs(5), task).await {
+        Ok(Ok(series)) => series,
+        _ => return Some(Report::msg("the report's series did not finish")),
+    };
+    let mut summary = Summary::from_snapshot(&outcome.snapshot);
+    if !rules.is_empty() {
+        summary.thresholds = Some(rules.judge(&outcome.snapshot, aborted));
+    }
+    crate::report::write(path, settings, &summary, &outcome.snapshot, &series)
+        .err()
+        .map(Report::msg)
+}
+
+/// `fetchtop report FILE`: the HTML report of a recording.
+fn report_of_recording(args: &crate::cli::ReportArgs) -> Result<ExitCode, Failure> {
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.file.with_extension("html"));
+    if out == args.file {
+        return Err(Failure::Usage(format!(
+            "the report would overwrite the recording {}: give -o FILE.html",
+            args.file.display()
+        )));
+    }
+    let cut = crate::report::from_recording(&args.file, &out).map_err(Failure::Usage)?;
+    if cut {
+        eprintln!(
+            "fetchtop: {} was cut short (the run did not end): the report covers its whole frames",
+            format::inert(&args.file.display().to_string())
+        );
+    }
+    eprintln!(
+        "fetchtop: wrote {}",
+        format::inert(&out.display().to_string())
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Watches the run to its end with the dashboard or headless.

@@ -24,6 +24,7 @@ pub mod logging;
 pub mod manual;
 pub mod output;
 pub mod recording;
+pub mod report;
 pub mod redact;
 pub mod thresholds;
 pub mod ui;

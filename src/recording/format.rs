@@ -42,11 +42,14 @@ pub struct Header {
     pub target: String,
     /// The run's extra request headers, secrets redacted (for the details popup).
     pub headers: Vec<String>,
+    /// The run's settings as (name, value), secrets redacted (for `fetchtop report`).
+    #[serde(default)]
+    pub settings: Vec<(String, String)>,
 }
 
 impl Header {
     /// The header of a recording written now.
-    pub fn new(target: String, headers: Vec<String>) -> Header {
+    pub fn new(target: String, headers: Vec<String>, settings: Vec<(String, String)>) -> Header {
         Header {
             format: FORMAT.into(),
             version: VERSION,
@@ -55,6 +58,7 @@ impl Header {
             compression: "zstd".into(),
             target,
             headers,
+            settings,
         }
     }
 }
