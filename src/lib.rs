@@ -24,8 +24,8 @@ pub mod logging;
 pub mod manual;
 pub mod output;
 pub mod recording;
-pub mod report;
 pub mod redact;
+pub mod report;
 pub mod thresholds;
 pub mod ui;
 

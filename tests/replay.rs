@@ -47,7 +47,8 @@ async fn a_replay_gives_the_recorded_snapshots_and_draws_the_live_screens() {
     let srv = server(Duration::from_millis(15), 0.05).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.rec");
-    let mut recorder = Recorder::create(&path, &Header::new("test".into(), vec![], vec![])).unwrap();
+    let mut recorder =
+        Recorder::create(&path, &Header::new("test".into(), vec![], vec![])).unwrap();
     let mut cfg = config(40);
     cfg.duration = Some(Duration::from_millis(3300));
     let run = Run::start(cfg, items(&srv, 1_000_000).await);

@@ -42,17 +42,15 @@ fn esc(s: &str) -> String {
 
 type Drawn = Result<(), String>;
 
+/// One line of a chart: its name in the legend, its colour, its points.
+type Line<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+
 fn failed<E: std::fmt::Debug>(e: E) -> String {
     format!("cannot draw a chart: {e:?}")
 }
 
 /// One chart of lines over the run's time: (name, colour, points).
-fn lines(
-    svg: &mut String,
-    y_desc: &str,
-    series: &[(&str, RGBColor, Vec<(f64, f64)>)],
-    t_max: f64,
-) -> Drawn {
+fn lines(svg: &mut String, y_desc: &str, series: &[Line], t_max: f64) -> Drawn {
     let y_max = series
         .iter()
         .flat_map(|s| s.2.iter().map(|p| p.1))
@@ -80,7 +78,9 @@ fn lines(
             .draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))
             .map_err(failed)?
             .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()
@@ -131,16 +131,19 @@ fn histogram(svg: &mut String, last: &Snapshot) -> Drawn {
     chart
         .draw_series(bars.iter().enumerate().map(|(i, b)| {
             let x = i as f64;
-            Rectangle::new([(x + 0.08, 0.0), (x + 0.92, b.count as f64)], BLUE.mix(0.7).filled())
+            Rectangle::new(
+                [(x + 0.08, 0.0), (x + 0.92, b.count as f64)],
+                BLUE.mix(0.7).filled(),
+            )
         }))
         .map_err(failed)?;
     root.present().map_err(failed)
 }
 
 fn figure(html: &mut String, id: &str, title: &str, svg: &str) {
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<figure id=\"{id}\" class=\"chart\"><figcaption>{}</figcaption>{svg}</figure>\n",
+        "<figure id=\"{id}\" class=\"chart\"><figcaption>{}</figcaption>{svg}</figure>",
         esc(title)
     );
 }
@@ -286,7 +289,12 @@ pub fn page(input: &Input) -> Result<String, String> {
         ],
         t_max,
     )?;
-    figure(&mut html, "chart-concurrency", "In flight and the limit", &svg);
+    figure(
+        &mut html,
+        "chart-concurrency",
+        "In flight and the limit",
+        &svg,
+    );
     svg.clear();
     let pct = |f: fn(&Point) -> f64| -> Vec<(f64, f64)> {
         points
@@ -321,7 +329,12 @@ pub fn page(input: &Input) -> Result<String, String> {
     figure(&mut html, "chart-lag", "Executor lag (ms)", &svg);
     svg.clear();
     histogram(&mut svg, last)?;
-    figure(&mut html, "chart-histogram", "Latency histogram (whole run)", &svg);
+    figure(
+        &mut html,
+        "chart-histogram",
+        "Latency histogram (whole run)",
+        &svg,
+    );
 
     html.push_str("<h2>Outcomes</h2>\n<div class=\"grid\">\n");
     let status: Vec<(String, String)> = summary

@@ -22,7 +22,10 @@ pub fn settings(
 ) -> Vec<(String, String)> {
     let r = &config.request;
     let mut out = vec![
-        ("target".to_string(), crate::format::inert(target).into_owned()),
+        (
+            "target".to_string(),
+            crate::format::inert(target).into_owned(),
+        ),
         ("method".into(), r.method.to_string()),
         ("concurrency (-c)".into(), config.concurrency.to_string()),
         (
@@ -33,7 +36,9 @@ pub fn settings(
         ),
         (
             "rate".into(),
-            config.rate.map_or_else(|| "none".into(), |r| format!("{r}/s")),
+            config
+                .rate
+                .map_or_else(|| "none".into(), |r| format!("{r}/s")),
         ),
         ("model".into(), format!("{:?}", config.model).to_lowercase()),
         ("shards".into(), config.shards.to_string()),
