@@ -115,6 +115,12 @@ impl Recorder {
     }
 }
 
+/// The longest frame read (a frame with a full table is well under 1 MiB).
+const FRAME_MAX: u64 = 16 * 1024 * 1024;
+
+/// The longest header line read.
+const HEADER_MAX: u64 = 64 * 1024;
+
 /// A recording being read, frame by frame, in constant memory.
 pub struct Reader {
     /// The header line.
@@ -134,12 +140,18 @@ impl Reader {
             File::open(path).map_err(|e| format!("cannot open the recording {shown}: {e}"))?;
         let mut raw = BufReader::new(file);
         let mut first = String::new();
-        raw.read_line(&mut first)
-            .map_err(|e| format!("cannot read the recording {shown}: {e}"))?;
+        let not_one = || format!("{shown} is not a fetchtop recording (made with --record)");
+        // A header is a few hundred bytes: a file without a first line
+        // soon is not a recording, and is not read into memory whole.
+        match std::io::Read::take(&mut raw, HEADER_MAX).read_line(&mut first) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Err(not_one()),
+            Err(e) => return Err(format!("cannot read the recording {shown}: {e}")),
+        }
         let header: Header = serde_json::from_str(&first)
             .ok()
             .filter(|h: &Header| h.format == format::FORMAT)
-            .ok_or_else(|| format!("{shown} is not a fetchtop recording (made with --record)"))?;
+            .ok_or_else(not_one)?;
         if header.version != format::VERSION {
             return Err(format!(
                 "{shown} is a recording of version {} (this fetchtop reads version {})",
@@ -163,7 +175,8 @@ impl Reader {
             return None;
         }
         let mut line = String::new();
-        match self.lines.read_line(&mut line) {
+        // Frames are tens of kilobytes: a longer "line" is damage, not a frame.
+        match std::io::Read::take(&mut self.lines, FRAME_MAX).read_line(&mut line) {
             Ok(0) => return None,
             // A torn frame at the end: everything before it counts.
             Ok(_) if !line.ends_with('\n') => {
