@@ -465,7 +465,13 @@ pub fn replay_footer() -> impl Iterator<Item = (&'static str, &'static str)> {
 
 /// The help popup's entries in `fetchtop replay`.
 pub fn replay_help() -> impl Iterator<Item = (String, &'static str)> {
-    replay_table().filter(|b| !b.label.is_empty()).map(labelled)
+    replay_table()
+        .filter(|b| !b.label.is_empty())
+        .map(|b| match b.action {
+            // No run to stop or abort: both keys just leave.
+            Action::Quit | Action::Abort => (b.label.to_string(), "quit the replay"),
+            _ => labelled(b),
+        })
 }
 
 fn labelled(b: &Binding) -> (String, &'static str) {
@@ -593,6 +599,7 @@ mod tests {
             "{footer:?}"
         );
         assert!(replay_help().any(|(k, _)| k == "Home/End, g/G"));
+        assert!(replay_help().any(|(k, h)| k == "q" && h == "quit the replay"));
     }
 
     #[test]
