@@ -225,10 +225,27 @@ async fn replay(args: &crate::cli::ReplayArgs) -> Result<ExitCode, Failure> {
         Theme::from_env(args.ascii),
         f64::from(args.fps),
     );
-    tokio::task::spawn_blocking(move || ui::replay::run(&path, theme, fps))
-        .await
-        .map_err(|e| Failure::Run(Report::msg(format!("the replay crashed: {e}"))))??;
-    Ok(ExitCode::SUCCESS)
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ui = tokio::task::spawn_blocking({
+        let stop = std::sync::Arc::clone(&stop);
+        move || ui::replay::run(&path, theme, fps, &stop)
+    });
+    tokio::pin!(ui);
+    let mut signals = crate::interrupt::Signals::new();
+    let mut signalled = false;
+    let joined = loop {
+        tokio::select! {
+            r = &mut ui => break r,
+            // SIGTERM or SIGHUP: the loop leaves at its next frame, and the
+            // terminal is given back.
+            _ = signals.next(), if !signalled => {
+                signalled = true;
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    };
+    joined.map_err(|e| Failure::Run(Report::msg(format!("the replay crashed: {e}"))))??;
+    Ok(ExitCode::from(if signalled { EXIT_INTERRUPTED } else { 0 }))
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {

@@ -206,3 +206,48 @@ impl Iterator for Reader {
         self.next_snapshot()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_of_another_version_or_kind_is_refused_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.rec");
+        let mut header = Header::new("t".into(), vec![], vec![]);
+        header.version = format::VERSION + 1;
+        std::fs::write(&path, serde_json::to_string(&header).unwrap() + "\n").unwrap();
+        let err = Reader::open(&path).err().unwrap();
+        assert!(err.contains("version"), "{err}");
+        std::fs::write(&path, "t_s,completed\n1,2\n").unwrap();
+        let err = Reader::open(&path).err().unwrap();
+        assert!(err.contains("not a fetchtop recording"), "{err}");
+    }
+
+    #[test]
+    fn a_recording_reads_back_and_a_torn_tail_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.rec");
+        let mut rec = Recorder::create(&path, &Header::new("t".into(), vec![], vec![])).unwrap();
+        for ms in [200u64, 400, 600] {
+            let snap = Snapshot {
+                elapsed: Duration::from_millis(ms),
+                ..Snapshot::default()
+            };
+            rec.record(&snap).unwrap();
+        }
+        // Not finished: as a killed process leaves it; then a torn byte or two.
+        drop(rec);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&[0x28, 0xb5]);
+        std::fs::write(&path, bytes).unwrap();
+        let mut reader = Reader::open(&path).unwrap();
+        let got: Vec<u64> = reader
+            .by_ref()
+            .map(|s| s.elapsed.as_millis() as u64)
+            .collect();
+        assert_eq!(got, vec![200, 400, 600]);
+        assert!(reader.cut);
+    }
+}

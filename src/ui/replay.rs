@@ -3,6 +3,7 @@
 //! that would change a run are not bound (see `keymap::REPLAY_BINDINGS`).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{Result, WrapErr, eyre};
@@ -14,8 +15,8 @@ use super::{Theme, draw};
 use crate::app::App;
 use crate::keymap::{self, Action};
 
-/// Replays `path` until the user quits.
-pub fn run(path: &Path, theme: Theme, fps: f64) -> Result<()> {
+/// Replays `path` until the user quits (or `stop` is set, by a signal).
+pub fn run(path: &Path, theme: Theme, fps: f64, stop: &AtomicBool) -> Result<()> {
     let mut player = Player::open(path).map_err(|e| eyre!(e))?;
     let mut screen = Screen(Some(
         open_terminal().wrap_err("cannot open the terminal for the replay")?,
@@ -27,7 +28,7 @@ pub fn run(path: &Path, theme: Theme, fps: f64) -> Result<()> {
     app.headers.clone_from(&player.header.headers);
     let frame_every = Duration::from_secs_f64(1.0 / fps.clamp(1.0, 240.0));
     let mut last = Instant::now();
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         if event::poll(frame_every).wrap_err("cannot read the terminal")? {
             while {
                 match event::read().wrap_err("cannot read the terminal")? {
@@ -53,6 +54,7 @@ pub fn run(path: &Path, theme: Theme, fps: f64) -> Result<()> {
             .draw(|frame| draw(frame, &mut app, snap, &theme))
             .wrap_err("cannot draw the replay")?;
     }
+    Ok(())
 }
 
 /// Applies one key's action; false when the replay should end.
