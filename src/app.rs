@@ -106,6 +106,9 @@ pub struct App {
     pending_cancel: Option<(u64, u64)>,
     /// The run's thresholds, marked on screen when breached.
     pub thresholds: crate::thresholds::Rules,
+    /// `fetchtop replay`: where the player is ("▶ 2× 00:12 / 01:03"). The
+    /// footer and help then offer the replay's keys.
+    pub replay: Option<String>,
 }
 
 impl App {
@@ -433,6 +436,16 @@ impl App {
                     Some(Command::Abort)
                 }
             }
+            // The replay's own keys move its player (`ui::replay`), not a run.
+            Action::PlayPause
+            | Action::StepForward
+            | Action::StepBack
+            | Action::SeekForward
+            | Action::SeekBack
+            | Action::SeekStart
+            | Action::SeekEnd
+            | Action::Faster
+            | Action::Slower => None,
         }
     }
 }

@@ -57,7 +57,9 @@ impl Cli {
                 | Mode::Completions(_)
                 | Mode::Man
                 | Mode::Merge(_)
-                | Mode::Attach(_),
+                | Mode::Attach(_)
+                | Mode::Replay(_)
+                | Mode::Report(_),
             ) => None,
         }
     }
@@ -85,6 +87,11 @@ pub enum Mode {
     /// Find the knee of URL: `--sweep 1..1024` unless given, a plain URL
     /// repeated until the sweep ends.
     Sweep(Box<SweepArgs>),
+    /// Show a recording (made with --record) on the dashboard again, with
+    /// keys to pause, step, seek and change speed.
+    Replay(ReplayArgs),
+    /// Make the HTML report (as --report) from a recording (made with --record).
+    Report(ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to stdout; read it with `fetchtop man | man -l -`.
@@ -93,6 +100,35 @@ pub enum Mode {
     Merge(MergeArgs),
     /// Watch running instances (their --metrics address) as one dashboard; keys steer them all.
     Attach(AttachArgs),
+}
+
+/// `fetchtop replay FILE`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The recording (`--record FILE`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Most frames per second.
+    #[arg(long = "fps", value_name = "N", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub fps: u32,
+
+    /// Draw the dashboard with ASCII symbols and borders only.
+    #[arg(long = "ascii")]
+    pub ascii: bool,
+}
+
+/// `fetchtop report FILE`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The recording (`--record FILE`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Where to write the page (default: FILE with the extension .html).
+    #[arg(short = 'o', long = "output", value_name = "HTML")]
+    pub output: Option<PathBuf>,
 }
 
 /// `fetchtop completions SHELL`.
@@ -457,6 +493,22 @@ pub struct OutputArgs {
     /// Also write the summary as one JSON object to FILE (handy with the dashboard).
     #[arg(long = "summary-file", value_name = "FILE")]
     pub summary_file: Option<PathBuf>,
+
+    /// Write one row per second of the run to FILE as it goes: time, rps, in
+    /// flight, limit, that second's p50/p90/p99/max and errors by kind. CSV,
+    /// or JSON lines when FILE ends in .jsonl.
+    #[arg(long = "timeseries", value_name = "FILE")]
+    pub timeseries: Option<PathBuf>,
+
+    /// Record the run's timeline to FILE as it goes (5 snapshots a second,
+    /// zstd): `fetchtop replay FILE` shows it again on the dashboard.
+    #[arg(long = "record", value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// Write an HTML report to FILE at the end of the run: charts over time,
+    /// the histogram, outcomes, settings and summary, in one file.
+    #[arg(long = "report", value_name = "FILE")]
+    pub report: Option<PathBuf>,
 
     /// No progress line on stderr.
     #[arg(short = 'q', long = "quiet")]

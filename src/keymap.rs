@@ -52,6 +52,49 @@ pub enum Action {
     Quit,
     /// Cancel everything and quit now.
     Abort,
+    /// Replay: play or pause.
+    PlayPause,
+    /// Replay: one frame on (pauses).
+    StepForward,
+    /// Replay: one frame back (pauses).
+    StepBack,
+    /// Replay: 10 seconds on.
+    SeekForward,
+    /// Replay: 10 seconds back.
+    SeekBack,
+    /// Replay: back to the start.
+    SeekStart,
+    /// Replay: to the end.
+    SeekEnd,
+    /// Replay: play twice as fast.
+    Faster,
+    /// Replay: play half as fast.
+    Slower,
+}
+
+impl Action {
+    /// The action changes the run (its limit, rate, admission, requests or
+    /// demo switches): meaningless on a recording, so replay leaves it out.
+    pub fn changes_run(self) -> bool {
+        matches!(
+            self,
+            Action::LimitUp
+                | Action::LimitDown
+                | Action::LimitDouble
+                | Action::LimitHalve
+                | Action::RateHalve
+                | Action::RateDouble
+                | Action::Adaptive
+                | Action::PauseResume
+                | Action::CancelSelected
+                | Action::CancelAll
+                | Action::Blocking
+                | Action::Offload
+                | Action::NextModel
+                // Pausing the replay is its freeze.
+                | Action::Freeze
+        )
+    }
 }
 
 /// One row of the key table.
@@ -297,18 +340,150 @@ pub const BINDINGS: &[Binding] = &[
     },
 ];
 
-/// The action a key press stands for, if any.
-pub fn action_for(key: KeyEvent) -> Option<Action> {
+/// The keys of `fetchtop replay`, before the dashboard's own (those that
+/// do not change a run) in its footer and help.
+pub const REPLAY_BINDINGS: &[Binding] = &[
+    Binding {
+        action: Action::PlayPause,
+        keys: &[(KeyCode::Char(' '), NONE), (KeyCode::Char('p'), NONE)],
+        label: "Space",
+        short: "play/pause",
+        help: "replay: play / pause",
+        in_footer: true,
+        also: "p",
+    },
+    Binding {
+        action: Action::StepBack,
+        keys: &[(KeyCode::Char(','), NONE)],
+        label: ",/.",
+        short: "step",
+        help: "replay: one frame back / on (pauses)",
+        in_footer: true,
+        also: "",
+    },
+    Binding {
+        action: Action::StepForward,
+        keys: &[(KeyCode::Char('.'), NONE)],
+        label: "",
+        short: "",
+        help: "",
+        in_footer: false,
+        also: "",
+    },
+    Binding {
+        action: Action::SeekBack,
+        keys: &[(KeyCode::Left, NONE)],
+        label: "←/→",
+        short: "seek 10s",
+        help: "replay: 10 seconds back / on",
+        in_footer: true,
+        also: "",
+    },
+    Binding {
+        action: Action::SeekForward,
+        keys: &[(KeyCode::Right, NONE)],
+        label: "",
+        short: "",
+        help: "",
+        in_footer: false,
+        also: "",
+    },
+    Binding {
+        action: Action::SeekStart,
+        keys: &[(KeyCode::Home, NONE), (KeyCode::Char('g'), NONE)],
+        label: "Home/End",
+        short: "start end",
+        help: "replay: to the start / the end",
+        in_footer: false,
+        also: "g/G",
+    },
+    Binding {
+        action: Action::SeekEnd,
+        keys: &[
+            (KeyCode::End, NONE),
+            (KeyCode::Char('G'), NONE),
+            (KeyCode::Char('G'), KeyModifiers::SHIFT),
+        ],
+        label: "",
+        short: "",
+        help: "",
+        in_footer: false,
+        also: "",
+    },
+    Binding {
+        action: Action::Slower,
+        keys: &[(KeyCode::Char('<'), NONE)],
+        label: "</>",
+        short: "speed",
+        help: "replay: half / twice the speed (1/8× to 64×)",
+        in_footer: true,
+        also: "",
+    },
+    Binding {
+        action: Action::Faster,
+        keys: &[(KeyCode::Char('>'), NONE)],
+        label: "",
+        short: "",
+        help: "",
+        in_footer: false,
+        also: "",
+    },
+];
+
+/// The dashboard's bindings that replay keeps: those that only change the view.
+fn replay_table() -> impl Iterator<Item = &'static Binding> {
+    REPLAY_BINDINGS
+        .iter()
+        .chain(BINDINGS.iter().filter(|b| !b.action.changes_run()))
+}
+
+fn find(table: impl Iterator<Item = &'static Binding>, key: KeyEvent) -> Option<Action> {
     // Shift is implied by the character itself ('C', '+', '?'), and terminals
     // disagree on whether they report it, so it is ignored unless a binding
     // asks for Control.
     let mods = key.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
-    BINDINGS.iter().find_map(|b| {
+    let mut table = table;
+    table.find_map(|b| {
         b.keys
             .iter()
             .any(|&(code, m)| code == key.code && (m & !KeyModifiers::SHIFT) == mods)
             .then_some(b.action)
     })
+}
+
+/// The action a key press stands for in `fetchtop replay`, if any.
+pub fn replay_action_for(key: KeyEvent) -> Option<Action> {
+    find(replay_table(), key)
+}
+
+/// The footer's entries in `fetchtop replay`.
+pub fn replay_footer() -> impl Iterator<Item = (&'static str, &'static str)> {
+    replay_table()
+        .filter(|b| b.in_footer)
+        .map(|b| (b.label, b.short))
+}
+
+/// The help popup's entries in `fetchtop replay`.
+pub fn replay_help() -> impl Iterator<Item = (String, &'static str)> {
+    replay_table()
+        .filter(|b| !b.label.is_empty())
+        .map(|b| match b.action {
+            // No run to stop or abort: both keys just leave.
+            Action::Quit | Action::Abort => (b.label.to_string(), "quit the replay"),
+            _ => labelled(b),
+        })
+}
+
+fn labelled(b: &Binding) -> (String, &'static str) {
+    match b.also {
+        "" => (b.label.to_string(), b.help),
+        also => (format!("{}, {also}", b.label), b.help),
+    }
+}
+
+/// The action a key press stands for, if any.
+pub fn action_for(key: KeyEvent) -> Option<Action> {
+    find(BINDINGS.iter(), key)
 }
 
 /// The footer's entries: (keys, short text).
@@ -325,10 +500,7 @@ pub fn help() -> impl Iterator<Item = (String, &'static str)> {
     BINDINGS
         .iter()
         .filter(|b| !b.label.is_empty())
-        .map(|b| match b.also {
-            "" => (b.label.to_string(), b.help),
-            also => (format!("{}, {also}", b.label), b.help),
-        })
+        .map(labelled)
 }
 
 #[cfg(test)]
@@ -389,6 +561,45 @@ mod tests {
                 assert!(seen.insert(*k), "{k:?} bound twice");
             }
         }
+    }
+
+    #[test]
+    fn replay_keeps_the_view_keys_and_none_that_change_a_run() {
+        let mut seen = HashSet::new();
+        for b in replay_table() {
+            assert!(!b.action.changes_run(), "{:?}", b.action);
+            for k in b.keys {
+                assert!(seen.insert(*k), "{k:?} bound twice in replay");
+            }
+        }
+        let cases = [
+            (KeyCode::Char(' '), Action::PlayPause),
+            (KeyCode::Char('p'), Action::PlayPause),
+            (KeyCode::Char('.'), Action::StepForward),
+            (KeyCode::Right, Action::SeekForward),
+            (KeyCode::Char('>'), Action::Faster),
+            (KeyCode::Char('s'), Action::Sort),
+            (KeyCode::Char('q'), Action::Quit),
+        ];
+        for (code, want) in cases {
+            assert_eq!(replay_action_for(key(code, NONE)), Some(want), "{code:?}");
+        }
+        for code in [
+            KeyCode::Char('+'),
+            KeyCode::Char('c'),
+            KeyCode::Char('C'),
+            KeyCode::Char('m'),
+        ] {
+            assert_eq!(replay_action_for(key(code, NONE)), None, "{code:?}");
+        }
+        let footer: Vec<_> = replay_footer().collect();
+        assert!(footer.contains(&("Space", "play/pause")) && footer.contains(&("q", "quit")));
+        assert!(
+            !footer.iter().any(|e| e.1 == "cancel" || e.1 == "limit"),
+            "{footer:?}"
+        );
+        assert!(replay_help().any(|(k, _)| k == "Home/End, g/G"));
+        assert!(replay_help().any(|(k, h)| k == "q" && h == "quit the replay"));
     }
 
     #[test]

@@ -27,7 +27,9 @@ use crate::interrupt::Outcome;
 use crate::logging;
 use crate::output::job::{JobIdentity, JobSource};
 use crate::output::summary::OutputFile;
+use crate::output::timeseries::TimeSeries;
 use crate::output::{self, JsonlWriter, Summary};
+use crate::recording::{self, Recorder};
 use crate::thresholds;
 use crate::ui::{self, Theme, dashboard::DashboardOptions};
 
@@ -183,6 +185,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             "the completion script",
             crate::manual::completions(args.shell, &mut std::io::stdout().lock()),
         ),
+        Some(Mode::Replay(args)) => replay(&args).await,
+        Some(Mode::Report(args)) => report_of_recording(&args),
         Some(Mode::Man) => printed(
             "the man page",
             crate::manual::man(&mut std::io::stdout().lock()),
@@ -215,6 +219,42 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             fetch(spec, &cli.run, 1).await
         }
     }
+}
+
+/// `fetchtop replay FILE`: the dashboard on a recording, on the blocking
+/// pool (the terminal loop blocks while it waits for keys).
+async fn replay(args: &crate::cli::ReplayArgs) -> Result<ExitCode, Failure> {
+    // A file that is not a recording is bad input: said before the screen opens.
+    crate::recording::Reader::open(&args.file).map_err(Failure::Usage)?;
+    if !std::io::stdout().is_terminal() {
+        return Err(Failure::Usage("fetchtop replay needs a terminal".into()));
+    }
+    let (path, theme, fps) = (
+        args.file.clone(),
+        Theme::from_env(args.ascii),
+        f64::from(args.fps),
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ui = tokio::task::spawn_blocking({
+        let stop = std::sync::Arc::clone(&stop);
+        move || ui::replay::run(&path, theme, fps, &stop)
+    });
+    tokio::pin!(ui);
+    let mut signals = crate::interrupt::Signals::new();
+    let mut signalled = false;
+    let joined = loop {
+        tokio::select! {
+            r = &mut ui => break r,
+            // SIGTERM or SIGHUP: the loop leaves at its next frame, and the
+            // terminal is given back.
+            _ = signals.next(), if !signalled => {
+                signalled = true;
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    };
+    joined.map_err(|e| Failure::Run(Report::msg(format!("the replay crashed: {e}"))))??;
+    Ok(ExitCode::from(if signalled { EXIT_INTERRUPTED } else { 0 }))
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
@@ -480,6 +520,13 @@ async fn fetch_with(
     )
     .map_err(Failure::Usage)?;
     crate::remote::job::check_resume(part, output.skip.as_deref()).map_err(Failure::Usage)?;
+    let timeseries = match &run.output.timeseries {
+        Some(path) => Some(TimeSeries::create(path).map_err(Failure::Usage)?),
+        None => None,
+    };
+    if let Some(path) = &run.output.report {
+        crate::report::check_writable(path).map_err(Failure::Usage)?;
+    }
     let ceiling = crate::sys::open_files_limit().map_or(MAX_CONCURRENCY, |n| {
         crate::sys::in_flight_ceiling(n, fds_per_request)
     });
@@ -510,6 +557,18 @@ async fn fetch_with(
         adaptive_bounds: run.adaptive.bounds(),
         sweep: run.adaptive.sweep_plan(),
         ..EngineConfig::default()
+    };
+    let settings = crate::report::settings(&config, &source.describe(), run);
+    let recorder = match &run.output.record {
+        Some(path) => {
+            let header = recording::Header::new(
+                source.describe(),
+                crate::redact::headers(&run.http.headers),
+                settings.clone(),
+            );
+            Some(Recorder::create(path, &header).map_err(Failure::Usage)?)
+        }
+        None => None,
     };
     let writer = output.writer;
     logging::run_started(&config, &source, &run.output, dashboard);
@@ -559,6 +618,13 @@ async fn fetch_with(
         handle.snapshots.clone(),
         handle.commands.clone(),
     ));
+    let series = timeseries.map(|ts| tokio::spawn(ts.follow(handle.snapshots.clone())));
+    let recorded = recorder.map(|r| tokio::spawn(r.follow(handle.snapshots.clone())));
+    let reported = run
+        .output
+        .report
+        .as_ref()
+        .map(|_| tokio::spawn(crate::report::follow(handle.snapshots.clone())));
     let followed = follow(handle, run, dashboard, write_failed).await;
     abort.abort();
     // The watcher ends with the engine's snapshots; a short wait is only a guard.
@@ -566,9 +632,32 @@ async fn fetch_with(
         Ok(Ok(a)) => a,
         _ => None,
     };
+    let series_failed = match series {
+        // It ends with the engine's last snapshot, as the watcher does.
+        Some(task) => match tokio::time::timeout(Duration::from_secs(5), task).await {
+            Ok(Ok(Ok(_rows))) => None,
+            Ok(Ok(Err(e))) => Some(e),
+            _ => Some(Report::msg("the time series writer did not finish")),
+        },
+        None => None,
+    };
+    let record_failed = match recorded {
+        Some(task) => match tokio::time::timeout(Duration::from_secs(5), task).await {
+            Ok(Ok(Ok(_frames))) => None,
+            Ok(Ok(Err(e))) => Some(e),
+            _ => Some(Report::msg("the recorder did not finish")),
+        },
+        None => None,
+    };
     let result = match followed {
         Ok(outcome) => {
-            report(
+            let report_failed = match (reported, &run.output.report) {
+                (Some(task), Some(path)) => {
+                    html_report(task, path, &settings, &outcome, (&rules, aborted.clone())).await
+                }
+                _ => None,
+            };
+            let reported = report(
                 outcome,
                 writer,
                 output.earlier,
@@ -576,7 +665,14 @@ async fn fetch_with(
                 (&rules, aborted),
                 part,
             )
-            .await
+            .await;
+            match reported {
+                Ok(code) => match series_failed.or(report_failed).or(record_failed) {
+                    Some(e) => Err(Failure::Output(e)),
+                    None => Ok(code),
+                },
+                Err(e) => Err(e),
+            }
         }
         Err(e) => {
             // Even when the run itself broke, what finished is written out.
@@ -605,6 +701,53 @@ async fn fetch_with(
             .await;
     }
     result
+}
+
+/// Writes `--report`'s page from the series its task kept; the error, if any.
+async fn html_report(
+    task: tokio::task::JoinHandle<crate::report::Series>,
+    path: &std::path::Path,
+    settings: &[(String, String)],
+    outcome: &Outcome,
+    (rules, aborted): (&thresholds::Rules, Option<thresholds::Abort>),
+) -> Option<Report> {
+    let series = match tokio::time::timeout(Duration::from_secs(5), task).await {
+        Ok(Ok(series)) => series,
+        _ => return Some(Report::msg("the report's series did not finish")),
+    };
+    let mut summary = Summary::from_snapshot(&outcome.snapshot);
+    if !rules.is_empty() {
+        summary.thresholds = Some(rules.judge(&outcome.snapshot, aborted));
+    }
+    crate::report::write(path, settings, &summary, &outcome.snapshot, &series)
+        .err()
+        .map(Report::msg)
+}
+
+/// `fetchtop report FILE`: the HTML report of a recording.
+fn report_of_recording(args: &crate::cli::ReportArgs) -> Result<ExitCode, Failure> {
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.file.with_extension("html"));
+    if out == args.file {
+        return Err(Failure::Usage(format!(
+            "the report would overwrite the recording {}: give -o FILE.html",
+            args.file.display()
+        )));
+    }
+    let cut = crate::report::from_recording(&args.file, &out).map_err(Failure::Usage)?;
+    if cut {
+        eprintln!(
+            "fetchtop: {} was cut short (the run did not end): the report covers its whole frames",
+            format::inert(&args.file.display().to_string())
+        );
+    }
+    eprintln!(
+        "fetchtop: wrote {}",
+        format::inert(&out.display().to_string())
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Watches the run to its end with the dashboard or headless.

@@ -24,8 +24,10 @@ pub mod logging;
 pub mod manual;
 pub mod merge;
 pub mod output;
+pub mod recording;
 pub mod redact;
 pub mod remote;
+pub mod report;
 pub mod thresholds;
 pub mod ui;
 

@@ -6,6 +6,7 @@ pub mod jsonl;
 pub mod progress;
 pub mod resume;
 pub mod summary;
+pub mod timeseries;
 
 pub use jsonl::JsonlWriter;
 pub use summary::Summary;

@@ -148,7 +148,7 @@ fn ui_thread(
 
 /// The dashboard's terminal, closed with [`close_terminal`] however the
 /// loop ends, a panic included.
-struct Screen(Option<DefaultTerminal>);
+pub(super) struct Screen(pub(super) Option<DefaultTerminal>);
 
 impl Drop for Screen {
     fn drop(&mut self) {
@@ -162,7 +162,7 @@ impl Drop for Screen {
 /// `hooks::install`). Not `ratatui::try_init`: its hook prints a failure to
 /// restore with `eprintln!`, which panics inside the panic hook on a
 /// hung-up terminal, and Rust aborts the process then.
-fn open_terminal() -> std::io::Result<DefaultTerminal> {
+pub(super) fn open_terminal() -> std::io::Result<DefaultTerminal> {
     crate::hooks::take_terminal()?;
     ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
 }

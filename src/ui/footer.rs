@@ -20,8 +20,12 @@ fn entry_width(keys: &str, what: &str) -> usize {
 
 /// The footer's entries that fit in `room` columns: the key table's order,
 /// dropping from the end (but never help and quit) until they fit.
-fn fitting(room: usize) -> Vec<(&'static str, &'static str)> {
-    let mut entries: Vec<_> = keymap::footer().collect();
+fn fitting(room: usize, replay: bool) -> Vec<(&'static str, &'static str)> {
+    let mut entries: Vec<_> = if replay {
+        keymap::replay_footer().collect()
+    } else {
+        keymap::footer().collect()
+    };
     let width = |e: &[(&str, &str)]| e.iter().map(|(k, w)| entry_width(k, w)).sum::<usize>();
     while width(&entries) > room {
         match entries.iter().rposition(|(k, _)| !ALWAYS.contains(k)) {
@@ -36,19 +40,22 @@ fn fitting(room: usize) -> Vec<(&'static str, &'static str)> {
 
 /// Renders the footer line.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
-    let notice = match app.notice() {
-        Some(n) => Some(n.to_string()),
-        None if app.quitting && snap.state != RunState::Finished => {
+    let notice = match (app.notice(), &app.replay) {
+        // A replay's position stays in view; a notice goes before it.
+        (Some(n), Some(r)) => Some(format!("{n} · {r}")),
+        (Some(n), None) => Some(n.to_string()),
+        (None, Some(r)) => Some(r.clone()),
+        (None, None) if app.quitting && snap.state != RunState::Finished => {
             Some("stopping: waiting for in-flight requests (q again to abort)".into())
         }
-        None => None,
+        (None, None) => None,
     };
     let width = area.width as usize;
     let room = notice
         .as_ref()
         .map_or(width, |n| width.saturating_sub(n.chars().count() + 2));
     let mut spans: Vec<Span> = Vec::new();
-    for (keys, what) in fitting(room) {
+    for (keys, what) in fitting(room, app.replay.is_some()) {
         spans.push(Span::styled(format!(" {keys}"), theme.key()));
         spans.push(Span::styled(format!(" {what} "), theme.label()));
     }
@@ -68,9 +75,9 @@ mod tests {
     #[test]
     fn narrow_footers_keep_help_and_quit() {
         let all: Vec<_> = keymap::footer().collect();
-        assert_eq!(fitting(500), all);
+        assert_eq!(fitting(500, false), all);
         for room in [80, 60, 30, 10] {
-            let kept = fitting(room);
+            let kept = fitting(room, false);
             assert!(kept.iter().any(|e| e.0 == "q") && kept.iter().any(|e| e.0 == "?"));
             let width: usize = kept.iter().map(|(k, w)| entry_width(k, w)).sum();
             assert!(width <= room || kept.len() == 2, "{room}: {kept:?}");

@@ -40,6 +40,8 @@ mod throughput;
 mod warnings;
 
 pub mod dashboard;
+pub mod player;
+pub mod replay;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -163,7 +165,7 @@ fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, th
 
     match app.popup {
         Popup::None => {}
-        Popup::Help => popup::help(frame, area, theme),
+        Popup::Help => popup::help(frame, area, theme, app.replay.is_some()),
         Popup::Details => popup::details(frame, area, snap, app, theme),
     }
 }

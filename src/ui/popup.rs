@@ -24,8 +24,13 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 /// The key help, built from the same table as the handler and the footer.
-pub fn help(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let entries: Vec<(String, &str)> = keymap::help().collect();
+/// In `fetchtop replay` (`replay`), the replay's keys and the view keys.
+pub fn help(frame: &mut Frame, area: Rect, theme: &Theme, replay: bool) {
+    let entries: Vec<(String, &str)> = if replay {
+        keymap::replay_help().collect()
+    } else {
+        keymap::help().collect()
+    };
     let key_w = entries
         .iter()
         .map(|e| e.0.chars().count())

@@ -10,7 +10,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::record::{ErrorKind, HTTP_VERSIONS, ItemState, Record};
-use crate::snapshot::{HistogramBar, HistoryPoint, Percentiles, Snapshot};
+use crate::snapshot::{HistogramBar, HistoryPoint, Percentiles, SecondStats, Snapshot};
 
 /// Longest latency tracked exactly (larger values are clamped to it), in µs.
 const MAX_TRACKED_US: u64 = 3_600_000_000;
@@ -20,6 +20,8 @@ const RECENT_SECS: usize = 5;
 const RATE_WINDOW: Duration = Duration::from_secs(5);
 /// How many one-second history points are kept.
 const HISTORY_LEN: usize = 180;
+/// How many whole seconds are kept in detail ([`Snapshot::seconds`]).
+const SECONDS_LEN: usize = 60;
 /// Bars in the latency histogram.
 const HISTOGRAM_BARS: usize = 24;
 
@@ -63,6 +65,18 @@ impl RecentLatency {
         }
         // The slots' bounds cover every value a shard records: adding cannot fail.
         let _ = self.slots[i].add(h);
+    }
+
+    /// The latency of the seconds `from..=to` alone (those still kept).
+    fn seconds(&mut self, from: u64, to: u64) -> Percentiles {
+        self.merged.reset();
+        for (h, &s) in self.slots.iter().zip(&self.slot_second) {
+            if (from..=to).contains(&s) {
+                // Same bounds on both sides, so adding cannot fail.
+                let _ = self.merged.add(h);
+            }
+        }
+        percentiles(&self.merged)
     }
 
     fn percentiles(&mut self, second: u64) -> Percentiles {
@@ -270,6 +284,10 @@ pub struct Stats {
     history: VecDeque<HistoryPoint>,
     /// Items completed when the last history point was taken.
     history_mark: u64,
+    /// The last whole seconds in detail.
+    seconds: VecDeque<SecondStats>,
+    /// The run's counters when the last whole second ended.
+    second_mark: Tally,
     /// Percentiles and bars as last derived, and when (see [`Stats::fill`]).
     derived: Derived,
 }
@@ -307,6 +325,8 @@ impl Stats {
             samples: VecDeque::new(),
             history: VecDeque::with_capacity(HISTORY_LEN),
             history_mark: 0,
+            seconds: VecDeque::with_capacity(SECONDS_LEN),
+            second_mark: Tally::default(),
             derived: Derived::default(),
         }
     }
@@ -389,7 +409,66 @@ impl Stats {
                 });
             }
             self.history_mark = finished;
+            self.close_seconds(next, second, in_flight, limit);
         }
+    }
+
+    /// What happened since the last whole second was closed, up to the
+    /// end of second `end` (`span_s` of it so far), counted against the
+    /// mark; `first` is the first second not closed yet.
+    fn since_mark(
+        &mut self,
+        (first, end): (u64, u64),
+        span_s: f64,
+        in_flight: u64,
+        limit: u64,
+    ) -> SecondStats {
+        let mut errors = [0; ErrorKind::ALL.len()];
+        let (now, mark) = (&self.tally, &self.second_mark);
+        for (e, (n, m)) in errors.iter_mut().zip(now.errors.iter().zip(&mark.errors)) {
+            *e = n.saturating_sub(*m);
+        }
+        // Latencies are filed under the second they were handed over in
+        // (elapsed, whole seconds): second `t` (ending at t) is slot `t - 1`.
+        let latency = self
+            .recent
+            .seconds(first.saturating_sub(1), end.saturating_sub(1));
+        let (now, mark) = (&self.tally, &self.second_mark);
+        SecondStats {
+            t_s: end,
+            span_s,
+            completed: (now.done + now.failed).saturating_sub(mark.done + mark.failed),
+            failed: now.failed.saturating_sub(mark.failed),
+            cancelled: now.cancelled.saturating_sub(mark.cancelled),
+            responses: latency.count,
+            in_flight,
+            limit,
+            latency,
+            errors,
+        }
+    }
+
+    /// Closes the whole seconds `first..=last`: the last one gets what
+    /// happened since the mark, the ones a stalled process skipped nothing.
+    fn close_seconds(&mut self, first: u64, last: u64, in_flight: u64, limit: u64) {
+        for t in first..=last {
+            let s = if t == last {
+                self.since_mark((first, t), 1.0, in_flight, limit)
+            } else {
+                SecondStats {
+                    t_s: t,
+                    span_s: 1.0,
+                    in_flight,
+                    limit,
+                    ..SecondStats::default()
+                }
+            };
+            if self.seconds.len() == SECONDS_LEN {
+                self.seconds.pop_front();
+            }
+            self.seconds.push_back(s);
+        }
+        self.second_mark = self.tally.clone();
     }
 
     /// Items completed per second over the recent window.
@@ -460,6 +539,15 @@ impl Stats {
             0.0
         };
         snap.history = self.history.iter().copied().collect();
+        snap.seconds = self.seconds.iter().copied().collect();
+        let start = elapsed.as_secs();
+        let first = self.seconds.back().map_or(1, |s| s.t_s + 1);
+        snap.second_now = self.since_mark(
+            (first, start + 1),
+            elapsed.as_secs_f64() - start as f64,
+            snap.in_flight,
+            snap.effective_limit(),
+        );
     }
 }
 
@@ -625,6 +713,59 @@ mod tests {
             "{}",
             snap.rate_overall
         );
+    }
+
+    #[test]
+    fn each_second_has_its_own_latency_and_errors_and_they_add_up() {
+        let mut s = Stats::new();
+        let mut t = Duration::ZERO;
+        // 3.5 seconds of 100 ms ticks; second k answers in (k+1)*10 ms and
+        // has k timeouts.
+        for step in 0..35u64 {
+            let k = step / 10;
+            for _ in 0..4 {
+                s.record(&record(ItemState::Done, Some(200), (k + 1) * 10), t);
+            }
+            if step % 10 == 0 {
+                for _ in 0..k {
+                    s.record(&record(ItemState::Failed, None, 1), t);
+                }
+            }
+            t = Duration::from_millis(100 * (step + 1));
+            s.tick(t, 3, 8);
+        }
+        let mut snap = Snapshot {
+            elapsed: t,
+            ..Snapshot::default()
+        };
+        s.fill(&mut snap, true);
+        let ends: Vec<u64> = snap.seconds.iter().map(|p| p.t_s).collect();
+        assert_eq!(ends, vec![1, 2, 3]);
+        for (k, sec) in snap.seconds.iter().enumerate() {
+            let want = (k as f64 + 1.0) * 10.0;
+            assert!(
+                (sec.latency.p50 - want).abs() < 0.2,
+                "{k}: {:?}",
+                sec.latency
+            );
+            assert!(
+                (sec.latency.max - want).abs() < 0.2,
+                "{k}: {:?}",
+                sec.latency
+            );
+            assert_eq!(sec.responses, 40);
+            assert_eq!(sec.errors[ErrorKind::Timeout.index()], k as u64);
+            assert_eq!(sec.limit, 8);
+        }
+        let now = snap.second_now;
+        assert_eq!((now.t_s, now.responses), (4, 20));
+        assert!((now.span_s - 0.5).abs() < 1e-9, "{}", now.span_s);
+        assert!((now.latency.p50 - 40.0).abs() < 0.2, "{:?}", now.latency);
+        let all = snap.seconds.iter().chain([&now]);
+        let completed: u64 = all.clone().map(|p| p.completed).sum();
+        let timeouts: u64 = all.map(|p| p.errors[ErrorKind::Timeout.index()]).sum();
+        assert_eq!(completed, s.completed());
+        assert_eq!(timeouts, s.tally().errors[ErrorKind::Timeout.index()]);
     }
 
     #[test]

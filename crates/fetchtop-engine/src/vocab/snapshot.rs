@@ -8,13 +8,13 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::Model;
 use super::record::{ErrorKind, Phase};
 
 /// Where the run is in its life.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
     /// Admitting new items up to the concurrency limit.
@@ -41,7 +41,7 @@ impl RunState {
 }
 
 /// How many items are in each state right now.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateCounts {
     /// Spawned but not yet started.
     pub queued: u64,
@@ -69,7 +69,7 @@ impl StateCounts {
 }
 
 /// Latency percentiles, in milliseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Median.
     pub p50: f64,
@@ -82,16 +82,14 @@ pub struct Percentiles {
     /// Largest value seen.
     pub max: f64,
     /// Arithmetic mean.
-    #[serde(skip)]
     pub mean: f64,
     /// How many values these are computed from.
-    #[serde(skip)]
     pub count: u64,
 }
 
 /// One bar of the latency histogram: how many responses took at most `le_ms`
 /// (and more than the previous bar's bound).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HistogramBar {
     /// Upper bound of the bar, in milliseconds.
     pub le_ms: f64,
@@ -100,7 +98,7 @@ pub struct HistogramBar {
 }
 
 /// One point per second of run time, for charts over time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HistoryPoint {
     /// Seconds since the run started (end of the second this point covers).
     pub t_s: u64,
@@ -112,8 +110,35 @@ pub struct HistoryPoint {
     pub limit: u64,
 }
 
+/// What one second of the run did, for time series (`--timeseries`): the
+/// items that ended in it, the latency of just its responses, its errors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecondStats {
+    /// Seconds since the run started at the end of the stretch covered.
+    pub t_s: u64,
+    /// How long the stretch is, in seconds: 1 for a whole second, less for
+    /// the one in progress (see [`Snapshot::second_now`]).
+    pub span_s: f64,
+    /// Items completed (done or failed, not cancelled) in it.
+    pub completed: u64,
+    /// Of those, failures (errors and error statuses).
+    pub failed: u64,
+    /// Items cancelled in it.
+    pub cancelled: u64,
+    /// Responses in it: what the latency is computed from.
+    pub responses: u64,
+    /// In-flight count at its end.
+    pub in_flight: u64,
+    /// Effective concurrency limit at its end (0 while paused).
+    pub limit: u64,
+    /// Latency of its responses (`count` is `responses`).
+    pub latency: Percentiles,
+    /// Errors in it by kind, indexed by [`ErrorKind::index`].
+    pub errors: [u64; ErrorKind::ALL.len()],
+}
+
 /// One request in flight, for the dashboard's "top" table.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskView {
     /// Task id (equal to the item's seq).
     pub id: u64,
@@ -129,7 +154,7 @@ pub struct TaskView {
 
 /// One shard: an OS thread with an event loop (a current-thread tokio
 /// runtime) of its own, running its share of the tasks.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShardView {
     /// Shard number, from 0.
     pub id: usize,
@@ -154,7 +179,7 @@ pub struct ShardView {
 
 /// How the executor is doing: the heartbeat's lag, the runtime's workers
 /// and tasks, the process's OS threads and memory, and the demo switches.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExecutorView {
     /// How new items are run.
     pub model: Model,
@@ -207,7 +232,7 @@ pub struct ExecutorView {
 /// One fetchtop process among several watched together (`fetchtop
 /// attach`). A run of the engine itself has none: only a reader that
 /// merges instances' snapshots fills these.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct InstanceView {
     /// Where it is watched (its URL).
     pub name: String,
@@ -230,7 +255,7 @@ pub struct InstanceView {
 }
 
 /// The demo-only blocking switches, as the engine has them now.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DemoSwitches {
     /// Some items do blocking work.
     pub blocking: bool,
@@ -244,7 +269,7 @@ pub struct DemoSwitches {
 
 /// One change of the limit made by `--adaptive`, or by the hand that
 /// turned it off.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LimitChange {
     /// Seconds since the run started.
     pub t_s: f64,
@@ -257,7 +282,7 @@ pub struct LimitChange {
 }
 
 /// `--adaptive` as the engine has it now.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AdaptiveView {
     /// The engine moves the limit itself.
     pub on: bool,
@@ -273,7 +298,7 @@ pub struct AdaptiveView {
 }
 
 /// One step of a `--sweep`: the limit held, and what it gave.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepStep {
     /// The concurrency limit held.
     pub limit: u64,
@@ -295,7 +320,7 @@ pub struct SweepStep {
 }
 
 /// A `--sweep` as it goes.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepView {
     /// The lowest limit tried.
     pub min: u64,
@@ -313,7 +338,7 @@ pub struct SweepView {
 }
 
 /// Everything a reader needs to draw one frame or print one line.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// What is being fetched, in words.
     pub target: String,
@@ -364,13 +389,17 @@ pub struct Snapshot {
     /// The whole run's latency histogram itself (µs, 3 significant
     /// figures), for readers that merge runs exactly (`--metrics`'s
     /// /snapshot, the summary). Refreshed with the percentiles, shared, so a
-    /// snapshot copies a pointer, not the buckets.
+    /// snapshot copies a pointer, not the buckets. Not in a recording
+    /// (`--record` keeps the screen, whose bars and percentiles are above;
+    /// a histogram in every frame would be most of the file).
+    #[serde(skip)]
     pub latency_histogram: Option<Arc<hdrhistogram::Histogram<u64>>>,
     /// Response status codes and their counts, ascending by code.
     pub status: Vec<(u16, u64)>,
     /// Error kinds and their counts, most frequent first.
     pub errors: Vec<(ErrorKind, u64)>,
     /// Answers by the HTTP version spoken ("1.1", "2"), in version order.
+    #[serde(with = "versions")]
     pub http_versions: Vec<(&'static str, u64)>,
     /// Body bytes received over the run.
     pub bytes: u64,
@@ -382,6 +411,11 @@ pub struct Snapshot {
     pub rate_overall: f64,
     /// One point per second, the last couple of minutes.
     pub history: Vec<HistoryPoint>,
+    /// The last whole seconds in detail, oldest first (about a minute:
+    /// enough for a reader that looks at least that often to miss none).
+    pub seconds: Vec<SecondStats>,
+    /// The second in progress, so far (the last row of a time series).
+    pub second_now: SecondStats,
     /// The oldest requests in flight (bounded; `in_flight` has the full count).
     pub tasks: Vec<TaskView>,
     /// A problem that ended the source early (an I/O error reading the list).
@@ -437,5 +471,27 @@ impl Snapshot {
     /// Items with an error, including error statuses (not cancellations).
     pub fn error_count(&self) -> u64 {
         self.counts.failed
+    }
+}
+
+/// The HTTP versions' names are the engine's own constants: read back, a
+/// name is mapped onto its constant (one it does not know is left out).
+mod versions {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::record::HTTP_VERSIONS;
+
+    pub fn serialize<S: Serializer>(v: &[(&'static str, u64)], s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(&'static str, u64)>, D::Error> {
+        let named: Vec<(String, u64)> = Vec::deserialize(d)?;
+        Ok(named
+            .into_iter()
+            .filter_map(|(name, n)| HTTP_VERSIONS.iter().find(|&&v| v == name).map(|&v| (v, n)))
+            .collect())
     }
 }

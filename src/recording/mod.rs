@@ -1,0 +1,253 @@
+//! `--record FILE`: the run's timeline, written as it goes, and read back by
+//! `fetchtop replay` and `fetchtop report`.
+//!
+//! Snapshots are taken [`format::RATE_HZ`] times a second into one zstd
+//! stream that is flushed after every frame: each flush ends a block the
+//! decoder can read on its own, so a process killed mid-run leaves a file
+//! whose every whole frame reads back, and only the torn tail is lost.
+
+pub mod format;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use color_eyre::eyre::{Report, WrapErr};
+use tokio::sync::watch;
+
+pub use format::{Frame, Header};
+
+use crate::snapshot::{RunState, Snapshot};
+
+/// zstd's default level: fast enough for 5 frames a second on a busy
+/// machine, and the window spans many frames, whose tables repeat.
+const LEVEL: i32 = 9;
+
+/// A recording being written.
+pub struct Recorder {
+    out: zstd::stream::write::Encoder<'static, BufWriter<File>>,
+    path: PathBuf,
+    last: Option<Snapshot>,
+    frames: u64,
+}
+
+impl Recorder {
+    /// Creates the file and writes its header, before the run starts, so a
+    /// bad path is a usage error.
+    pub fn create(path: &Path, header: &Header) -> Result<Recorder, String> {
+        let fail =
+            |e: std::io::Error| format!("cannot write the recording {}: {e}", path.display());
+        let file = File::create(path).map_err(fail)?;
+        let mut raw = BufWriter::new(file);
+        let line = serde_json::to_string(header).map_err(|e| fail(std::io::Error::other(e)))?;
+        writeln!(raw, "{line}")
+            .and_then(|()| raw.flush())
+            .map_err(fail)?;
+        let out = zstd::stream::write::Encoder::new(raw, LEVEL).map_err(fail)?;
+        Ok(Recorder {
+            out,
+            path: path.to_owned(),
+            last: None,
+            frames: 0,
+        })
+    }
+
+    /// Writes one frame, and flushes it to the file.
+    pub fn record(&mut self, snap: &Snapshot) -> std::io::Result<()> {
+        let frame = Frame::of(snap, self.last.as_ref());
+        let line = serde_json::to_string(&frame).map_err(std::io::Error::other)?;
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        // A flush ends a zstd block: what is written so far reads back
+        // whatever happens to the process next.
+        self.out.flush()?;
+        self.last = Some(snap.clone());
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Ends the zstd frame and syncs the file. Returns the frames written.
+    pub fn finish(self) -> std::io::Result<u64> {
+        let raw = self.out.finish()?;
+        let file = raw.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(self.frames)
+    }
+
+    /// Records the run's snapshots at [`format::RATE_HZ`] to its end (the
+    /// last one always). Returns the frames written.
+    pub async fn follow(mut self, mut snapshots: watch::Receiver<Snapshot>) -> Result<u64, Report> {
+        let path = self.path.clone();
+        let context = || format!("cannot write the recording {}", path.display());
+        let mut every = tokio::time::interval(Duration::from_secs(1) / format::RATE_HZ);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    let snap = snapshots.borrow().clone();
+                    let ended = snap.state == RunState::Finished;
+                    if self.last.as_ref().is_none_or(|l| l.elapsed != snap.elapsed) {
+                        self.record(&snap).wrap_err_with(context)?;
+                    }
+                    if ended {
+                        break;
+                    }
+                }
+                changed = snapshots.changed() => {
+                    if changed.is_err() {
+                        // The engine is gone: its last snapshot ends the recording.
+                        let snap = snapshots.borrow().clone();
+                        if self.last.as_ref().is_none_or(|l| l.elapsed != snap.elapsed) {
+                            self.record(&snap).wrap_err_with(context)?;
+                        }
+                        break;
+                    }
+                    let snap = snapshots.borrow_and_update().clone();
+                    if snap.state == RunState::Finished {
+                        self.record(&snap).wrap_err_with(context)?;
+                        break;
+                    }
+                }
+            }
+        }
+        self.finish().wrap_err_with(context)
+    }
+}
+
+/// The longest frame read (a frame with a full table is well under 1 MiB).
+const FRAME_MAX: u64 = 16 * 1024 * 1024;
+
+/// The longest header line read.
+const HEADER_MAX: u64 = 64 * 1024;
+
+/// A recording being read, frame by frame, in constant memory.
+pub struct Reader {
+    /// The header line.
+    pub header: Header,
+    lines: BufReader<zstd::stream::read::Decoder<'static, BufReader<File>>>,
+    last: Option<Snapshot>,
+    /// The file ended inside a frame or a block (a recording cut short, as
+    /// by a crash): the frames before it were all read.
+    pub cut: bool,
+}
+
+impl Reader {
+    /// Opens a recording and reads its header.
+    pub fn open(path: &Path) -> Result<Reader, String> {
+        let shown = path.display();
+        let file =
+            File::open(path).map_err(|e| format!("cannot open the recording {shown}: {e}"))?;
+        let mut raw = BufReader::new(file);
+        let mut first = String::new();
+        let not_one = || format!("{shown} is not a fetchtop recording (made with --record)");
+        // A header is a few hundred bytes: a file without a first line
+        // soon is not a recording, and is not read into memory whole.
+        match std::io::Read::take(&mut raw, HEADER_MAX).read_line(&mut first) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Err(not_one()),
+            Err(e) => return Err(format!("cannot read the recording {shown}: {e}")),
+        }
+        let header: Header = serde_json::from_str(&first)
+            .ok()
+            .filter(|h: &Header| h.format == format::FORMAT)
+            .ok_or_else(not_one)?;
+        if header.version != format::VERSION {
+            return Err(format!(
+                "{shown} is a recording of version {} (this fetchtop reads version {})",
+                header.version,
+                format::VERSION
+            ));
+        }
+        let decoder = zstd::stream::read::Decoder::with_buffer(raw)
+            .map_err(|e| format!("cannot read the recording {shown}: {e}"))?;
+        Ok(Reader {
+            header,
+            lines: BufReader::new(decoder),
+            last: None,
+            cut: false,
+        })
+    }
+
+    /// The next snapshot, or None at the end (or where the file was cut).
+    pub fn next_snapshot(&mut self) -> Option<Snapshot> {
+        if self.cut {
+            return None;
+        }
+        let mut line = String::new();
+        // Frames are tens of kilobytes: a longer "line" is damage, not a frame.
+        match std::io::Read::take(&mut self.lines, FRAME_MAX).read_line(&mut line) {
+            Ok(0) => return None,
+            // A torn frame at the end: everything before it counts.
+            Ok(_) if !line.ends_with('\n') => {
+                self.cut = true;
+                return None;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                self.cut = true;
+                return None;
+            }
+        }
+        let Ok(frame) = serde_json::from_str::<Frame>(&line) else {
+            self.cut = true;
+            return None;
+        };
+        let snap = frame.into_snapshot(self.last.as_ref());
+        self.last = Some(snap.clone());
+        Some(snap)
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Snapshot;
+
+    fn next(&mut self) -> Option<Snapshot> {
+        self.next_snapshot()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_of_another_version_or_kind_is_refused_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.rec");
+        let mut header = Header::new("t".into(), vec![], vec![]);
+        header.version = format::VERSION + 1;
+        std::fs::write(&path, serde_json::to_string(&header).unwrap() + "\n").unwrap();
+        let err = Reader::open(&path).err().unwrap();
+        assert!(err.contains("version"), "{err}");
+        std::fs::write(&path, "t_s,completed\n1,2\n").unwrap();
+        let err = Reader::open(&path).err().unwrap();
+        assert!(err.contains("not a fetchtop recording"), "{err}");
+    }
+
+    #[test]
+    fn a_recording_reads_back_and_a_torn_tail_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.rec");
+        let mut rec = Recorder::create(&path, &Header::new("t".into(), vec![], vec![])).unwrap();
+        for ms in [200u64, 400, 600] {
+            let snap = Snapshot {
+                elapsed: Duration::from_millis(ms),
+                ..Snapshot::default()
+            };
+            rec.record(&snap).unwrap();
+        }
+        // Not finished: as a killed process leaves it; then a torn byte or two.
+        drop(rec);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&[0x28, 0xb5]);
+        std::fs::write(&path, bytes).unwrap();
+        let mut reader = Reader::open(&path).unwrap();
+        let got: Vec<u64> = reader
+            .by_ref()
+            .map(|s| s.elapsed.as_millis() as u64)
+            .collect();
+        assert_eq!(got, vec![200, 400, 600]);
+        assert!(reader.cut);
+    }
+}
