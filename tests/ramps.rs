@@ -6,25 +6,13 @@
 
 mod common;
 
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use common::server;
-use tokio::process::Command;
 
 async fn run(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_fetchtop"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("fetchtop ends")
-        .unwrap()
+    common::run_fetchtop(args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,25 +5,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use common::server;
-use tokio::process::Command;
 
 async fn run(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_fetchtop"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("fetchtop ends")
-        .unwrap()
+    common::run_fetchtop(args).await
 }
 
 fn summary(o: &Output) -> serde_json::Value {

@@ -102,6 +102,23 @@ pub async fn fetch_urls(
     records
 }
 
+/// Runs the fetchtop binary with `args` to its end (at most a minute),
+/// stdin closed, its output kept.
+pub async fn run_fetchtop(args: &[&str]) -> std::process::Output {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_fetchtop"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("fetchtop ends")
+        .unwrap()
+}
+
 /// Polls `pred` every 10 ms until it holds; panics with `what` after `deadline`.
 pub async fn wait_until(what: &str, deadline: Duration, mut pred: impl FnMut() -> bool) {
     let end = tokio::time::Instant::now() + deadline;
