@@ -19,7 +19,7 @@ use crate::engine::job_shard::JobShard;
 use crate::engine::seqset::SeqSet;
 use crate::format;
 use crate::launch::Failure;
-use crate::output::summary::{self, LatencyMs};
+use crate::output::summary::{self, LatencyMs, round3};
 use crate::remote::wire::{HistogramSum, LosslessHistogram};
 
 /// Most missing or repeated seqs listed by number (the counts are whole).
@@ -37,6 +37,9 @@ struct ShardSummary {
     bytes: u64,
     status: BTreeMap<String, u64>,
     errors: BTreeMap<String, u64>,
+    /// Absent from summaries written before versions were counted.
+    #[serde(default)]
+    http_versions: BTreeMap<String, u64>,
     max_in_flight: u64,
     planned: Option<u64>,
     #[serde(default)]
@@ -112,6 +115,8 @@ pub struct Merged {
     pub status: BTreeMap<String, u64>,
     /// Per error kind.
     pub errors: BTreeMap<String, u64>,
+    /// Per HTTP version spoken.
+    pub http_versions: BTreeMap<String, u64>,
     /// Sum of the shards' peaks.
     pub max_in_flight: u64,
     /// Items the job held, when every shard knew its share.
@@ -250,7 +255,6 @@ fn merge(shards: &[ShardSummary], outputs: &[PathBuf]) -> Result<Merged, String>
         && seqs
             .as_ref()
             .is_none_or(|s| s.missing == 0 && s.repeated == 0);
-    let round3 = |v: f64| (v * 1000.0).round() / 1000.0;
     Ok(Merged {
         total: done + failed + cancelled,
         done,
@@ -267,6 +271,7 @@ fn merge(shards: &[ShardSummary], outputs: &[PathBuf]) -> Result<Merged, String>
         latency_ms: sum.percentiles().into(),
         status: add_maps(|s| &s.status),
         errors: add_maps(|s| &s.errors),
+        http_versions: add_maps(|s| &s.http_versions),
         max_in_flight: total_of(|s| s.max_in_flight),
         planned,
         interrupted: shards.iter().any(|s| s.interrupted),
@@ -404,6 +409,7 @@ fn to_text(m: &Merged) -> String {
     );
     t += &summary::latency_line(&m.latency_ms);
     t += &summary::counts_line("status", &m.status, "");
+    t += &summary::counts_line("http", &m.http_versions, "HTTP/");
     t += &summary::counts_line("errors", &m.errors, "");
     if let Some(s) = &m.seqs {
         let missing = if s.missing == 0 {

@@ -165,6 +165,7 @@ async fn three_shards_are_the_job_and_merge_exactly() {
         "planned",
         "status",
         "errors",
+        "http_versions",
     ] {
         assert_eq!(
             m[key], one[key],

@@ -49,7 +49,8 @@ pub(crate) fn counts_line(label: &str, counts: &BTreeMap<String, u64>, prefix: &
     format!("  {label:<10} {}\n", parts.join("  "))
 }
 
-fn round3(v: f64) -> f64 {
+/// Rounded to 3 decimals (µs, for a figure in ms), as the summary shows figures.
+pub(crate) fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
