@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fetchtop::engine::transport::TransportChoice;
-use fetchtop::engine::{EngineConfig, ErrorKind, ItemState, Record, RequestOptions, Source};
+use fetchtop::engine::{ErrorKind, ItemState, Record, RequestOptions};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -114,24 +114,7 @@ async fn fetch(
     transport: TransportChoice,
 ) -> Vec<Record> {
     let list: Vec<String> = (1..=n).map(|i| format!("{base}/items/{i}")).collect();
-    let source = Source::from_reader(
-        std::io::Cursor::new(list.join("\n").into_bytes()),
-        "test list",
-        None,
-    );
-    let config = EngineConfig {
-        concurrency,
-        request,
-        transport,
-        shards: 1,
-        ..EngineConfig::default()
-    };
-    let (_, mut records) = common::Run::start(config, source)
-        .finish(Duration::from_secs(30))
-        .await;
-    records.sort_by_key(|r| r.seq);
-    assert_eq!(records.len(), n, "one record per URL");
-    records
+    common::fetch_urls(&list, request, transport, concurrency).await
 }
 
 fn insecure() -> RequestOptions {
