@@ -7,48 +7,13 @@
 use std::time::{Duration, Instant};
 
 use crate::engine::pace::clamp_rate;
-use crate::engine::{Command, MAX_CONCURRENCY, Model};
+use crate::engine::{Command, MAX_CONCURRENCY, Model, TableOrder};
 use crate::format;
-use crate::keymap::Action;
+use crate::keymap::{self, Action};
 use crate::snapshot::{RunState, Snapshot, TaskView};
 
 /// How long a notice ("limit 50 → 100") stays in the footer.
 const NOTICE_FOR: Duration = Duration::from_secs(3);
-
-/// Orders of the in-flight table.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SortKey {
-    /// Oldest first (the default: what is stuck shows at the top).
-    #[default]
-    Age,
-    /// Most bytes received first.
-    Bytes,
-    /// By phase, then oldest first.
-    Phase,
-    /// By id, ascending.
-    Id,
-}
-
-impl SortKey {
-    fn next(self) -> SortKey {
-        match self {
-            SortKey::Age => SortKey::Bytes,
-            SortKey::Bytes => SortKey::Phase,
-            SortKey::Phase => SortKey::Id,
-            SortKey::Id => SortKey::Age,
-        }
-    }
-
-    /// Name shown in the table title.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SortKey::Age => "age",
-            SortKey::Bytes => "bytes",
-            SortKey::Phase => "phase",
-            SortKey::Id => "id",
-        }
-    }
-}
 
 /// Which popup is open, if any.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -69,8 +34,8 @@ pub struct App {
     pub selected: Option<u64>,
     /// Row of the selection, used when the selected request has ended.
     selected_row: usize,
-    /// Order of the in-flight table.
-    pub sort: SortKey,
+    /// Order of the in-flight table (the engine is told, and picks its rows by it).
+    pub sort: TableOrder,
     /// The latency histogram shows the last seconds rather than the whole run.
     pub recent_latency: bool,
     /// The snapshot on screen while frozen.
@@ -129,21 +94,31 @@ impl App {
         self.notice = Some((text, Instant::now()));
     }
 
-    /// The in-flight rows in the chosen order.
+    /// The in-flight rows in the chosen order. The engine sends them in
+    /// it; sorting again covers the frame before it has applied a new
+    /// order, a frozen snapshot and a replay's recorded rows.
     pub fn rows<'a>(&self, snap: &'a Snapshot) -> Vec<&'a TaskView> {
         let mut rows: Vec<&TaskView> = snap.tasks.iter().collect();
-        match self.sort {
-            SortKey::Age => rows.sort_by(|a, b| b.age.cmp(&a.age).then(a.id.cmp(&b.id))),
-            SortKey::Bytes => rows.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.id.cmp(&b.id))),
-            SortKey::Phase => rows.sort_by(|a, b| {
-                (b.phase as u8)
-                    .cmp(&(a.phase as u8))
-                    .then(b.age.cmp(&a.age))
-                    .then(a.id.cmp(&b.id))
-            }),
-            SortKey::Id => rows.sort_by_key(|t| t.id),
-        }
+        rows.sort_by(|a, b| self.sort.compare(a, b));
         rows
+    }
+
+    /// What `q` says while the run winds down.
+    pub fn stopping_text() -> String {
+        format!(
+            "stopping: waiting for in-flight requests ({} again to abort)",
+            keymap::key_for(Action::Quit)
+        )
+    }
+
+    fn sort_by(&mut self, order: TableOrder) -> Command {
+        self.sort = order;
+        self.say(format!(
+            "sorted by {}{}",
+            order.by.as_str(),
+            if order.reversed { ", reversed" } else { "" }
+        ));
+        Command::SetTableOrder(order)
     }
 
     /// Settles the selection on a row that exists and returns its index.
@@ -198,7 +173,7 @@ impl App {
     /// Halves or doubles the rate; without `--rate` there is nothing to change.
     fn set_rate(&mut self, live: &Snapshot, factor: f64) -> Option<Command> {
         let Some(base) = self.pending_rate.or(live.rate_limit) else {
-            self.say("no rate to change: start with --rate R".into());
+            self.say("no rate to change: start with --rate N".into());
             return None;
         };
         let rate = clamp_rate(base * factor);
@@ -218,7 +193,15 @@ impl App {
         // The limit is the engine's again: a pending hand-set one is moot.
         self.pending_limit = None;
         self.say(if on {
-            "adaptive on: the engine moves the limit (+ - ] [ take it back)".into()
+            format!(
+                "adaptive on: the engine moves the limit ({} take it back)",
+                keymap::keys_for(&[
+                    Action::LimitUp,
+                    Action::LimitDown,
+                    Action::LimitDouble,
+                    Action::LimitHalve
+                ])
+            )
         } else {
             format!("adaptive off: the limit stays at {}", live.limit)
         });
@@ -262,7 +245,10 @@ impl App {
     /// The demo-only switches: blocking work, spawn_blocking, the model.
     fn demo_switch(&mut self, action: Action, live: &Snapshot) -> Option<Command> {
         let Some(demo) = &live.executor.demo else {
-            self.say("b, y and m work in demo runs (fetchtop demo)".into());
+            self.say(format!(
+                "{} work in demo runs (fetchtop demo)",
+                keymap::keys_for(&[Action::Blocking, Action::Offload, Action::NextModel])
+            ));
             return None;
         };
         let (model, blocking, offload) =
@@ -349,10 +335,14 @@ impl App {
             Action::CancelSelected => {
                 let view = self.view(live);
                 let rows = self.rows(view);
-                let id = self
+                let Some(id) = self
                     .selected
                     .filter(|id| rows.iter().any(|t| t.id == *id))
-                    .or_else(|| rows.first().map(|t| t.id))?;
+                    .or_else(|| rows.first().map(|t| t.id))
+                else {
+                    self.say("nothing in flight to cancel".into());
+                    return None;
+                };
                 // Not "cancelled" yet: the request may end on its own
                 // before the engine gets the command (observe says which).
                 self.say(format!("cancelling #{id}…"));
@@ -377,19 +367,25 @@ impl App {
                     self.say("live again".into());
                 } else {
                     self.frozen = Some(live.clone());
-                    self.say("frozen: the run goes on (f to unfreeze)".into());
+                    self.say(format!(
+                        "frozen: the run goes on ({} to unfreeze)",
+                        keymap::key_for(Action::Freeze)
+                    ));
                 }
                 None
             }
-            Action::Sort => {
-                self.sort = self.sort.next();
-                self.say(format!("sorted by {}", self.sort.as_str()));
-                None
-            }
+            Action::Sort => Some(self.sort_by(crate::ui::table::next_order(
+                crate::ui::tasks::COLUMNS,
+                self.sort,
+            ))),
+            Action::SortReverse => Some(self.sort_by(TableOrder {
+                reversed: !self.sort.reversed,
+                ..self.sort
+            })),
             Action::LatencyWindow => {
                 self.recent_latency = !self.recent_latency;
                 let window = if self.recent_latency {
-                    "last 5 s"
+                    "last 5s"
                 } else {
                     "whole run"
                 };
@@ -421,7 +417,7 @@ impl App {
                 } else {
                     self.quitting = true;
                     self.frozen = None;
-                    self.say("stopping: waiting for in-flight requests (q again to abort)".into());
+                    self.say(App::stopping_text());
                     Some(Command::Stop)
                 }
             }
@@ -619,10 +615,20 @@ mod tests {
         let rows = app.rows(&later);
         assert_eq!(app.resolve_selection(&rows), Some(1));
         assert_eq!(app.selected, Some(3));
-        app.update(Action::Sort, &later);
-        assert_eq!(app.sort, SortKey::Bytes);
+        // The table's columns in turn after age: bytes, then url, then id.
+        let sent = app.update(Action::Sort, &later);
+        assert_eq!(app.sort.by, crate::engine::SortBy::Bytes);
+        assert_eq!(
+            sent,
+            Some(Command::SetTableOrder(app.sort)),
+            "the engine is told"
+        );
         let order: Vec<u64> = app.rows(&s).iter().map(|t| t.id).collect();
         assert_eq!(order, vec![2, 3, 1]);
+        app.update(Action::SortReverse, &later);
+        let order: Vec<u64> = app.rows(&s).iter().map(|t| t.id).collect();
+        assert_eq!(order, vec![1, 3, 2]);
+        assert_eq!(app.notice(), Some("sorted by bytes, reversed"));
     }
 
     #[test]
@@ -772,7 +778,7 @@ mod tests {
             ..App::default()
         };
         app.update(Action::LatencyWindow, &snap());
-        assert_eq!(app.notice(), Some("latency histogram: last 5 s"));
+        assert_eq!(app.notice(), Some("latency histogram: last 5s"));
         app.histogram_shown = false;
         app.update(Action::LatencyWindow, &snap());
         let said = app.notice().unwrap_or_default();

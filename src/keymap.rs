@@ -1,5 +1,8 @@
-//! The one table of keys. The event handler, the footer and the help popup
-//! all read it, so what the screen says a key does is what it does.
+//! The one table of keys, in one group per component of the screen
+//! (`ui::component`). The event handler, the footer, the help popup and
+//! the panels' titles all read it, so what the screen says a key does is
+//! what it does. Labels are made from the key codes themselves; a pair
+//! (`+`/`-`) is one binding with two sides.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -30,8 +33,10 @@ pub enum Action {
     Details,
     /// Freeze the display; the run goes on.
     Freeze,
-    /// Change the order of the in-flight table.
+    /// Sort the in-flight table by its next sortable column.
     Sort,
+    /// Turn the in-flight table's order round.
+    SortReverse,
     /// Switch the latency histogram between the whole run and the last seconds.
     LatencyWindow,
     /// Demos: turn the blocking work on or off.
@@ -97,528 +102,552 @@ impl Action {
     }
 }
 
-/// One row of the key table.
+/// A key: its code, and the modifiers that must be held.
+pub type Key = (KeyCode, KeyModifiers);
+
+/// One side of a binding: an action and the keys that ask for it, the
+/// first of them the one the screen shows.
 #[derive(Clone, Copy, Debug)]
-pub struct Binding {
+pub struct Side {
     /// What the keys do.
     pub action: Action,
-    /// The keys, as (code, modifiers that must be held).
-    pub keys: &'static [(KeyCode, KeyModifiers)],
-    /// How the keys are written on screen.
-    pub label: &'static str,
-    /// Short text for the footer.
+    /// The keys; the others after the first are aliases.
+    pub keys: &'static [Key],
+}
+
+/// One row of the key table: one action, or a pair of opposites that share
+/// a row (`+`/`-`, `,`/`.`).
+#[derive(Clone, Copy, Debug)]
+pub struct Binding {
+    /// One side, or two.
+    pub sides: &'static [Side],
+    /// Short text for the footer and the panels' titles.
     pub short: &'static str,
     /// Full text for the help popup.
     pub help: &'static str,
-    /// Shown in the footer (the help lists every binding).
+    /// Offered in the footer (the help lists every binding).
     pub in_footer: bool,
-    /// Other keys for the same action, as the help lists them beside the
-    /// label (the footer has room for the label only).
-    pub also: &'static str,
 }
 
-const NONE: KeyModifiers = KeyModifiers::NONE;
-
-/// Every key the dashboard knows, in the order the help lists them.
-pub const BINDINGS: &[Binding] = &[
-    Binding {
-        action: Action::LimitUp,
-        keys: &[(KeyCode::Char('+'), NONE), (KeyCode::Char('='), NONE)],
-        label: "+/-",
-        short: "limit",
-        help: "raise / lower the concurrency limit by 1 (0 pauses)",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::LimitDown,
-        keys: &[(KeyCode::Char('-'), NONE), (KeyCode::Char('_'), NONE)],
-        label: "",
-        short: "",
-        help: "",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::LimitDouble,
-        keys: &[(KeyCode::Char(']'), NONE)],
-        label: "]/[",
-        short: "×2 ÷2",
-        help: "double / halve the concurrency limit",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::LimitHalve,
-        keys: &[(KeyCode::Char('['), NONE)],
-        label: "",
-        short: "",
-        help: "",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::RateHalve,
-        keys: &[(KeyCode::Char('r'), NONE)],
-        label: "r/R",
-        short: "rate ÷2 ×2",
-        help: "halve / double the --rate (requests started per second)",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::RateDouble,
-        keys: &[
-            (KeyCode::Char('R'), NONE),
-            (KeyCode::Char('R'), KeyModifiers::SHIFT),
-        ],
-        label: "",
-        short: "",
-        help: "",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::Adaptive,
-        keys: &[(KeyCode::Char('a'), NONE)],
-        label: "a",
-        short: "adaptive",
-        help: "adaptive limit: the engine moves it (any limit key turns it off)",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::PauseResume,
-        keys: &[(KeyCode::Char('p'), NONE), (KeyCode::Char(' '), NONE)],
-        label: "p",
-        short: "pause",
-        help: "pause admission / resume (in-flight requests carry on)",
-        in_footer: true,
-        also: "Space",
-    },
-    Binding {
-        action: Action::Up,
-        keys: &[(KeyCode::Up, NONE), (KeyCode::Char('k'), NONE)],
-        label: "↑/↓ j/k",
-        short: "select",
-        help: "move the selection in the in-flight table",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::Down,
-        keys: &[(KeyCode::Down, NONE), (KeyCode::Char('j'), NONE)],
-        label: "",
-        short: "",
-        help: "",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::CancelSelected,
-        keys: &[(KeyCode::Char('c'), NONE)],
-        label: "c",
-        short: "cancel",
-        help: "cancel the selected request",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::CancelAll,
-        keys: &[
-            (KeyCode::Char('C'), NONE),
-            (KeyCode::Char('C'), KeyModifiers::SHIFT),
-        ],
-        label: "C",
-        short: "cancel all",
-        help: "cancel every request in flight (the run goes on)",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::Details,
-        keys: &[(KeyCode::Enter, NONE)],
-        label: "Enter",
-        short: "details",
-        help: "details of the selected request",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::Sort,
-        keys: &[(KeyCode::Char('s'), NONE)],
-        label: "s",
-        short: "sort",
-        help: "sort the in-flight table: age, bytes, phase, id",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::LatencyWindow,
-        keys: &[(KeyCode::Char('l'), NONE)],
-        label: "l",
-        short: "latency",
-        help: "latency histogram: whole run / last 5 seconds",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::Freeze,
-        keys: &[(KeyCode::Char('f'), NONE)],
-        label: "f",
-        short: "freeze",
-        help: "freeze the display (the run goes on underneath)",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::Blocking,
-        keys: &[(KeyCode::Char('b'), NONE)],
-        label: "b",
-        short: "blocking",
-        help: "demo: blocking work in some tasks on / off (see the heartbeat)",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::Offload,
-        keys: &[(KeyCode::Char('y'), NONE)],
-        label: "y",
-        short: "spawn_blocking",
-        help: "demo: blocking work through spawn_blocking / inside the task",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::NextModel,
-        keys: &[(KeyCode::Char('m'), NONE)],
-        label: "m",
-        short: "model",
-        help: "demo: next model (async, threads, sequential) for items to come",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::Help,
-        keys: &[
-            (KeyCode::Char('?'), NONE),
-            (KeyCode::Char('h'), NONE),
-            (KeyCode::F(1), NONE),
-        ],
-        label: "?",
-        short: "help",
-        help: "show or hide this help",
-        in_footer: true,
-        also: "h, F1",
-    },
-    Binding {
-        action: Action::Close,
-        keys: &[(KeyCode::Esc, NONE)],
-        label: "Esc",
-        short: "close",
-        help: "close a popup",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::Quit,
-        keys: &[(KeyCode::Char('q'), NONE)],
-        label: "q",
-        short: "quit",
-        help: "stop admitting, quit once in-flight requests end (q again aborts)",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::Abort,
-        keys: &[(KeyCode::Char('c'), KeyModifiers::CONTROL)],
-        label: "Ctrl-C",
-        short: "abort",
-        help: "cancel everything in flight and quit now",
-        in_footer: false,
-        also: "",
-    },
-];
-
-/// The keys of `fetchtop replay`, before the dashboard's own (those that
-/// do not change a run) in its footer and help.
-pub const REPLAY_BINDINGS: &[Binding] = &[
-    Binding {
-        action: Action::PlayPause,
-        keys: &[(KeyCode::Char(' '), NONE), (KeyCode::Char('p'), NONE)],
-        label: "Space",
-        short: "play/pause",
-        help: "replay: play / pause",
-        in_footer: true,
-        also: "p",
-    },
-    Binding {
-        action: Action::StepBack,
-        keys: &[(KeyCode::Char(','), NONE)],
-        label: ",/.",
-        short: "step",
-        help: "replay: one frame back / on (pauses)",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::StepForward,
-        keys: &[(KeyCode::Char('.'), NONE)],
-        label: "",
-        short: "",
-        help: "",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::SeekBack,
-        keys: &[(KeyCode::Left, NONE)],
-        label: "←/→",
-        short: "seek 10s",
-        help: "replay: 10 seconds back / on",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::SeekForward,
-        keys: &[(KeyCode::Right, NONE)],
-        label: "",
-        short: "",
-        help: "",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::SeekStart,
-        keys: &[(KeyCode::Home, NONE), (KeyCode::Char('g'), NONE)],
-        label: "Home/End",
-        short: "start end",
-        help: "replay: to the start / the end",
-        in_footer: false,
-        also: "g/G",
-    },
-    Binding {
-        action: Action::SeekEnd,
-        keys: &[
-            (KeyCode::End, NONE),
-            (KeyCode::Char('G'), NONE),
-            (KeyCode::Char('G'), KeyModifiers::SHIFT),
-        ],
-        label: "",
-        short: "",
-        help: "",
-        in_footer: false,
-        also: "",
-    },
-    Binding {
-        action: Action::Slower,
-        keys: &[(KeyCode::Char('<'), NONE)],
-        label: "</>",
-        short: "speed",
-        help: "replay: half / twice the speed (1/8× to 64×)",
-        in_footer: true,
-        also: "",
-    },
-    Binding {
-        action: Action::Faster,
-        keys: &[(KeyCode::Char('>'), NONE)],
-        label: "",
-        short: "",
-        help: "",
-        in_footer: false,
-        also: "",
-    },
-];
-
-/// The dashboard's bindings that replay keeps: those that only change the view.
-fn replay_table() -> impl Iterator<Item = &'static Binding> {
-    REPLAY_BINDINGS
-        .iter()
-        .chain(BINDINGS.iter().filter(|b| !b.action.changes_run()))
-}
-
-fn find(table: impl Iterator<Item = &'static Binding>, key: KeyEvent) -> Option<Action> {
-    // Shift is implied by the character itself ('C', '+', '?'), and terminals
-    // disagree on whether they report it, so it is ignored unless a binding
-    // asks for Control.
-    let mods = key.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
-    let mut table = table;
-    table.find_map(|b| {
-        b.keys
+impl Binding {
+    /// The binding's keys, every side's.
+    pub fn keys(&self) -> impl Iterator<Item = (Action, Key)> + '_ {
+        self.sides
             .iter()
-            .any(|&(code, m)| code == key.code && (m & !KeyModifiers::SHIFT) == mods)
-            .then_some(b.action)
-    })
-}
+            .flat_map(|s| s.keys.iter().map(move |k| (s.action, *k)))
+    }
 
-/// The action a key press stands for in `fetchtop replay`, if any.
-pub fn replay_action_for(key: KeyEvent) -> Option<Action> {
-    find(replay_table(), key)
-}
+    /// The action a key stands for here, if any.
+    pub fn action_for(&self, key: KeyEvent) -> Option<Action> {
+        // Shift is implied by the character itself ('C', '+', '?'), and terminals
+        // disagree on whether they report it, so it is ignored unless a binding
+        // asks for Control.
+        let mods = key.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+        self.keys()
+            .find(|&(_, (code, m))| code == key.code && (m & !KeyModifiers::SHIFT) == mods)
+            .map(|(action, _)| action)
+    }
 
-/// The footer's entries in `fetchtop replay`.
-pub fn replay_footer() -> impl Iterator<Item = (&'static str, &'static str)> {
-    replay_table()
-        .filter(|b| b.in_footer)
-        .map(|b| (b.label, b.short))
-}
+    /// Whether this binding holds `action`.
+    pub fn has(&self, action: Action) -> bool {
+        self.sides.iter().any(|s| s.action == action)
+    }
 
-/// The help popup's entries in `fetchtop replay`.
-pub fn replay_help() -> impl Iterator<Item = (String, &'static str)> {
-    replay_table()
-        .filter(|b| !b.label.is_empty())
-        .map(|b| match b.action {
-            // No run to stop or abort: both keys just leave.
-            Action::Quit | Action::Abort => (b.label.to_string(), "quit the replay"),
-            _ => labelled(b),
-        })
-}
+    /// How the screen writes its keys: each side's first key, `+/-`.
+    pub fn label(&self) -> String {
+        self.sides
+            .iter()
+            .filter_map(|s| s.keys.first())
+            .map(|&k| key_label(k))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
 
-fn labelled(b: &Binding) -> (String, &'static str) {
-    match b.also {
-        "" => (b.label.to_string(), b.help),
-        also => (format!("{}, {also}", b.label), b.help),
+    /// The other keys, as the help lists them beside the label: `h, F1`
+    /// for one side, `=/_` for a pair; empty when there are none.
+    pub fn aliases(&self) -> String {
+        let per_side: Vec<Vec<String>> = self.sides.iter().map(side_aliases).collect();
+        match per_side.as_slice() {
+            [one] => one.join(", "),
+            many => {
+                let depth = many.iter().map(Vec::len).min().unwrap_or(0);
+                (0..depth)
+                    .map(|i| {
+                        many.iter()
+                            .map(|a| a[i].as_str())
+                            .collect::<Vec<_>>()
+                            .join("/")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        }
+    }
+
+    /// The label and the aliases, for the help: `p, Space`.
+    pub fn full_label(&self) -> String {
+        match self.aliases() {
+            a if a.is_empty() => self.label(),
+            a => format!("{}, {a}", self.label()),
+        }
     }
 }
 
-/// The action a key press stands for, if any.
-pub fn action_for(key: KeyEvent) -> Option<Action> {
-    find(BINDINGS.iter(), key)
+/// A side's keys after the first, as labels, each once (`C` and Shift-`C`
+/// are one key on screen).
+fn side_aliases(side: &Side) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for &k in side.keys {
+        let l = key_label(k);
+        if !seen.contains(&l) {
+            seen.push(l);
+        }
+    }
+    seen.into_iter().skip(1).collect()
 }
 
-/// The footer's entries: (keys, short text).
-pub fn footer() -> impl Iterator<Item = (&'static str, &'static str)> {
-    BINDINGS
-        .iter()
-        .filter(|b| b.in_footer)
-        .map(|b| (b.label, b.short))
+/// How a key is written on screen.
+pub fn key_label((code, mods): Key) -> String {
+    let name = match code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
+            c.to_ascii_uppercase().to_string()
+        }
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::Left => "←".into(),
+        KeyCode::Right => "→".into(),
+        KeyCode::Enter => "Enter".into(),
+        KeyCode::Esc => "Esc".into(),
+        KeyCode::Home => "Home".into(),
+        KeyCode::End => "End".into(),
+        KeyCode::F(n) => format!("F{n}"),
+        other => format!("{other:?}"),
+    };
+    if mods.contains(KeyModifiers::CONTROL) {
+        format!("Ctrl-{name}")
+    } else {
+        name
+    }
 }
 
-/// The help popup's entries: (keys with their aliases, what they do);
-/// pairs share one row.
-pub fn help() -> impl Iterator<Item = (String, &'static str)> {
-    BINDINGS
+const NONE: KeyModifiers = KeyModifiers::NONE;
+const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
+
+/// A character key with nothing held.
+const fn ch(c: char) -> Key {
+    (KeyCode::Char(c), NONE)
+}
+
+/// The run's own controls, shown in the header: limit, rate, adaptive, pause.
+pub const RUN: &[Binding] = &[
+    Binding {
+        sides: &[
+            Side {
+                action: Action::LimitUp,
+                keys: &[ch('+'), ch('=')],
+            },
+            Side {
+                action: Action::LimitDown,
+                keys: &[ch('-'), ch('_')],
+            },
+        ],
+        short: "limit",
+        help: "raise / lower the concurrency limit by 1 (0 pauses)",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[
+            Side {
+                action: Action::LimitDouble,
+                keys: &[ch(']')],
+            },
+            Side {
+                action: Action::LimitHalve,
+                keys: &[ch('[')],
+            },
+        ],
+        short: "×2 ÷2",
+        help: "double / halve the concurrency limit",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[
+            Side {
+                action: Action::RateHalve,
+                keys: &[ch('r')],
+            },
+            Side {
+                action: Action::RateDouble,
+                keys: &[ch('R'), (KeyCode::Char('R'), SHIFT)],
+            },
+        ],
+        short: "rate ÷2 ×2",
+        help: "halve / double the --rate (requests started per second)",
+        in_footer: false,
+    },
+    Binding {
+        sides: &[Side {
+            action: Action::Adaptive,
+            keys: &[ch('a')],
+        }],
+        short: "adaptive",
+        help: "adaptive limit: the engine moves it (any limit key turns it off)",
+        in_footer: false,
+    },
+    Binding {
+        sides: &[Side {
+            action: Action::PauseResume,
+            keys: &[ch('p'), ch(' ')],
+        }],
+        short: "pause",
+        help: "pause admission / resume (in-flight requests carry on)",
+        in_footer: true,
+    },
+];
+
+/// The in-flight table's keys.
+pub const TABLE: &[Binding] = &[
+    Binding {
+        sides: &[
+            Side {
+                action: Action::Up,
+                keys: &[(KeyCode::Up, NONE), ch('k')],
+            },
+            Side {
+                action: Action::Down,
+                keys: &[(KeyCode::Down, NONE), ch('j')],
+            },
+        ],
+        short: "select",
+        help: "move the selection in the in-flight table",
+        in_footer: false,
+    },
+    Binding {
+        sides: &[Side {
+            action: Action::CancelSelected,
+            keys: &[ch('c')],
+        }],
+        short: "cancel",
+        help: "cancel the selected request",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[Side {
+            action: Action::CancelAll,
+            keys: &[ch('C'), (KeyCode::Char('C'), SHIFT)],
+        }],
+        short: "cancel all",
+        help: "cancel every request in flight (the run goes on)",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[Side {
+            action: Action::Details,
+            keys: &[(KeyCode::Enter, NONE)],
+        }],
+        short: "details",
+        help: "details of the selected request",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[
+            Side {
+                action: Action::Sort,
+                keys: &[ch('s')],
+            },
+            Side {
+                action: Action::SortReverse,
+                keys: &[ch('S'), (KeyCode::Char('S'), SHIFT)],
+            },
+        ],
+        short: "sort",
+        help: "sort the in-flight table by its next column / the other way round",
+        in_footer: true,
+    },
+];
+
+/// The latency panel's key.
+pub const LATENCY: &[Binding] = &[Binding {
+    sides: &[Side {
+        action: Action::LatencyWindow,
+        keys: &[ch('l')],
+    }],
+    short: "latency",
+    help: "latency histogram: whole run / last 5 seconds",
+    in_footer: true,
+}];
+
+/// The executor panel's keys, for demo runs: they show in its title.
+pub const EXECUTOR: &[Binding] = &[
+    Binding {
+        sides: &[Side {
+            action: Action::Blocking,
+            keys: &[ch('b')],
+        }],
+        short: "blocking",
+        help: "demo: blocking work in some tasks on / off (see the heartbeat)",
+        in_footer: false,
+    },
+    Binding {
+        sides: &[Side {
+            action: Action::Offload,
+            keys: &[ch('y')],
+        }],
+        short: "spawn_blocking",
+        help: "demo: blocking work through spawn_blocking / inside the task",
+        in_footer: false,
+    },
+    Binding {
+        sides: &[Side {
+            action: Action::NextModel,
+            keys: &[ch('m')],
+        }],
+        short: "model",
+        help: "demo: next model (async, threads, sequential) for items to come",
+        in_footer: false,
+    },
+];
+
+/// The screen's own keys: freeze, help, quit.
+pub const SCREEN: &[Binding] = &[
+    Binding {
+        sides: &[Side {
+            action: Action::Freeze,
+            keys: &[ch('f')],
+        }],
+        short: "freeze",
+        help: "freeze the display (the run goes on underneath)",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[Side {
+            action: Action::Help,
+            keys: &[ch('?'), ch('h'), (KeyCode::F(1), NONE)],
+        }],
+        short: "help",
+        help: "show or hide this help",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[Side {
+            action: Action::Quit,
+            keys: &[ch('q')],
+        }],
+        short: "quit",
+        help: "stop admitting, quit once in-flight requests end (q again aborts)",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[Side {
+            action: Action::Abort,
+            keys: &[(KeyCode::Char('c'), KeyModifiers::CONTROL)],
+        }],
+        short: "abort",
+        help: "cancel everything in flight and quit now",
+        in_footer: false,
+    },
+];
+
+/// A popup's keys (the help, a request's details).
+pub const POPUP: &[Binding] = &[Binding {
+    sides: &[Side {
+        action: Action::Close,
+        keys: &[(KeyCode::Esc, NONE)],
+    }],
+    short: "close",
+    help: "close a popup",
+    in_footer: false,
+}];
+
+/// The keys of `fetchtop replay`'s player; the view's own keys (those that
+/// do not change a run) follow them.
+pub const PLAYER: &[Binding] = &[
+    Binding {
+        sides: &[Side {
+            action: Action::PlayPause,
+            keys: &[ch(' '), ch('p')],
+        }],
+        short: "play/pause",
+        help: "replay: play / pause",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[
+            Side {
+                action: Action::StepBack,
+                keys: &[ch(',')],
+            },
+            Side {
+                action: Action::StepForward,
+                keys: &[ch('.')],
+            },
+        ],
+        short: "step",
+        help: "replay: one frame back / on (pauses)",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[
+            Side {
+                action: Action::SeekBack,
+                keys: &[(KeyCode::Left, NONE)],
+            },
+            Side {
+                action: Action::SeekForward,
+                keys: &[(KeyCode::Right, NONE)],
+            },
+        ],
+        short: "seek 10s",
+        help: "replay: 10 seconds back / on",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[
+            Side {
+                action: Action::SeekStart,
+                keys: &[(KeyCode::Home, NONE), ch('g')],
+            },
+            Side {
+                action: Action::SeekEnd,
+                keys: &[(KeyCode::End, NONE), ch('G'), (KeyCode::Char('G'), SHIFT)],
+            },
+        ],
+        short: "start end",
+        help: "replay: to the start / the end",
+        in_footer: false,
+    },
+    Binding {
+        sides: &[
+            Side {
+                action: Action::Slower,
+                keys: &[ch('<')],
+            },
+            Side {
+                action: Action::Faster,
+                keys: &[ch('>')],
+            },
+        ],
+        short: "speed",
+        help: "replay: half / twice the speed (1/8× to 64×)",
+        in_footer: true,
+    },
+    Binding {
+        sides: &[Side {
+            action: Action::Quit,
+            keys: &[ch('q'), (KeyCode::Char('c'), KeyModifiers::CONTROL)],
+        }],
+        short: "quit",
+        help: "quit the replay",
+        in_footer: true,
+    },
+];
+
+/// Every group, for the checks that span them all.
+pub const GROUPS: &[&[Binding]] = &[RUN, TABLE, LATENCY, EXECUTOR, SCREEN, POPUP, PLAYER];
+
+/// The first binding that holds `action`.
+pub fn binding_of(action: Action) -> Option<&'static Binding> {
+    GROUPS.iter().flat_map(|g| g.iter()).find(|b| b.has(action))
+}
+
+/// The keys for `action` as the screen writes them, from the first group
+/// that binds it: `f`, or `+` for one side of a pair. Texts that name a
+/// key ("f to unfreeze") take it from here, never type it.
+pub fn key_for(action: Action) -> String {
+    GROUPS
         .iter()
-        .filter(|b| !b.label.is_empty())
-        .map(labelled)
+        .flat_map(|g| g.iter())
+        .flat_map(|b| b.sides.iter())
+        .find(|s| s.action == action)
+        .and_then(|s| s.keys.first())
+        .map_or_else(|| "?".into(), |&k| key_label(k))
+}
+
+/// The keys of several actions, as a list: `b, y and m`.
+pub fn keys_for(actions: &[Action]) -> String {
+    let labels: Vec<String> = actions.iter().map(|&a| key_for(a)).collect();
+    match labels.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
 
-    use crossterm::event::KeyEvent;
-
     use super::*;
 
-    fn key(code: KeyCode, m: KeyModifiers) -> KeyEvent {
-        KeyEvent::new(code, m)
+    fn bindings() -> impl Iterator<Item = &'static Binding> {
+        GROUPS.iter().flat_map(|g| g.iter())
+    }
+
+    fn find(action: Action) -> &'static Binding {
+        bindings()
+            .find(|b| b.has(action))
+            .unwrap_or_else(|| panic!("{action:?} is not bound"))
     }
 
     #[test]
-    fn the_documented_keys_do_what_the_issue_says() {
-        let cases = [
-            (KeyCode::Char('+'), NONE, Action::LimitUp),
-            (KeyCode::Char('-'), NONE, Action::LimitDown),
-            (KeyCode::Char(']'), NONE, Action::LimitDouble),
-            (KeyCode::Char('['), NONE, Action::LimitHalve),
-            (KeyCode::Char('p'), NONE, Action::PauseResume),
-            (KeyCode::Char('c'), NONE, Action::CancelSelected),
-            (KeyCode::Char('C'), KeyModifiers::SHIFT, Action::CancelAll),
-            (KeyCode::Char('C'), NONE, Action::CancelAll),
-            (KeyCode::Enter, NONE, Action::Details),
-            (KeyCode::Char('f'), NONE, Action::Freeze),
-            (KeyCode::Char('q'), NONE, Action::Quit),
-            (KeyCode::Char('c'), KeyModifiers::CONTROL, Action::Abort),
-            (KeyCode::Char('?'), KeyModifiers::SHIFT, Action::Help),
-            (KeyCode::Up, NONE, Action::Up),
-            (KeyCode::Char('j'), NONE, Action::Down),
-            (KeyCode::Char('l'), NONE, Action::LatencyWindow),
-            (KeyCode::Char('s'), NONE, Action::Sort),
-            (KeyCode::Char('r'), NONE, Action::RateHalve),
-            (KeyCode::Char('R'), NONE, Action::RateDouble),
-            (KeyCode::Char('R'), KeyModifiers::SHIFT, Action::RateDouble),
-            (KeyCode::Char('b'), NONE, Action::Blocking),
-            (KeyCode::Char('y'), NONE, Action::Offload),
-            (KeyCode::Char('m'), NONE, Action::NextModel),
-            (KeyCode::Char('a'), NONE, Action::Adaptive),
-        ];
-        for (code, m, want) in cases {
-            assert_eq!(action_for(key(code, m)), Some(want), "{code:?} {m:?}");
-        }
-        assert_eq!(action_for(key(KeyCode::Char('x'), NONE)), None);
+    fn labels_are_made_from_the_key_codes() {
+        assert_eq!(find(Action::LimitUp).label(), "+/-");
+        assert_eq!(find(Action::LimitUp).full_label(), "+/-, =/_");
+        assert_eq!(find(Action::Up).full_label(), "↑/↓, k/j");
+        assert_eq!(find(Action::PauseResume).full_label(), "p, Space");
+        assert_eq!(find(Action::Help).full_label(), "?, h, F1");
+        assert_eq!(find(Action::Abort).label(), "Ctrl-C");
         assert_eq!(
-            action_for(key(KeyCode::Char('q'), KeyModifiers::CONTROL)),
-            None
+            find(Action::CancelAll).full_label(),
+            "C",
+            "Shift-C is C on screen"
+        );
+        assert_eq!(find(Action::SeekStart).full_label(), "Home/End, g/G");
+        assert_eq!(key_for(Action::Freeze), "f");
+        assert_eq!(key_for(Action::LimitHalve), "[");
+        assert_eq!(
+            keys_for(&[Action::Blocking, Action::Offload, Action::NextModel]),
+            "b, y and m"
         );
     }
 
     #[test]
-    fn no_key_is_bound_twice() {
-        let mut seen = HashSet::new();
-        for b in BINDINGS {
-            for k in b.keys {
-                assert!(seen.insert(*k), "{k:?} bound twice");
+    fn a_pair_is_one_binding_and_each_side_its_own_action() {
+        let b = find(Action::LimitUp);
+        let key = |c| KeyEvent::new(KeyCode::Char(c), NONE);
+        assert_eq!(b.action_for(key('+')), Some(Action::LimitUp));
+        assert_eq!(b.action_for(key('_')), Some(Action::LimitDown));
+        assert_eq!(b.action_for(key('x')), None);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(find(Action::Abort).action_for(ctrl_c), Some(Action::Abort));
+        assert_eq!(find(Action::CancelSelected).action_for(ctrl_c), None);
+        let shift_c = KeyEvent::new(KeyCode::Char('C'), SHIFT);
+        assert_eq!(
+            find(Action::CancelAll).action_for(shift_c),
+            Some(Action::CancelAll)
+        );
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_a_group() {
+        for group in GROUPS {
+            let mut seen = HashSet::new();
+            for b in *group {
+                for (_, k) in b.keys() {
+                    assert!(seen.insert(k), "{k:?} bound twice");
+                }
             }
         }
     }
 
     #[test]
-    fn replay_keeps_the_view_keys_and_none_that_change_a_run() {
-        let mut seen = HashSet::new();
-        for b in replay_table() {
-            assert!(!b.action.changes_run(), "{:?}", b.action);
-            for k in b.keys {
-                assert!(seen.insert(*k), "{k:?} bound twice in replay");
-            }
-        }
-        let cases = [
-            (KeyCode::Char(' '), Action::PlayPause),
-            (KeyCode::Char('p'), Action::PlayPause),
-            (KeyCode::Char('.'), Action::StepForward),
-            (KeyCode::Right, Action::SeekForward),
-            (KeyCode::Char('>'), Action::Faster),
-            (KeyCode::Char('s'), Action::Sort),
-            (KeyCode::Char('q'), Action::Quit),
-        ];
-        for (code, want) in cases {
-            assert_eq!(replay_action_for(key(code, NONE)), Some(want), "{code:?}");
-        }
-        for code in [
-            KeyCode::Char('+'),
-            KeyCode::Char('c'),
-            KeyCode::Char('C'),
-            KeyCode::Char('m'),
-        ] {
-            assert_eq!(replay_action_for(key(code, NONE)), None, "{code:?}");
-        }
-        let footer: Vec<_> = replay_footer().collect();
-        assert!(footer.contains(&("Space", "play/pause")) && footer.contains(&("q", "quit")));
-        assert!(
-            !footer.iter().any(|e| e.1 == "cancel" || e.1 == "limit"),
-            "{footer:?}"
-        );
-        assert!(replay_help().any(|(k, _)| k == "Home/End, g/G"));
-        assert!(replay_help().any(|(k, h)| k == "q" && h == "quit the replay"));
-    }
-
-    #[test]
-    fn footer_and_help_come_from_the_table() {
-        let footer: Vec<_> = footer().collect();
-        assert!(footer.contains(&("q", "quit")));
-        assert!(footer.contains(&("C", "cancel all")));
-        let help: Vec<_> = help().collect();
-        assert!(help.iter().any(|(k, _)| *k == "Ctrl-C"));
-        assert!(help.len() > footer.len());
-        // The aliases are listed, and each is a key that works.
-        assert!(help.iter().any(|(k, _)| k == "p, Space"), "{help:?}");
-        assert!(help.iter().any(|(k, _)| k == "?, h, F1"), "{help:?}");
-        for (code, want) in [
-            (KeyCode::Char(' '), Action::PauseResume),
-            (KeyCode::Char('h'), Action::Help),
-            (KeyCode::F(1), Action::Help),
-        ] {
-            assert_eq!(action_for(key(code, NONE)), Some(want));
+    fn every_binding_has_words_for_the_footer_and_the_help() {
+        for b in bindings() {
+            assert!(!b.sides.is_empty() && b.sides.len() <= 2, "{:?}", b.sides);
+            assert!(!b.short.is_empty() && !b.help.is_empty(), "{:?}", b.sides);
+            assert!(b.sides.iter().all(|s| !s.keys.is_empty()));
         }
     }
 }

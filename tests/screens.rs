@@ -236,7 +236,7 @@ fn busy_run_screen() {
     assert!(s.contains("98 in flight / limit 100"));
     assert!(s.contains("62,400"), "done count");
     assert!(s.contains("p99.9"));
-    assert!(s.contains("in flight 98 · oldest 40 shown · sort: age"));
+    assert!(s.contains("in flight 98 · top 40 · sort: age"));
     assert!(s.contains("ETA"));
     assert!(
         !s.contains("warnings"),
@@ -346,7 +346,8 @@ fn help_and_details_popups() {
     let mut app = App::default();
     app.update(Action::Help, &snap);
     let s = text(&render(&snap, &mut app, UNICODE, 160, 45));
-    for (keys, _) in fetchtop::keymap::help() {
+    for o in fetchtop::ui::component::offers(&snap, &app) {
+        let keys = o.binding.full_label();
         assert!(s.contains(&keys), "help lists {keys}");
     }
     let mut app = App::default();
@@ -380,9 +381,12 @@ fn the_histogram_switches_between_run_and_recent() {
 fn footer_comes_from_the_key_table() {
     let s = text(&render(&busy(), &mut App::default(), UNICODE, 160, 45));
     let footer = s.lines().last().unwrap();
-    for (keys, what) in fetchtop::keymap::footer() {
+    let offered = fetchtop::ui::component::footer(&busy(), &App::default());
+    assert!(offered.len() >= 8, "{}", offered.len());
+    for b in offered {
+        let (keys, what) = (b.label(), b.short);
         assert!(
-            footer.contains(keys) && footer.contains(what),
+            footer.contains(&keys) && footer.contains(what),
             "{keys} {what} in {footer:?}"
         );
     }
@@ -544,7 +548,11 @@ fn help_lists_the_aliases_and_fits_80x24() {
     let t = render(&snap, &mut app, UNICODE, 80, 24);
     insta::assert_snapshot!("help_80x24", t.backend());
     let s = text(&t);
-    for (keys, what) in fetchtop::keymap::help() {
+    for o in fetchtop::ui::component::offers(&snap, &app) {
+        if o.binding.has(Action::Close) {
+            continue;
+        }
+        let (keys, what) = (o.binding.full_label(), o.binding.help);
         assert!(s.contains(&keys), "help lists {keys}:\n{s}");
         assert!(s.contains(what), "the whole of {what:?} at 80x24:\n{s}");
     }
@@ -591,7 +599,7 @@ fn the_latency_key_at_80x24_does_not_announce_a_hidden_histogram() {
     app.update(Action::LatencyWindow, &snap);
     let s = text(&render(&snap, &mut app, UNICODE, 80, 24));
     let footer = s.lines().last().unwrap_or_default();
-    assert!(footer.contains("last 5 s (not on screen"), "{footer}");
+    assert!(footer.contains("last 5s (not on screen"), "{footer}");
     let mut app = App::default();
     render(&snap, &mut app, UNICODE, 160, 45);
     app.update(Action::LatencyWindow, &snap);
@@ -600,7 +608,7 @@ fn the_latency_key_at_80x24_does_not_announce_a_hidden_histogram() {
         s.lines()
             .last()
             .unwrap_or_default()
-            .contains("latency histogram: last 5 s")
+            .contains("latency histogram: last 5s")
     );
 }
 

@@ -7,17 +7,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{Result, WrapErr, eyre};
-use crossterm::event::{self, Event, KeyEventKind};
-use ratatui::DefaultTerminal;
+use crossterm::event::{Event, KeyEventKind};
+use ratatui::backend::Backend;
+use ratatui::{DefaultTerminal, Terminal};
 use tokio::sync::{mpsc, watch};
 
+use super::events::{Events, TerminalEvents};
 use super::frames::FrameClock;
-use super::{Theme, draw};
+use super::{Theme, component, draw};
 use crate::app::App;
 use crate::deadline::sleep_until;
 use crate::engine::{Command, EngineHandle};
 use crate::interrupt::{Outcome, Signals};
-use crate::keymap;
 use crate::output::summary::FrameStats;
 use crate::snapshot::Snapshot;
 
@@ -119,9 +120,12 @@ pub const PANIC_FOR_TESTS: &str = "FETCHTOP_TEST_PANIC_IN_DASHBOARD";
 const UI_GRACE: Duration = Duration::from_secs(3);
 
 /// How the terminal loop ended.
-struct UiExit {
-    interrupted: bool,
-    frames: FrameStats,
+#[derive(Debug)]
+pub struct UiExit {
+    /// By Ctrl-C (or a signal), rather than `q`.
+    pub interrupted: bool,
+    /// How fast it drew.
+    pub frames: FrameStats,
 }
 
 fn ui_thread(
@@ -136,7 +140,14 @@ fn ui_thread(
     let Some(terminal) = screen.0.as_mut() else {
         return Err(eyre!("the terminal was closed before use"));
     };
-    match event_loop(terminal, commands, snapshots, opts, &stop) {
+    match run_loop(
+        terminal,
+        &mut TerminalEvents,
+        commands,
+        snapshots,
+        &opts,
+        &stop,
+    ) {
         // A hung-up terminal is the user leaving, not a failure of fetchtop.
         Err(e) if terminal_gone(&e) => Ok(UiExit {
             interrupted: true,
@@ -191,13 +202,23 @@ fn terminal_gone(e: &color_eyre::Report) -> bool {
     })
 }
 
-fn event_loop(
-    terminal: &mut DefaultTerminal,
+/// The dashboard's loop, on any ratatui backend and event source: keys
+/// become commands, snapshots become frames, until the user leaves (or
+/// `stop` is set). The real run gives it the terminal; tests give it a
+/// `TestBackend` and a [`Script`](super::events::Script).
+pub fn run_loop<B, E>(
+    terminal: &mut Terminal<B>,
+    events: &mut E,
     commands: mpsc::Sender<Command>,
     mut snapshots: watch::Receiver<Snapshot>,
-    opts: DashboardOptions,
+    opts: &DashboardOptions,
     stop: &AtomicBool,
-) -> Result<UiExit> {
+) -> Result<UiExit>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    E: Events,
+{
     let frame_every = Duration::from_secs_f64(1.0 / opts.fps.clamp(1.0, 240.0));
     let mut app = App::default();
     app.headers.clone_from(&opts.headers);
@@ -221,11 +242,11 @@ fn event_loop(
             Some(_) => frame_every,
             None => Duration::ZERO,
         };
-        if event::poll(wait).wrap_err("cannot read the terminal")? {
+        if events.poll(wait).wrap_err("cannot read the terminal")? {
             loop {
-                match event::read().wrap_err("cannot read the terminal")? {
+                match events.read().wrap_err("cannot read the terminal")? {
                     Event::Key(key) if key.kind != KeyEventKind::Release => {
-                        if let Some(action) = keymap::action_for(key)
+                        if let Some(action) = component::dispatch(key, app.view(&live), &app)
                             && let Some(cmd) = app.update(action, &live)
                         {
                             // A full queue means the engine is far behind; a
@@ -241,7 +262,10 @@ fn event_loop(
                     _ => {}
                 }
                 dirty = true;
-                if !event::poll(Duration::ZERO).wrap_err("cannot read the terminal")? {
+                if !events
+                    .poll(Duration::ZERO)
+                    .wrap_err("cannot read the terminal")?
+                {
                     break;
                 }
             }
@@ -271,9 +295,10 @@ fn event_loop(
             });
         }
         if reply.is_some() || (dirty && last_draw.is_none_or(|t| t.elapsed() >= frame_every)) {
-            terminal
+            let drawn = terminal
                 .draw(|frame| draw(frame, &mut app, &live, &opts.theme))
                 .wrap_err("cannot draw the dashboard")?;
+            events.drawn(drawn.buffer);
             let now = Instant::now();
             last_draw = Some(now);
             clock.drawn(now);

@@ -8,9 +8,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::component::{self, Component, View};
 use super::{Theme, pair, panel};
 use crate::engine::Model;
 use crate::format;
+use crate::keymap;
 use crate::snapshot::{ExecutorView, Snapshot};
 
 /// Lag at or above this is drawn as bad (and warned about).
@@ -20,6 +22,29 @@ const LAG_WARN_MS: f64 = 10.0;
 /// The sparkline's scale never goes below this, so a healthy runtime's
 /// sub-millisecond jitter draws as a flat line.
 const SPARK_FLOOR_US: u64 = 20_000;
+
+/// The executor panel; `roomy` gives the demo switches a line of their own.
+pub struct Executor {
+    /// Three lines rather than two.
+    pub roomy: bool,
+}
+
+/// The panel as a taker of keys (its size does not change them).
+pub const KEYS: Executor = Executor { roomy: false };
+
+impl Component for Executor {
+    fn bindings(&self) -> &'static [keymap::Binding] {
+        keymap::EXECUTOR
+    }
+
+    fn available(&self, _action: keymap::Action, snap: &Snapshot, app: &crate::app::App) -> bool {
+        snap.executor.demo.is_some() && component::steerable(snap, app)
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
+        render(frame, area, view.snap, self.roomy, view.theme);
+    }
+}
 
 /// Rows the panel needs: borders and two or three lines.
 pub fn height(roomy: bool) -> u16 {
@@ -158,7 +183,7 @@ fn instances_segment(snap: &Snapshot, theme: &Theme) -> Option<Vec<Span<'static>
 }
 
 /// Renders the panel; `roomy` gives the demo switches a line of their own.
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme: &Theme) {
+fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme: &Theme) {
     let x = &snap.executor;
     let inner = area.width.saturating_sub(2) as usize;
     let wide = inner >= WIDE;
@@ -183,11 +208,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme
     };
     let mut block = panel(title, theme);
     if x.demo.is_some() {
-        let keys = if wide {
-            " b blocking · y spawn_blocking · m model "
-        } else {
-            " b y m "
-        };
+        let keys = format!(" {} ", component::hint(keymap::EXECUTOR, !wide));
         block = block.title_top(Line::from(Span::styled(keys, theme.key())).right_aligned());
     }
 
@@ -200,7 +221,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme
         lag.push(Span::styled(label, theme.label()));
         lag.push(Span::styled(format::ms(v), lag_style(v, theme)));
     }
-    lag.push(Span::styled(" (5 s)  ", theme.dim()));
+    lag.push(Span::styled(" (5s)  ", theme.dim()));
     let used: usize = lag.iter().map(|s| s.width()).sum();
     let spark_width = inner.saturating_sub(used);
     if spark_width >= 8 {

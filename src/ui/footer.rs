@@ -1,4 +1,5 @@
-//! The footer: the main keys (from the key table) and the latest notice.
+//! The footer: the keys the active components offer now, and the latest
+//! notice.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -6,29 +7,27 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::Theme;
+use super::component;
 use crate::app::App;
-use crate::keymap;
+use crate::keymap::{Action, Binding};
 use crate::snapshot::{RunState, Snapshot};
 
 /// Keys that stay in the footer however narrow it gets.
-const ALWAYS: [&str; 2] = ["?", "q"];
-
-fn entry_width(keys: &str, what: &str) -> usize {
-    // " {keys}" + " {what} "
-    keys.chars().count() + what.chars().count() + 3
+fn always(b: &Binding) -> bool {
+    b.has(Action::Help) || b.has(Action::Quit)
 }
 
-/// The footer's entries that fit in `room` columns: the key table's order,
+fn entry_width(b: &Binding) -> usize {
+    // " {keys}" + " {what} "
+    b.label().chars().count() + b.short.chars().count() + 3
+}
+
+/// The footer's entries that fit in `room` columns: the components' order,
 /// dropping from the end (but never help and quit) until they fit.
-fn fitting(room: usize, replay: bool) -> Vec<(&'static str, &'static str)> {
-    let mut entries: Vec<_> = if replay {
-        keymap::replay_footer().collect()
-    } else {
-        keymap::footer().collect()
-    };
-    let width = |e: &[(&str, &str)]| e.iter().map(|(k, w)| entry_width(k, w)).sum::<usize>();
+fn fitting(mut entries: Vec<&'static Binding>, room: usize) -> Vec<&'static Binding> {
+    let width = |e: &[&Binding]| e.iter().map(|b| entry_width(b)).sum::<usize>();
     while width(&entries) > room {
-        match entries.iter().rposition(|(k, _)| !ALWAYS.contains(k)) {
+        match entries.iter().rposition(|b| !always(b)) {
             Some(i) => {
                 entries.remove(i);
             }
@@ -46,7 +45,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
         (Some(n), None) => Some(n.to_string()),
         (None, Some(r)) => Some(r.clone()),
         (None, None) if app.quitting && snap.state != RunState::Finished => {
-            Some("stopping: waiting for in-flight requests (q again to abort)".into())
+            Some(App::stopping_text())
         }
         (None, None) => None,
     };
@@ -55,9 +54,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
         .as_ref()
         .map_or(width, |n| width.saturating_sub(n.chars().count() + 2));
     let mut spans: Vec<Span> = Vec::new();
-    for (keys, what) in fitting(room, app.replay.is_some()) {
-        spans.push(Span::styled(format!(" {keys}"), theme.key()));
-        spans.push(Span::styled(format!(" {what} "), theme.label()));
+    for b in fitting(component::footer(snap, app), room) {
+        spans.push(Span::styled(format!(" {}", b.label()), theme.key()));
+        spans.push(Span::styled(format!(" {} ", b.short), theme.label()));
     }
     if let Some(n) = notice {
         let used: usize = spans.iter().map(Span::width).sum();
@@ -74,20 +73,29 @@ mod tests {
 
     #[test]
     fn narrow_footers_keep_help_and_quit() {
-        let all: Vec<_> = keymap::footer().collect();
-        assert_eq!(fitting(500, false), all);
+        let snap = Snapshot {
+            in_flight: 1,
+            ..Snapshot::default()
+        };
+        let all = component::footer(&snap, &App::default());
+        assert_eq!(fitting(all.clone(), 500).len(), all.len());
         for room in [80, 60, 30, 10] {
-            let kept = fitting(room, false);
-            assert!(kept.iter().any(|e| e.0 == "q") && kept.iter().any(|e| e.0 == "?"));
-            let width: usize = kept.iter().map(|(k, w)| entry_width(k, w)).sum();
-            assert!(width <= room || kept.len() == 2, "{room}: {kept:?}");
+            let kept = fitting(all.clone(), room);
+            assert!(kept.iter().any(|b| b.has(Action::Quit)));
+            assert!(kept.iter().any(|b| b.has(Action::Help)));
+            let width: usize = kept.iter().map(|b| entry_width(b)).sum();
+            assert!(width <= room || kept.len() == 2, "{room}: {}", kept.len());
             let positions: Vec<usize> = kept
                 .iter()
-                .map(|e| all.iter().position(|a| a == e).unwrap())
+                .map(|e| {
+                    all.iter()
+                        .position(|a| std::ptr::eq(*a, *e))
+                        .expect("kept from all")
+                })
                 .collect();
             assert!(
                 positions.windows(2).all(|w| w[0] < w[1]),
-                "the table's order is kept"
+                "the components' order is kept"
             );
         }
     }

@@ -8,6 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{Theme, panel};
 use crate::format;
+use crate::keymap::{self, Action};
 use crate::snapshot::{RunState, Snapshot};
 
 /// Label width, so both meters start in the same column.
@@ -41,15 +42,18 @@ pub(super) fn meter(
 
 fn state_span(snap: &Snapshot, frozen: bool, theme: &Theme) -> Span<'static> {
     let (text, style) = match snap.state {
-        RunState::Running => ("running", theme.good()),
-        RunState::Paused => ("paused", theme.warn()),
-        RunState::Stopping => ("stopping", theme.warn()),
-        RunState::Finished => ("finished · q to quit", theme.value()),
+        RunState::Running => ("running".to_string(), theme.good()),
+        RunState::Paused => ("paused".to_string(), theme.warn()),
+        RunState::Stopping => ("stopping".to_string(), theme.warn()),
+        RunState::Finished => (
+            format!("finished · {} to quit", keymap::key_for(Action::Quit)),
+            theme.value(),
+        ),
     };
     let text = if frozen {
         format!("FROZEN · {text}")
     } else {
-        text.to_string()
+        text
     };
     Span::styled(text, style)
 }
@@ -79,7 +83,11 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, frozen: bool, them
         format::count(snap.limit)
     );
     if let Some(rate) = snap.rate_limit {
-        limit_text += &format!(" · rate {} (r/R)", format::pace(rate));
+        limit_text += &format!(
+            " · rate {} ({})",
+            format::pace(rate),
+            keymap::binding_of(Action::RateHalve).map_or_else(String::new, keymap::Binding::label)
+        );
     }
     if snap.adaptive.on {
         limit_text += &format!(

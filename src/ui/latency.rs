@@ -6,8 +6,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::component::{self, Component, View};
 use super::{Theme, panel};
 use crate::format;
+use crate::keymap;
 use crate::snapshot::{HistogramBar, Percentiles, Snapshot};
 
 /// Width of the percentile table.
@@ -110,12 +112,35 @@ fn histogram<'a>(
 
 /// Renders the latency panel; `recent` picks the last seconds' histogram.
 /// Says whether the histogram had room to be drawn.
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, theme: &Theme) -> bool {
-    let with_histogram = area.width.saturating_sub(2) >= TABLE + HISTOGRAM_MIN;
+/// The latency panel: percentiles, and the histogram when there is room.
+pub struct Latency;
+
+impl Component for Latency {
+    fn bindings(&self) -> &'static [keymap::Binding] {
+        keymap::LATENCY
+    }
+
+    fn available(&self, _action: keymap::Action, _snap: &Snapshot, app: &crate::app::App) -> bool {
+        app.histogram_shown
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
+        render(frame, area, view.snap, view.app.recent_latency, view.theme);
+    }
+}
+
+/// Whether a latency panel of this width has room for the histogram.
+pub fn fits_histogram(area: Rect) -> bool {
+    area.width.saturating_sub(2) >= TABLE + HISTOGRAM_MIN
+}
+
+fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, theme: &Theme) {
+    let with_histogram = fits_histogram(area);
+    let key = component::hint(keymap::LATENCY, true);
     let title = match (with_histogram, recent) {
-        (false, _) => " latency ",
-        (true, true) => " latency · histogram: last 5s (l) ",
-        (true, false) => " latency · histogram: whole run (l) ",
+        (false, _) => " latency ".to_string(),
+        (true, true) => format!(" latency · histogram: last 5s ({key}) "),
+        (true, false) => format!(" latency · histogram: whole run ({key}) "),
     };
     let block = panel(title, theme);
     let inner = block.inner(area);
@@ -135,7 +160,6 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, them
     } else {
         frame.render_widget(Paragraph::new(table(snap, theme)), inner);
     }
-    with_histogram
 }
 
 #[cfg(test)]

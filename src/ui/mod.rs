@@ -34,14 +34,17 @@ mod outcomes;
 mod popup;
 mod states;
 mod sweep;
-mod tasks;
 mod theme;
 mod throughput;
 mod warnings;
 
+pub mod component;
 pub mod dashboard;
+pub mod events;
 pub mod player;
 pub mod replay;
+pub mod table;
+pub mod tasks;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -53,6 +56,8 @@ pub use warnings::warnings;
 
 use crate::app::{App, Popup};
 use crate::snapshot::Snapshot;
+use component::{Component, RunControls, View};
+use latency::Latency;
 
 /// Below this height the charts row is left out.
 const CHARTS_MIN_HEIGHT: u16 = 34;
@@ -145,12 +150,28 @@ fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, th
     ])
     .areas(area);
 
-    header::render(frame, head, snap, frozen, theme);
-    // What `l` says depends on whether its histogram is on screen.
-    app.histogram_shown =
-        body_height > 0 && draw_body(frame, body, snap, app.recent_latency, theme);
+    let [states_area, latency_area, outcomes_area] = body_areas(body);
+    // What `l` offers and says depends on whether its histogram is on screen.
+    app.histogram_shown = body_height > 0 && latency::fits_histogram(latency_area);
+    // The table's selection settles on a row that is there before anything
+    // reads it (the table, the details popup, the footer's cancel).
+    let rows = app.rows(snap);
+    app.resolve_selection(&rows);
+    let app = &*app;
+    let view = View {
+        snap,
+        app,
+        theme,
+        frozen,
+    };
+    RunControls.draw(frame, head, &view);
+    if body_height > 0 {
+        states::render(frame, states_area, snap, theme);
+        Latency.draw(frame, latency_area, &view);
+        outcomes::render(frame, outcomes_area, snap, theme);
+    }
     if executor_height > 0 {
-        executor::render(frame, exec, snap, roomy, theme);
+        executor::Executor { roomy }.draw(frame, exec, &view);
     }
     if chart_height > 0 {
         throughput::render(frame, charts, snap, theme);
@@ -160,32 +181,28 @@ fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, th
     } else if warn_height > 0 {
         warnings::render(frame, warn_area, &warn, theme);
     }
-    tasks::render(frame, table, snap, app, theme);
+    tasks::InFlight.draw(frame, table, &view);
     footer::render(frame, foot, app, snap, theme);
 
     match app.popup {
         Popup::None => {}
-        Popup::Help => popup::help(frame, area, theme, app.replay.is_some()),
+        Popup::Help => popup::help(frame, area, snap, app, theme),
         Popup::Details => popup::details(frame, area, snap, app, theme),
     }
 }
 
-/// Draws states, latency and outcomes; says whether the histogram was drawn.
-fn draw_body(frame: &mut Frame, area: Rect, snap: &Snapshot, recent: bool, theme: &Theme) -> bool {
+/// Where states, latency and outcomes go.
+fn body_areas(area: Rect) -> [Rect; 3] {
     // Wide screens give the side panels room for big counts.
     let (side, middle, right) = if area.width >= 100 {
         (22, 40, 34)
     } else {
         (20, 28, 24)
     };
-    let [states_area, latency_area, outcomes_area] = Layout::horizontal([
+    Layout::horizontal([
         Constraint::Length(side),
         Constraint::Min(middle),
         Constraint::Length(right),
     ])
-    .areas(area);
-    states::render(frame, states_area, snap, theme);
-    let shown = latency::render(frame, latency_area, snap, recent, theme);
-    outcomes::render(frame, outcomes_area, snap, theme);
-    shown
+    .areas(area)
 }

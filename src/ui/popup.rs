@@ -5,10 +5,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
+use super::component;
 use super::{Theme, pair, panel};
 use crate::app::App;
 use crate::format;
-use crate::keymap;
+use crate::keymap::{self, Action};
 use crate::snapshot::Snapshot;
 
 /// A `width` × `height` rectangle in the middle of `area`, clipped to it.
@@ -23,14 +24,16 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-/// The key help, built from the same table as the handler and the footer.
-/// In `fetchtop replay` (`replay`), the replay's keys and the view keys.
-pub fn help(frame: &mut Frame, area: Rect, theme: &Theme, replay: bool) {
-    let entries: Vec<(String, &str)> = if replay {
-        keymap::replay_help().collect()
-    } else {
-        keymap::help().collect()
-    };
+/// The key help: every binding the active components offer, those that
+/// do nothing now dimmed, built from the same table as the handler and the
+/// footer.
+pub fn help(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme: &Theme) {
+    let offers = component::offers(snap, app);
+    let entries: Vec<(String, &str, bool)> = offers
+        .iter()
+        .filter(|o| !o.binding.has(Action::Close))
+        .map(|o| (o.binding.full_label(), o.binding.help, o.available))
+        .collect();
     let key_w = entries
         .iter()
         .map(|e| e.0.chars().count())
@@ -39,15 +42,27 @@ pub fn help(frame: &mut Frame, area: Rect, theme: &Theme, replay: bool) {
         + 2;
     let mut lines: Vec<Line> = entries
         .iter()
-        .map(|(k, h)| {
+        .map(|(k, h, available)| {
+            let (key_style, text_style) = if *available {
+                (theme.key(), ratatui::style::Style::default())
+            } else {
+                (theme.dim(), theme.dim())
+            };
             Line::from(vec![
-                Span::styled(format!("{k:<key_w$}"), theme.key()),
-                Span::raw(*h),
+                Span::styled(format!("{k:<key_w$}"), key_style),
+                Span::styled(*h, text_style),
             ])
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled("Esc or ? closes this help", theme.dim()));
+    lines.push(Line::styled(
+        format!(
+            "{} or {} closes this help · dimmed: nothing to do now",
+            keymap::key_for(Action::Close),
+            keymap::key_for(Action::Help)
+        ),
+        theme.dim(),
+    ));
     let width = lines.iter().map(Line::width).max().unwrap_or(40) as u16 + 4;
     let rect = centered(area, width, lines.len() as u16 + 2);
     frame.render_widget(Clear, rect);
@@ -89,7 +104,16 @@ pub fn details(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme:
                 )));
             }
             lines.push(Line::raw(""));
-            lines.push(Line::styled("c cancels it · Esc closes", theme.dim()));
+            let hint: Vec<String> = [Action::CancelSelected, Action::Close]
+                .iter()
+                .filter_map(|&a| {
+                    component::offers(snap, app)
+                        .into_iter()
+                        .find(|o| o.available && o.binding.has(a))
+                })
+                .map(|o| format!("{} {}", o.binding.label(), o.binding.short))
+                .collect();
+            lines.push(Line::styled(hint.join(" · "), theme.dim()));
             lines
         }
     };

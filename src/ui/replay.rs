@@ -1,19 +1,22 @@
 //! `fetchtop replay FILE`: the dashboard on a recording. The same drawing
 //! as a live run, fed by the [`Player`] instead of the engine; the keys
-//! that would change a run are not bound (see `keymap::REPLAY_BINDINGS`).
+//! that would change a run are not bound (see `ui::component::offers`).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{Result, WrapErr, eyre};
-use crossterm::event::{self, Event, KeyEventKind};
+use crossterm::event::{Event, KeyEventKind};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
 
 use super::dashboard::{Screen, open_terminal};
+use super::events::{Events, TerminalEvents};
 use super::player::Player;
-use super::{Theme, draw};
+use super::{Theme, component, draw};
 use crate::app::App;
-use crate::keymap::{self, Action};
+use crate::keymap::Action;
 
 /// Replays `path` until the user quits (or `stop` is set, by a signal).
 pub fn run(path: &Path, theme: Theme, fps: f64, stop: &AtomicBool) -> Result<()> {
@@ -24,17 +27,46 @@ pub fn run(path: &Path, theme: Theme, fps: f64, stop: &AtomicBool) -> Result<()>
     let Some(terminal) = screen.0.as_mut() else {
         return Err(eyre!("the terminal was closed before use"));
     };
+    run_loop(
+        terminal,
+        &mut TerminalEvents,
+        &mut player,
+        &theme,
+        fps,
+        stop,
+    )
+}
+
+/// The replay's loop, on any ratatui backend and event source (tests give
+/// it a `TestBackend` and a [`Script`](super::events::Script)).
+pub fn run_loop<B, E>(
+    terminal: &mut Terminal<B>,
+    events: &mut E,
+    player: &mut Player,
+    theme: &Theme,
+    fps: f64,
+    stop: &AtomicBool,
+) -> Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    E: Events,
+{
     let mut app = App::default();
     app.headers.clone_from(&player.header.headers);
+    app.replay = Some(player.status(theme.unicode));
     let frame_every = Duration::from_secs_f64(1.0 / fps.clamp(1.0, 240.0));
     let mut last = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        if event::poll(frame_every).wrap_err("cannot read the terminal")? {
+        if events
+            .poll(frame_every)
+            .wrap_err("cannot read the terminal")?
+        {
             while {
-                match event::read().wrap_err("cannot read the terminal")? {
+                match events.read().wrap_err("cannot read the terminal")? {
                     Event::Key(key) if key.kind != KeyEventKind::Release => {
-                        if let Some(action) = keymap::replay_action_for(key)
-                            && !act(&mut player, &mut app, action).map_err(|e| eyre!(e))?
+                        if let Some(action) = component::dispatch(key, player.snapshot(), &app)
+                            && !act(player, &mut app, action).map_err(|e| eyre!(e))?
                         {
                             return Ok(());
                         }
@@ -42,7 +74,9 @@ pub fn run(path: &Path, theme: Theme, fps: f64, stop: &AtomicBool) -> Result<()>
                     Event::Resize(..) => terminal.autoresize().wrap_err("cannot resize")?,
                     _ => {}
                 }
-                event::poll(Duration::ZERO).wrap_err("cannot read the terminal")?
+                events
+                    .poll(Duration::ZERO)
+                    .wrap_err("cannot read the terminal")?
             } {}
         }
         let now = Instant::now();
@@ -50,9 +84,10 @@ pub fn run(path: &Path, theme: Theme, fps: f64, stop: &AtomicBool) -> Result<()>
         last = now;
         app.replay = Some(player.status(theme.unicode));
         let snap = player.snapshot();
-        terminal
-            .draw(|frame| draw(frame, &mut app, snap, &theme))
+        let drawn = terminal
+            .draw(|frame| draw(frame, &mut app, snap, theme))
             .wrap_err("cannot draw the replay")?;
+        events.drawn(drawn.buffer);
     }
     Ok(())
 }

@@ -76,7 +76,7 @@ fn executor_blocked(snap: &Snapshot) -> Option<String> {
         return None;
     }
     let late = format!(
-        "heartbeat late by {} p99, {} max over 5 s",
+        "heartbeat late by {} p99, {} max over 5s",
         format::ms(x.lag_p99_ms),
         format::ms(x.lag_max_ms)
     );
@@ -88,9 +88,12 @@ fn executor_blocked(snap: &Snapshot) -> Option<String> {
         ));
     }
     let hint = if blocking_inline {
-        "; y moves the blocking work to spawn_blocking"
+        format!(
+            "; {} moves the blocking work to spawn_blocking",
+            crate::keymap::key_for(crate::keymap::Action::Offload)
+        )
     } else {
-        ""
+        String::new()
     };
     Some(format!(
         "the executor is blocked: a task is not yielding ({late}){hint}"

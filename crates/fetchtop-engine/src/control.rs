@@ -30,6 +30,7 @@ use super::stats::{Stats, Tally};
 use super::tuning::{AdaptiveRun, SweepRun};
 use crate::deadline::sleep_until;
 use crate::snapshot::{DemoSwitches, ExecutorView, RunState, ShardView, Snapshot, StateCounts};
+use crate::table::TableOrder;
 
 /// What the control plane keeps of one shard: its latest report.
 struct ShardState {
@@ -97,6 +98,8 @@ struct Control {
     shards: Vec<ShardState>,
     total_rx: Option<oneshot::Receiver<u64>>,
     source_error: Option<String>,
+    /// The order the in-flight table asks for.
+    table_order: TableOrder,
     process_peak: u64,
     on_demand: Option<OnDemand>,
 }
@@ -119,6 +122,7 @@ impl Control {
             shards,
             total_rx: None,
             source_error: None,
+            table_order: TableOrder::default(),
             process_peak: 0,
             on_demand: s.on_demand.then(OnDemand::new),
             s,
@@ -265,6 +269,10 @@ impl Control {
                 }
                 self.fan_out(|| ShardCommand::SetOffload(offload));
             }
+            Command::SetTableOrder(order) => {
+                self.table_order = order;
+                self.fan_out(|| ShardCommand::SetTableOrder(order));
+            }
         }
         // Nothing was meant to be sent while paused: a resumed run starts a
         // fresh schedule rather than a burst of stale slots.
@@ -390,9 +398,9 @@ impl Control {
             counts.retrying += p.retrying;
             tasks.extend(r.tasks.iter().cloned());
         }
-        // Seqs grow with dispatch time: the smallest are the oldest.
-        tasks.sort_unstable_by_key(|t| t.id);
-        tasks.truncate(self.s.table_rows);
+        // Each shard sent the top of this order among its own tasks: the
+        // top of their union is the top among all.
+        self.table_order.top(&mut tasks, self.s.table_rows);
         self.stats.set_tally(tally);
         // The permits held now, exact at this moment (the shards' reports
         // are up to a tick old): what the limit bounds, and what the screen
@@ -420,6 +428,7 @@ impl Control {
             source_done,
             counts,
             tasks,
+            table_order: self.table_order,
             source_error: self.source_error.clone(),
             ..Snapshot::default()
         };

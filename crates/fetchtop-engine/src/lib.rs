@@ -24,7 +24,7 @@
 
 // The vocabulary: plain data every part and every reader shares.
 mod vocab;
-pub use vocab::{command, record, snapshot};
+pub use vocab::{command, record, snapshot, table};
 
 // Sources and the shape of a run.
 pub mod adaptive;
@@ -78,6 +78,7 @@ pub use model::Model;
 pub use record::{ErrorKind, ItemState, Phase, Record};
 pub use snapshot::Snapshot;
 pub use source::{Source, SourceSpec};
+pub use table::{SortBy, TableOrder};
 pub use transport::TransportChoice;
 
 use crate::error::Context;

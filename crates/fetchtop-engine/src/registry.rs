@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::record::Phase;
 use crate::snapshot::{StateCounts, TaskView};
+use crate::table::TableOrder;
 
 /// How many in-flight tasks are in each phase, kept by the tasks themselves
 /// so that counting never scans the registry.
@@ -225,19 +226,30 @@ impl Registry {
         self.tasks.is_empty()
     }
 
-    /// The `max` oldest tasks, for the table: O(max), whatever is in flight.
-    pub fn oldest(&self, now: Instant, max: usize) -> Vec<TaskView> {
-        self.tasks
-            .iter()
-            .take(max)
-            .map(|(&id, e)| TaskView {
-                id,
-                phase: e.tracker.phase(),
-                url: Arc::clone(&e.url),
-                age: now.saturating_duration_since(e.dispatched),
-                bytes: e.tracker.bytes(),
-            })
-            .collect()
+    /// The first `max` tasks in `order`, for the table. O(max) for the
+    /// orders the registry keeps (age and id: ids grow with dispatch time);
+    /// the others read every task once, O(n), picking without a full sort.
+    pub fn top(&self, now: Instant, max: usize, order: TableOrder) -> Vec<TaskView> {
+        let view = |(&id, e): (&u64, &Entry)| TaskView {
+            id,
+            phase: e.tracker.phase(),
+            url: Arc::clone(&e.url),
+            age: now.saturating_duration_since(e.dispatched),
+            bytes: e.tracker.bytes(),
+        };
+        if order.by_dispatch() {
+            let mut rows: Vec<TaskView> = if order.reversed {
+                self.tasks.iter().rev().take(max).map(view).collect()
+            } else {
+                self.tasks.iter().take(max).map(view).collect()
+            };
+            // Equal ages (one clock tick) still go by id, as the merge does.
+            rows.sort_by(|a, b| order.compare(a, b));
+            return rows;
+        }
+        let mut rows: Vec<TaskView> = self.tasks.iter().map(view).collect();
+        order.top(&mut rows, max);
+        rows
     }
 }
 
@@ -313,15 +325,46 @@ mod tests {
     fn oldest_first_bounded_and_drained_in_order() {
         let counters = Arc::new(PhaseCounters::default());
         let mut r = Registry::default();
+        let start = Instant::now();
+        // Dispatched in id order, as a shard does; inserted out of order.
         for id in [5, 1, 9, 3] {
-            r.insert(id, entry(&counters));
+            let mut e = entry(&counters);
+            e.dispatched = start + std::time::Duration::from_millis(id);
+            r.insert(id, e);
         }
-        let ids: Vec<u64> = r.oldest(Instant::now(), 3).iter().map(|t| t.id).collect();
-        assert_eq!(ids, vec![1, 3, 5]);
+        let now = start + std::time::Duration::from_secs(1);
+        let ids = |rows: Vec<TaskView>| rows.iter().map(|t| t.id).collect::<Vec<u64>>();
+        assert_eq!(ids(r.top(now, 3, TableOrder::default())), vec![1, 3, 5]);
+        let newest = TableOrder {
+            by: crate::table::SortBy::Age,
+            reversed: true,
+        };
+        assert_eq!(ids(r.top(now, 2, newest)), vec![9, 5]);
         assert!(r.remove(9).is_some());
         assert!(r.remove(7).is_none());
         let drained: Vec<u64> = r.drain().map(|(id, _)| id).collect();
         assert_eq!(drained, vec![1, 3, 5]);
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn a_sort_by_bytes_finds_the_top_rows_among_all_in_flight() {
+        let counters = Arc::new(PhaseCounters::default());
+        let mut r = Registry::default();
+        for id in 1..=1000 {
+            let e = entry(&counters);
+            e.tracker
+                .add_bytes(if id > 990 { 1_000_000 + id } else { id });
+            r.insert(id, e);
+        }
+        let by_bytes = TableOrder {
+            by: crate::table::SortBy::Bytes,
+            reversed: false,
+        };
+        let rows = r.top(Instant::now(), 5, by_bytes);
+        let ids: Vec<u64> = rows.iter().map(|t| t.id).collect();
+        // The newest tasks hold the most bytes: an "oldest 256, re-sorted"
+        // table would never show them.
+        assert_eq!(ids, vec![1000, 999, 998, 997, 996]);
     }
 }

@@ -30,6 +30,7 @@ use super::source::Item;
 use super::stats::{DERIVE_EVERY, ShardStats, Tally};
 use super::task::{FetchContext, TaskSpec};
 use crate::snapshot::{ExecutorView, StateCounts, TaskView};
+use crate::table::TableOrder;
 
 /// Items started or completions handled per loop turn, so commands and
 /// reports never wait behind a flood.
@@ -54,6 +55,8 @@ pub(crate) enum ShardCommand {
     SetOffload(bool),
     /// A new send schedule (shared by every shard), or none.
     Pace(Option<Arc<Pacer>>),
+    /// Report the top rows of this order.
+    SetTableOrder(TableOrder),
 }
 
 /// What a shard tells the control plane at each tick, and once at its end.
@@ -181,6 +184,7 @@ struct Shard {
     blocking: Option<Blocking>,
     pacer: Option<Arc<Pacer>>,
     table_rows: usize,
+    table_order: TableOrder,
     tick: Duration,
     registry: Registry,
     phases: Arc<PhaseCounters>,
@@ -223,6 +227,7 @@ impl Shard {
             blocking: s.blocking,
             pacer: s.pacer,
             table_rows: s.table_rows,
+            table_order: TableOrder::default(),
             tick: s.tick,
             registry: Registry::default(),
             phases: Arc::new(PhaseCounters::default()),
@@ -497,6 +502,7 @@ impl Shard {
                 }
             }
             ShardCommand::Pace(pacer) => self.pacer = pacer,
+            ShardCommand::SetTableOrder(order) => self.table_order = order,
         }
     }
 
@@ -567,7 +573,7 @@ impl Shard {
             tasks: if finished {
                 Vec::new()
             } else {
-                self.registry.oldest(now, self.table_rows)
+                self.registry.top(now, self.table_rows, self.table_order)
             },
             executor,
             foreign_uses: self.ctx.foreign_uses(),

@@ -1,6 +1,7 @@
 //! What readers may ask of a running engine.
 
 use super::model::Model;
+use super::table::TableOrder;
 
 /// A request from the dashboard, the headless runner or a test to the engine.
 /// Sent through the engine's `mpsc` command channel; the engine applies each
@@ -36,4 +37,7 @@ pub enum Command {
     /// Demo runs: do the blocking work through `spawn_blocking` (true) or
     /// inside the task (false), for items still to come.
     SetOffload(bool),
+    /// List the in-flight requests in this order: each snapshot carries the
+    /// first rows of it among everything in flight.
+    SetTableOrder(TableOrder),
 }

@@ -416,8 +416,12 @@ pub struct Snapshot {
     pub seconds: Vec<SecondStats>,
     /// The second in progress, so far (the last row of a time series).
     pub second_now: SecondStats,
-    /// The oldest requests in flight (bounded; `in_flight` has the full count).
+    /// The first requests in flight in `table_order` (bounded; `in_flight`
+    /// has the full count).
     pub tasks: Vec<TaskView>,
+    /// The order `tasks` were picked and sorted in.
+    #[serde(default)]
+    pub table_order: super::table::TableOrder,
     /// A problem that ended the source early (an I/O error reading the list).
     pub source_error: Option<String>,
     /// Executor health and the execution model.
