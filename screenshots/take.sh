@@ -364,7 +364,46 @@ shot_05() {
     cols=160 rows=45
 }
 
-all=(01 02 03 04 05)
+shot_06() {
+    start s06 demo --scenario blocking --workers 1
+    wait_for "$running"
+    wait_for 'the executor is blocked' 30
+    wait_clock 6
+    shoot 06-blocking.png
+    finish
+}
+
+# A recorded demo run, replayed: paused a few seconds in, then stepped.
+shot_07() {
+    "$bin" demo -z 12s --no-tui --record "$tmp/run.rec" >/dev/null
+    start s07 replay "$tmp/run.rec"
+    wait_for 'replay'
+    keys '>' '>' ' '
+    sleep 3
+    keys ' ' '.' '.'
+    wait_for 'replay ⏸'
+    settle
+    shoot 07-replay.png
+    finish
+}
+
+# A page of the HTML report, in the same headless Chromium.
+shot_08() {
+    "$bin" demo -z 20s --no-tui -c 50 --sweep 10..80 --sweep-hold 4s \
+        --report "$tmp/report.html" >/dev/null || true
+    [ -s "$tmp/report.html" ] || { echo "take.sh: no report written" >&2; exit 1; }
+    local out="$here/08-report.png"
+    rm -f "$out"
+    chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+        --disable-component-update --disable-sync --no-first-run --disable-quic \
+        --user-data-dir="$tmp/chromium" --hide-scrollbars \
+        --window-size=1280,2000 --screenshot="$out" "file://$tmp/report.html" \
+        >"$tmp/chromium.log" 2>&1 || true
+    [ -s "$out" ] || { cat "$tmp/chromium.log" >&2; exit 1; }
+    echo "wrote $out (1280x2000, $(du -k "$out" | cut -f1) KB)"
+}
+
+all=(01 02 03 04 05 06 07 08)
 pick=("$@")
 [ "${#pick[@]}" -gt 0 ] || pick=("${all[@]}")
 for p in "${pick[@]}"; do

@@ -98,19 +98,6 @@ impl Component for Screen {
     }
 }
 
-/// An open popup: Esc closes it.
-pub struct PopupKeys;
-
-impl Component for PopupKeys {
-    fn bindings(&self) -> &'static [Binding] {
-        keymap::POPUP
-    }
-
-    fn available(&self, _action: Action, _snap: &Snapshot, app: &App) -> bool {
-        app.popup != Popup::None
-    }
-}
-
 /// `fetchtop replay`'s player.
 pub struct PlayerKeys;
 
@@ -123,8 +110,10 @@ impl Component for PlayerKeys {
 /// The components that take keys, in the order a key is offered to them.
 fn keyed(app: &App) -> Vec<&'static dyn Component> {
     let mut out: Vec<&'static dyn Component> = Vec::new();
-    if app.popup != Popup::None {
-        out.push(&PopupKeys);
+    match app.popup {
+        Popup::None => {}
+        Popup::Help => out.push(&super::popup::HelpPopup),
+        Popup::Details => out.push(&super::popup::DetailsPopup),
     }
     if app.replay.is_some() {
         out.push(&PlayerKeys);

@@ -8,6 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::Theme;
 use super::component;
+use super::component::{Component, View};
 use crate::app::App;
 use crate::keymap::{Action, Binding};
 use crate::snapshot::{RunState, Snapshot};
@@ -37,8 +38,17 @@ fn fitting(mut entries: Vec<&'static Binding>, room: usize) -> Vec<&'static Bind
     entries
 }
 
+/// The footer line.
+pub struct Footer;
+
+impl Component for Footer {
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
+        render(frame, area, view.app, view.snap, view.theme);
+    }
+}
+
 /// Renders the footer line.
-pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
+fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
     let notice = match (app.notice(), &app.replay) {
         // A replay's position stays in view; a notice goes before it.
         (Some(n), Some(r)) => Some(format!("{n} · {r}")),

@@ -164,32 +164,41 @@ fn draw_view(frame: &mut Frame, app: &mut App, snap: &Snapshot, frozen: bool, th
         theme,
         frozen,
     };
-    RunControls.draw(frame, head, &view);
-    if body_height > 0 {
-        states::render(frame, states_area, snap, theme);
-        Latency.draw(frame, latency_area, &view);
-        outcomes::render(frame, outcomes_area, snap, theme);
-    }
-    if executor_height > 0 {
-        executor::Executor { roomy }.draw(frame, exec, &view);
-    }
-    if chart_height > 0 {
-        throughput::render(frame, charts, snap, theme);
-    }
-    if warn_strip && warn_height > 0 {
-        warnings::render_strip(frame, warn_area, &warn, theme);
-    } else if warn_height > 0 {
-        warnings::render(frame, warn_area, &warn, theme);
-    }
-    tasks::InFlight.draw(frame, table, &view);
-    footer::render(frame, foot, app, snap, theme);
-
-    match app.popup {
-        Popup::None => {}
-        Popup::Help => popup::help(frame, area, snap, app, theme),
-        Popup::Details => popup::details(frame, area, snap, app, theme),
+    let warnings = warnings::Warnings {
+        list: &warn,
+        strip: warn_strip,
+    };
+    let executor = executor::Executor { roomy };
+    // Each component where the layout put it; a zero-height row is left out.
+    let placed: [(&dyn Component, Rect); 10] = [
+        (&RunControls, head),
+        (&states::States, states_area),
+        (&Latency, latency_area),
+        (&outcomes::Outcomes, outcomes_area),
+        (&executor, exec),
+        (&throughput::Charts, charts),
+        (&warnings, warn_area),
+        (&tasks::InFlight, table),
+        (&footer::Footer, foot),
+        match app.popup {
+            Popup::None => (&NOTHING, Rect::ZERO),
+            Popup::Help => (&popup::HelpPopup, area),
+            Popup::Details => (&popup::DetailsPopup, area),
+        },
+    ];
+    for (component, at) in placed {
+        if at.height > 0 && at.width > 0 {
+            component.draw(frame, at, &view);
+        }
     }
 }
+
+/// The empty popup slot.
+struct Nothing;
+
+impl Component for Nothing {}
+
+const NOTHING: Nothing = Nothing;
 
 /// Where states, latency and outcomes go.
 fn body_areas(area: Rect) -> [Rect; 3] {

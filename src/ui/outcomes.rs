@@ -5,6 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::component::{Component, View};
 use super::theme::StateKind;
 use super::{Theme, panel};
 use crate::engine::ErrorKind;
@@ -27,8 +28,17 @@ fn row<'a>(
     ])
 }
 
+/// The outcomes panel: status codes, then error kinds.
+pub struct Outcomes;
+
+impl Component for Outcomes {
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
+        render(frame, area, view.snap, view.theme);
+    }
+}
+
 /// Renders the outcomes panel: statuses first, then errors, cut to fit.
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
+fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     let width = area.width.saturating_sub(4) as usize;
     let height = area.height.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = Vec::new();

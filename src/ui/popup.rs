@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
-use super::component;
+use super::component::{self, Component, View};
 use super::{Theme, pair, panel};
 use crate::app::App;
 use crate::format;
@@ -24,10 +24,36 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
+/// The key help, over the dashboard.
+pub struct HelpPopup;
+
+impl Component for HelpPopup {
+    fn bindings(&self) -> &'static [keymap::Binding] {
+        keymap::POPUP
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
+        help(frame, area, view.snap, view.app, view.theme);
+    }
+}
+
+/// The selected request in full, over the dashboard.
+pub struct DetailsPopup;
+
+impl Component for DetailsPopup {
+    fn bindings(&self) -> &'static [keymap::Binding] {
+        keymap::POPUP
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
+        details(frame, area, view.snap, view.app, view.theme);
+    }
+}
+
 /// The key help: every binding the active components offer, those that
 /// do nothing now dimmed, built from the same table as the handler and the
 /// footer.
-pub fn help(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme: &Theme) {
+fn help(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme: &Theme) {
     let offers = component::offers(snap, app);
     let entries: Vec<(String, &str, bool)> = offers
         .iter()
@@ -70,7 +96,7 @@ pub fn help(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme: &T
 }
 
 /// The selected request in full (its URL unabridged).
-pub fn details(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme: &Theme) {
+fn details(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme: &Theme) {
     let task = app
         .selected
         .and_then(|id| snap.tasks.iter().find(|t| t.id == id));

@@ -5,6 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::component::{Component, View};
 use super::theme::StateKind;
 use super::{Theme, panel};
 use crate::engine::Phase;
@@ -30,8 +31,17 @@ pub(super) fn rows(snap: &Snapshot) -> [(StateKind, &'static str, u64); 8] {
     ]
 }
 
+/// The states panel: how many items are in each state.
+pub struct States;
+
+impl Component for States {
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
+        render(frame, area, view.snap, view.theme);
+    }
+}
+
 /// Renders the states panel.
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
+fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     let width = area.width.saturating_sub(4) as usize;
     let all = rows(snap);
     // Borders take two lines. When the rest cannot hold every row, the

@@ -8,6 +8,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
 
+use super::component::{Component, View};
 use super::{Theme, panel};
 use crate::format;
 use crate::snapshot::{HistoryPoint, Snapshot};
@@ -93,8 +94,17 @@ fn flight_title<'a>(snap: &Snapshot, theme: &Theme) -> Line<'a> {
     Line::from(spans)
 }
 
+/// The charts: throughput, and in flight against the limit.
+pub struct Charts;
+
+impl Component for Charts {
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
+        render(frame, area, view.snap, view.theme);
+    }
+}
+
 /// Renders the two charts side by side.
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
+fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
     let points = points_to_draw(snap);

@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::component::{Component, View};
 use super::executor::LAG_BAD_MS;
 use super::{Theme, panel};
 use crate::engine::{ErrorKind, Model};
@@ -181,8 +182,27 @@ fn saturated(snap: &Snapshot) -> Option<String> {
     ))
 }
 
+/// The warnings panel: what is wrong, most important first. On a short
+/// screen (`strip`) one line without borders.
+pub struct Warnings<'a> {
+    /// The warnings, as [`warnings`] and the thresholds give them.
+    pub list: &'a [String],
+    /// One line, no borders.
+    pub strip: bool,
+}
+
+impl Component for Warnings<'_> {
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
+        if self.strip {
+            render_strip(frame, area, self.list, view.theme);
+        } else {
+            render(frame, area, self.list, view.theme);
+        }
+    }
+}
+
 /// Renders the warnings panel (only called when there are warnings).
-pub fn render(frame: &mut Frame, area: Rect, warnings: &[String], theme: &Theme) {
+fn render(frame: &mut Frame, area: Rect, warnings: &[String], theme: &Theme) {
     let sym = if theme.unicode { "⚠ " } else { "! " };
     let lines: Vec<Line> = warnings
         .iter()
@@ -196,7 +216,7 @@ pub fn render(frame: &mut Frame, area: Rect, warnings: &[String], theme: &Theme)
 
 /// The warnings as one line without borders, for short screens: the
 /// first in full, and how many more there are.
-pub fn render_strip(frame: &mut Frame, area: Rect, warnings: &[String], theme: &Theme) {
+fn render_strip(frame: &mut Frame, area: Rect, warnings: &[String], theme: &Theme) {
     let sym = if theme.unicode { "⚠ " } else { "! " };
     let Some(first) = warnings.first() else {
         return;
