@@ -374,3 +374,101 @@ async fn the_terminal_loop_runs_a_real_engine_into_a_test_backend() {
     );
     let _ = Command::Stop;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replay_loop_takes_the_player_keys_into_a_test_backend() {
+    use fetchtop::recording::{Header, Recorder};
+    use fetchtop::ui::player::Player;
+
+    // A short real run, recorded.
+    let srv = server(Duration::from_millis(10), 0.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.rec");
+    let mut recorder =
+        Recorder::create(&path, &Header::new("test".into(), vec![], vec![])).unwrap();
+    let mut cfg = config(10);
+    cfg.duration = Some(Duration::from_millis(1500));
+    let run = Run::start(cfg, items(&srv, 1_000_000).await);
+    let mut snapshots = run.handle.snapshots.clone();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut last = None;
+    for _ in 0..40 {
+        tick.tick().await;
+        let snap = snapshots.borrow_and_update().clone();
+        if last == Some(snap.elapsed) {
+            continue;
+        }
+        last = Some(snap.elapsed);
+        recorder.record(&snap).unwrap();
+        if snap.state == RunState::Finished {
+            break;
+        }
+    }
+    recorder.finish().unwrap();
+    run.finish(Duration::from_secs(10)).await;
+
+    let steps = vec![
+        Step::Capture,
+        key('.'),
+        key('.'),
+        Step::Capture,
+        key('>'),
+        Step::Capture,
+        key('s'),
+        Step::Capture,
+        Step::key(KeyCode::End),
+        Step::Capture,
+        // Keys that would change a run do nothing here, and q leaves.
+        key('+'),
+        key('q'),
+    ];
+    let (result, script, player) = tokio::task::spawn_blocking(move || {
+        let mut player = Player::open(&path).unwrap();
+        let mut terminal = Terminal::new(TestBackend::new(160, 45)).unwrap();
+        let mut script = Script::new(steps);
+        let stop = AtomicBool::new(false);
+        let r = fetchtop::ui::replay::run_loop(
+            &mut terminal,
+            &mut script,
+            &mut player,
+            &THEME,
+            30.0,
+            &stop,
+        );
+        (r, script, player)
+    })
+    .await
+    .unwrap();
+    result.expect("q ends the replay cleanly");
+    let screens: Vec<String> = script.screens.iter().map(text).collect();
+    assert_eq!(screens.len(), 5);
+    let footer = |s: &str| s.lines().last().unwrap().to_string();
+    assert!(
+        footer(&screens[0]).contains("Space play/pause"),
+        "{}",
+        screens[0]
+    );
+    assert!(
+        footer(&screens[0]).contains("replay ⏸ 1× 00:00"),
+        "{}",
+        footer(&screens[0])
+    );
+    assert!(
+        !footer(&screens[0]).contains("cancel"),
+        "{}",
+        footer(&screens[0])
+    );
+    assert_ne!(screens[0], screens[1], "two steps on, another frame");
+    assert!(
+        footer(&screens[2]).contains("2×"),
+        "{}",
+        footer(&screens[2])
+    );
+    assert!(screens[3].contains("sort: bytes"), "{}", screens[3]);
+    assert_eq!(
+        player.index(),
+        player.frames() - 1,
+        "End went to the last frame"
+    );
+    assert!(screens[4].contains("finished"), "{}", screens[4]);
+}
