@@ -383,8 +383,8 @@ fn footer_comes_from_the_key_table() {
     let footer = s.lines().last().unwrap();
     let offered = fetchtop::ui::component::footer(&busy(), &App::default());
     assert!(offered.len() >= 8, "{}", offered.len());
-    for b in offered {
-        let (keys, what) = (b.label(), b.short);
+    for o in offered {
+        let (keys, what) = (o.binding.label(), o.short);
         assert!(
             footer.contains(&keys) && footer.contains(what),
             "{keys} {what} in {footer:?}"

@@ -38,6 +38,12 @@ pub trait Component {
         true
     }
 
+    /// The footer's words for one of its bindings now (pause reads
+    /// "resume" while paused); the binding's own by default.
+    fn short(&self, binding: &'static Binding, _snap: &Snapshot, _app: &App) -> &'static str {
+        binding.short
+    }
+
     /// Draws it into `area`. Components that only take keys (the replay's
     /// player, whose position the footer shows) draw nothing.
     fn draw(&self, _frame: &mut Frame, _area: Rect, _view: &View) {}
@@ -51,6 +57,8 @@ pub struct Offer {
     /// It does something now (the footer shows only these; the help shows
     /// the others dimmed).
     pub available: bool,
+    /// The footer's words for it now.
+    pub short: &'static str,
 }
 
 /// The run is going on and the user has not asked it to stop: the keys
@@ -73,6 +81,14 @@ impl Component for RunControls {
                 steerable(snap, app) && snap.rate_limit.is_some()
             }
             _ => steerable(snap, app),
+        }
+    }
+
+    fn short(&self, binding: &'static Binding, snap: &Snapshot, _app: &App) -> &'static str {
+        if binding.has(Action::PauseResume) && snap.paused {
+            "resume"
+        } else {
+            binding.short
         }
     }
 
@@ -148,6 +164,7 @@ pub fn offers(snap: &Snapshot, app: &App) -> Vec<Offer> {
             out.push(Offer {
                 binding: b,
                 available,
+                short: c.short(b, snap, app),
             });
         }
     }
@@ -163,11 +180,10 @@ pub fn dispatch(key: KeyEvent, snap: &Snapshot, app: &App) -> Option<Action> {
 }
 
 /// The footer's entries: the available bindings meant for it.
-pub fn footer(snap: &Snapshot, app: &App) -> Vec<&'static Binding> {
+pub fn footer(snap: &Snapshot, app: &App) -> Vec<Offer> {
     offers(snap, app)
         .into_iter()
         .filter(|o| o.available && o.binding.in_footer)
-        .map(|o| o.binding)
         .collect()
 }
 
@@ -219,7 +235,7 @@ mod tests {
     fn footer_actions(snap: &Snapshot, app: &App) -> Vec<Action> {
         footer(snap, app)
             .iter()
-            .flat_map(|b| b.sides.iter().map(|s| s.action))
+            .flat_map(|o| o.binding.sides.iter().map(|s| s.action))
             .collect()
     }
 
@@ -244,6 +260,15 @@ mod tests {
             state: RunState::Finished,
             ..busy()
         };
+        let paused = Snapshot {
+            paused: true,
+            ..busy()
+        };
+        let words: Vec<&str> = footer(&paused, &app).iter().map(|o| o.short).collect();
+        assert!(
+            words.contains(&"resume") && !words.contains(&"pause"),
+            "{words:?}"
+        );
         let offered = footer_actions(&done, &app);
         assert!(!offered.contains(&Action::LimitUp), "{offered:?}");
         assert!(offered.contains(&Action::Quit) && offered.contains(&Action::Help));

@@ -8,25 +8,25 @@ use ratatui::widgets::Paragraph;
 
 use super::Theme;
 use super::component;
-use super::component::{Component, View};
+use super::component::{Component, Offer, View};
 use crate::app::App;
-use crate::keymap::{Action, Binding};
+use crate::keymap::Action;
 use crate::snapshot::{RunState, Snapshot};
 
 /// Keys that stay in the footer however narrow it gets.
-fn always(b: &Binding) -> bool {
-    b.has(Action::Help) || b.has(Action::Quit)
+fn always(o: &Offer) -> bool {
+    o.binding.has(Action::Help) || o.binding.has(Action::Quit)
 }
 
-fn entry_width(b: &Binding) -> usize {
+fn entry_width(o: &Offer) -> usize {
     // " {keys}" + " {what} "
-    b.label().chars().count() + b.short.chars().count() + 3
+    o.binding.label().chars().count() + o.short.chars().count() + 3
 }
 
 /// The footer's entries that fit in `room` columns: the components' order,
 /// dropping from the end (but never help and quit) until they fit.
-fn fitting(mut entries: Vec<&'static Binding>, room: usize) -> Vec<&'static Binding> {
-    let width = |e: &[&Binding]| e.iter().map(|b| entry_width(b)).sum::<usize>();
+fn fitting(mut entries: Vec<Offer>, room: usize) -> Vec<Offer> {
+    let width = |e: &[Offer]| e.iter().map(entry_width).sum::<usize>();
     while width(&entries) > room {
         match entries.iter().rposition(|b| !always(b)) {
             Some(i) => {
@@ -64,9 +64,9 @@ fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &The
         .as_ref()
         .map_or(width, |n| width.saturating_sub(n.chars().count() + 2));
     let mut spans: Vec<Span> = Vec::new();
-    for b in fitting(component::footer(snap, app), room) {
-        spans.push(Span::styled(format!(" {}", b.label()), theme.key()));
-        spans.push(Span::styled(format!(" {} ", b.short), theme.label()));
+    for o in fitting(component::footer(snap, app), room) {
+        spans.push(Span::styled(format!(" {}", o.binding.label()), theme.key()));
+        spans.push(Span::styled(format!(" {} ", o.short), theme.label()));
     }
     if let Some(n) = notice {
         let used: usize = spans.iter().map(Span::width).sum();
@@ -91,15 +91,15 @@ mod tests {
         assert_eq!(fitting(all.clone(), 500).len(), all.len());
         for room in [80, 60, 30, 10] {
             let kept = fitting(all.clone(), room);
-            assert!(kept.iter().any(|b| b.has(Action::Quit)));
-            assert!(kept.iter().any(|b| b.has(Action::Help)));
-            let width: usize = kept.iter().map(|b| entry_width(b)).sum();
+            assert!(kept.iter().any(|o| o.binding.has(Action::Quit)));
+            assert!(kept.iter().any(|o| o.binding.has(Action::Help)));
+            let width: usize = kept.iter().map(entry_width).sum();
             assert!(width <= room || kept.len() == 2, "{room}: {}", kept.len());
             let positions: Vec<usize> = kept
                 .iter()
                 .map(|e| {
                     all.iter()
-                        .position(|a| std::ptr::eq(*a, *e))
+                        .position(|a| std::ptr::eq(a.binding, e.binding))
                         .expect("kept from all")
                 })
                 .collect();
