@@ -290,6 +290,57 @@ mod tests {
     }
 
     #[test]
+    fn a_header_keeps_the_thresholds_and_one_without_them_reads() {
+        let rules = crate::thresholds::Rules {
+            fail_if: vec![crate::thresholds::parse("p99>300ms").unwrap()],
+            abort_if: vec![crate::thresholds::parse("error_rate>1%").unwrap()],
+            abort_after: Duration::from_secs(7),
+        };
+        let header = Header::new("t".into(), vec![], vec![]).with_thresholds(&rules);
+        let line = serde_json::to_string(&header).unwrap();
+        let back: Header = serde_json::from_str(&line).unwrap();
+        let again = back.thresholds.rules().unwrap();
+        assert_eq!(again.fail_if, rules.fail_if);
+        assert_eq!(again.abort_if, rules.abort_if);
+        assert_eq!(again.abort_after, rules.abort_after);
+        // Written before thresholds were kept: none.
+        let mut old: serde_json::Value = serde_json::from_str(&line).unwrap();
+        old.as_object_mut().unwrap().remove("thresholds");
+        let old: Header = serde_json::from_value(old).unwrap();
+        assert!(old.thresholds.rules().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_abort_is_written_once_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.rec");
+        let mut rec = Recorder::create(&path, &Header::new("t".into(), vec![], vec![])).unwrap();
+        let abort = Abort {
+            expression: "requests>3".into(),
+            at_s: 1.2,
+            measured: "4".into(),
+        };
+        for ms in [200u64, 400, 600] {
+            if ms == 400 {
+                rec.aborted(abort.clone());
+            }
+            let snap = Snapshot {
+                elapsed: Duration::from_millis(ms),
+                ..Snapshot::default()
+            };
+            rec.record(&snap).unwrap();
+        }
+        rec.finish().unwrap();
+        let mut reader = Reader::open(&path).unwrap();
+        assert!(reader.next_snapshot().is_some());
+        assert_eq!(reader.aborted, None);
+        assert!(reader.next_snapshot().is_some());
+        assert_eq!(reader.aborted.as_ref(), Some(&abort));
+        assert_eq!(reader.by_ref().count(), 1);
+        assert_eq!(reader.aborted, Some(abort));
+    }
+
+    #[test]
     fn a_recording_reads_back_and_a_torn_tail_is_cut() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.rec");
