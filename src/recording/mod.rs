@@ -22,8 +22,9 @@ pub use format::{Frame, Header, TABLE_ROWS, Thresholds};
 use crate::snapshot::{RunState, Snapshot};
 use crate::thresholds::Abort;
 
-/// zstd's level: a frame is a few KiB of JSON, so even this level takes
-/// well under a millisecond a frame, and it stores 8% less than level 9.
+/// zstd's level: a frame is a few KiB of JSON, which this level takes
+/// about a millisecond to compress (under 1% of a core at 5 frames a
+/// second, where level 9 takes a tenth of that), for 8% less than level 9.
 const LEVEL: i32 = 19;
 
 /// zstd's window, as a power of two: 1 MiB.
