@@ -559,20 +559,21 @@ async fn fetch_with(
         ..EngineConfig::default()
     };
     let settings = crate::report::settings(&config, &source.describe(), run);
+    let rules = run.thresholds.rules();
     let recorder = match &run.output.record {
         Some(path) => {
             let header = recording::Header::new(
                 source.describe(),
                 crate::redact::headers(&run.http.headers),
                 settings.clone(),
-            );
+            )
+            .with_thresholds(&rules);
             Some(Recorder::create(path, &header).map_err(Failure::Usage)?)
         }
         None => None,
     };
     let writer = output.writer;
     logging::run_started(&config, &source, &run.output, dashboard);
-    let rules = run.thresholds.rules();
     if !rules.is_empty()
         || config.adaptive
         || config.sweep.is_some()
@@ -613,13 +614,23 @@ async fn fetch_with(
             let _ = commands.send(Command::Abort).await;
         })
     };
-    let aborts = tokio::spawn(thresholds::watch_aborts(
-        rules.clone(),
-        handle.snapshots.clone(),
-        handle.commands.clone(),
-    ));
+    // The recorder writes the --abort-if that stopped the run, if one did;
+    // the sender's drop tells it that whether one did is known.
+    let (abort_tx, abort_rx) = tokio::sync::watch::channel(None);
+    let aborts = tokio::spawn({
+        let watching = thresholds::watch_aborts(
+            rules.clone(),
+            handle.snapshots.clone(),
+            handle.commands.clone(),
+        );
+        async move {
+            let aborted = watching.await;
+            abort_tx.send_replace(aborted.clone());
+            aborted
+        }
+    });
     let series = timeseries.map(|ts| tokio::spawn(ts.follow(handle.snapshots.clone())));
-    let recorded = recorder.map(|r| tokio::spawn(r.follow(handle.snapshots.clone())));
+    let recorded = recorder.map(|r| tokio::spawn(r.follow(handle.snapshots.clone(), abort_rx)));
     let reported = run
         .output
         .report

@@ -2,7 +2,8 @@
 //! loopback, recorded; the recording read back gives the snapshots that
 //! were recorded, and the dashboard drawn from the replay at chosen instants
 //! is the dashboard the live run drew. A recording cut by SIGKILL replays
-//! up to its last whole second.
+//! up to its last whole second. A full table costs a bounded number of
+//! bytes a frame.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use common::{Run, config, items, server};
 use fetchtop::app::App;
 use fetchtop::keymap::Action;
-use fetchtop::recording::{Header, Reader, Recorder};
+use fetchtop::recording::{Header, Reader, Recorder, TABLE_ROWS};
 use fetchtop::snapshot::{RunState, Snapshot};
 use fetchtop::ui::player::Player;
 use fetchtop::ui::{Theme, draw};
@@ -89,10 +90,12 @@ async fn a_replay_gives_the_recorded_snapshots_and_draws_the_live_screens() {
         // All but the lossless histogram, which a recording leaves out (the
         // bars and percentiles drawn from it are in every frame).
         assert!(got.latency_histogram.is_none());
-        let want = Snapshot {
+        let mut want = Snapshot {
             latency_histogram: None,
             ..want.clone()
         };
+        // The table to its first rows (all of them at 40 in flight).
+        want.tasks.truncate(TABLE_ROWS);
         assert_eq!(&want, got, "at {:?}", want.elapsed);
     }
 
@@ -223,4 +226,60 @@ async fn a_recording_cut_by_sigkill_replays_up_to_its_last_whole_second() {
     player.seek(Duration::from_secs(600)).unwrap();
     assert_eq!(player.snapshot().elapsed, last);
     assert!(player.status(false).contains("(cut short)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_of_a_full_table_costs_a_bounded_number_of_bytes() {
+    // 400 in flight, each held 100 ms: every frame has a full table (256
+    // rows in the snapshot) of requests the frame before did not have.
+    let srv = server(Duration::from_millis(100), 0.05).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.rec");
+    let header = Header::new("test".into(), vec![], vec![]);
+    let mut recorder = Recorder::create(&path, &header).unwrap();
+    let head = std::fs::metadata(&path).unwrap().len();
+    let mut cfg = config(400);
+    cfg.duration = Some(Duration::from_secs(4));
+    let run = Run::start(cfg, items(&srv, 10_000_000).await);
+    let mut snapshots = run.handle.snapshots.clone();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let (mut frames, mut full, mut last) = (0u64, 0u64, None);
+    for _ in 0..100 {
+        tick.tick().await;
+        let snap = snapshots.borrow_and_update().clone();
+        if last == Some(snap.elapsed) {
+            continue;
+        }
+        last = Some(snap.elapsed);
+        recorder.record(&snap).unwrap();
+        frames += 1;
+        full += u64::from(snap.tasks.len() >= 256);
+        if snap.state == RunState::Finished {
+            break;
+        }
+    }
+    assert_eq!(recorder.finish().unwrap(), frames);
+    run.finish(Duration::from_secs(10)).await;
+    assert!(full >= 10, "{full} of {frames} frames had a full table");
+    let bytes = std::fs::metadata(&path).unwrap().len() - head;
+    // The first frame carries the snapshot whole (a few KiB); each after it
+    // what changed and 40 rows: about 450 bytes on the demo (8 MB an
+    // hour at 5 a second). The bound leaves room for a slower machine's
+    // bigger changes between frames, and none for a whole table a frame
+    // (256 rows are about 3 KiB).
+    let bound = 4096 + 700 * frames;
+    assert!(
+        bytes <= bound,
+        "{bytes} bytes for {frames} frames: more than {bound}"
+    );
+    // Every frame reads back with its table's first rows.
+    let reader = Reader::open(&path).unwrap();
+    let back: Vec<Snapshot> = reader.collect();
+    assert_eq!(back.len() as u64, frames);
+    assert!(back.iter().all(|s| s.tasks.len() <= TABLE_ROWS));
+    assert!(back.iter().filter(|s| s.tasks.len() == TABLE_ROWS).count() as u64 >= full);
+    println!(
+        "{frames} frames, {bytes} bytes: {} a frame",
+        bytes / frames.max(1)
+    );
 }

@@ -1,6 +1,8 @@
 //! `--report` and `fetchtop report`, opened in a real headless Chromium (the
 //! Debian package, installed by `.ci/run`): the page renders, every chart
-//! is laid out, and the numbers in its DOM are the JSON summary's.
+//! is laid out, and the numbers in its DOM are the JSON summary's; a
+//! report made from a recording shows the run's thresholds as the run
+//! judged them.
 
 mod common;
 
@@ -127,6 +129,60 @@ fn check_page(dom: &str, summary: &serde_json::Value) {
     }
 }
 
+/// The thresholds table and the abort line are the JSON summary's
+/// `thresholds`: each row's expression, measured value and verdict, in order.
+fn check_thresholds(dom: &str, want: &serde_json::Value) {
+    let table = element(dom, "<table id=\"thresholds\"", "</table>");
+    let body = &table[table.find("<tbody>").expect("a tbody") + "<tbody>".len()..];
+    let rows: Vec<Vec<String>> = body
+        .split("<tr>")
+        .skip(1)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|cell| {
+                    let text = &cell[cell.find('>').unwrap() + 1..];
+                    text[..text.find("</td>").unwrap()].to_owned()
+                })
+                .collect()
+        })
+        .collect();
+    let checks = want["checks"].as_array().unwrap();
+    assert_eq!(rows.len(), checks.len(), "{table}");
+    let html = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    for (row, check) in rows.iter().zip(checks) {
+        assert_eq!(
+            row[0],
+            html(check["expression"].as_str().unwrap()),
+            "{row:?}"
+        );
+        let measured: f64 = row[1].parse().unwrap();
+        assert_eq!(Some(measured), check["measured"].as_f64(), "{row:?}");
+        let verdict = if check["passed"].as_bool().unwrap() {
+            "passed"
+        } else {
+            "failed"
+        };
+        assert_eq!(row[2], verdict, "{row:?}");
+    }
+    match want.get("aborted") {
+        Some(a) => {
+            let line = element(dom, "<p class=\"fail\">stopped by --abort-if", "</p>");
+            let at = a["at_s"].as_f64().unwrap();
+            let expected = format!(
+                "stopped by --abort-if {} at {at} s",
+                html(a["expression"].as_str().unwrap())
+            );
+            assert!(line.ends_with(&expected), "{line} / {expected}");
+        }
+        None => assert!(!dom.contains("stopped by --abort-if"), "no abort"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_renders_in_chromium_with_the_summary_numbers() {
     let Some(browser) = chromium() else {
@@ -188,5 +244,77 @@ async fn the_report_renders_in_chromium_with_the_summary_numbers() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let d = dom(browser, &again, &profile).await;
     check_page(&d, &summary);
+    check_thresholds(&d, &summary["thresholds"]);
     assert!(!d.contains("sekrit"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_from_a_recording_judges_its_thresholds_as_the_run_did() {
+    let Some(browser) = chromium() else {
+        println!("SKIPPED: chromium is not installed (apt-get install chromium; .ci/run does)");
+        return;
+    };
+    let srv = server(Duration::from_millis(10), 0.1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("run.html");
+    let rec = dir.path().join("run.rec");
+    let url = srv.url("/items/{1..1000000}");
+    // Two --fail-if (one passes, one fails), and an --abort-if that stops
+    // the run after a second or so, one that never holds.
+    let out = run(&[
+        "--no-tui",
+        "-q",
+        "--json",
+        "-c",
+        "8",
+        "--rate",
+        "400",
+        "-z",
+        "20s",
+        "--fail-if",
+        "p99>10s",
+        "--fail-if",
+        "error_rate<50%",
+        "--abort-if",
+        "timeouts>0",
+        "--abort-if",
+        "requests>300",
+        "--abort-after",
+        "1s",
+        "--report",
+        page.to_str().unwrap(),
+        "--record",
+        rec.to_str().unwrap(),
+        &url,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want = &summary["thresholds"];
+    assert_eq!(want["checks"].as_array().unwrap().len(), 4, "{want}");
+    assert_eq!(want["aborted"]["expression"], "requests>300", "{want}");
+    assert!(summary["elapsed_s"].as_f64().unwrap() < 10.0, "{summary}");
+
+    let profile = dir.path().join("profile");
+    let d = dom(browser, &page, &profile).await;
+    check_thresholds(&d, want);
+    // The recording's header kept the thresholds, its frames the abort.
+    let bytes = std::fs::read(&rec).unwrap();
+    let head = String::from_utf8_lossy(&bytes[..bytes.iter().position(|&b| b == b'\n').unwrap()]);
+    assert!(
+        head.contains("\"abort_if\":[\"timeouts>0\",\"requests>300\"]"),
+        "{head}"
+    );
+    let again = dir.path().join("again.html");
+    let out = run(&[
+        "report",
+        rec.to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let d = dom(browser, &again, &profile).await;
+    check_page(&d, &summary);
+    check_thresholds(&d, want);
 }

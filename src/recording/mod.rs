@@ -15,21 +15,31 @@ use std::time::Duration;
 
 use color_eyre::eyre::{Report, WrapErr};
 use tokio::sync::watch;
+use zstd::stream::raw::CParameter;
 
-pub use format::{Frame, Header};
+pub use format::{Frame, Header, TABLE_ROWS, Thresholds};
 
 use crate::snapshot::{RunState, Snapshot};
+use crate::thresholds::Abort;
 
-/// zstd's default level: fast enough for 5 frames a second on a busy
-/// machine, and the window spans many frames, whose tables repeat.
-const LEVEL: i32 = 9;
+/// zstd's level: a frame is a few KiB of JSON, which this level takes
+/// about a millisecond to compress (under 1% of a core at 5 frames a
+/// second, where level 9 takes a tenth of that), for 8% less than level 9.
+const LEVEL: i32 = 19;
+
+/// zstd's window, as a power of two: 1 MiB.
+const WINDOW_LOG: u32 = 20;
 
 /// A recording being written.
 pub struct Recorder {
     out: zstd::stream::write::Encoder<'static, BufWriter<File>>,
     path: PathBuf,
-    last: Option<Snapshot>,
+    framer: format::Framer,
+    last: Option<std::time::Duration>,
     frames: u64,
+    /// An `--abort-if` that stopped the run, not yet written.
+    aborted: Option<Abort>,
+    abort_written: bool,
 }
 
 impl Recorder {
@@ -44,27 +54,51 @@ impl Recorder {
         writeln!(raw, "{line}")
             .and_then(|()| raw.flush())
             .map_err(fail)?;
-        let out = zstd::stream::write::Encoder::new(raw, LEVEL).map_err(fail)?;
+        let mut out = zstd::stream::write::Encoder::new(raw, LEVEL).map_err(fail)?;
+        // A frame refers back to the few frames before it: a 1 MiB window
+        // (hundreds of frames) holds them, and keeps the encoder's tables
+        // (and the reader's memory) small at this level.
+        for p in [
+            CParameter::WindowLog(WINDOW_LOG),
+            CParameter::HashLog(WINDOW_LOG - 2),
+            CParameter::ChainLog(WINDOW_LOG - 2),
+        ] {
+            out.set_parameter(p).map_err(fail)?;
+        }
         Ok(Recorder {
             out,
             path: path.to_owned(),
+            framer: format::Framer::default(),
             last: None,
             frames: 0,
+            aborted: None,
+            abort_written: false,
         })
     }
 
     /// Writes one frame, and flushes it to the file.
     pub fn record(&mut self, snap: &Snapshot) -> std::io::Result<()> {
-        let frame = Frame::of(snap, self.last.as_ref());
-        let line = serde_json::to_string(&frame).map_err(std::io::Error::other)?;
+        let mut frame = self.framer.frame(snap).map_err(std::io::Error::other)?;
+        if !self.abort_written {
+            frame.aborted = self.aborted.clone();
+            self.abort_written = frame.aborted.is_some();
+        }
+        let line = frame.to_line().map_err(std::io::Error::other)?;
         self.out.write_all(line.as_bytes())?;
         self.out.write_all(b"\n")?;
         // A flush ends a zstd block: what is written so far reads back
         // whatever happens to the process next.
         self.out.flush()?;
-        self.last = Some(snap.clone());
+        self.last = Some(snap.elapsed);
         self.frames += 1;
         Ok(())
+    }
+
+    /// The `--abort-if` that stopped the run: written with the next frame.
+    pub fn aborted(&mut self, abort: Abort) {
+        if !self.abort_written {
+            self.aborted = Some(abort);
+        }
     }
 
     /// Ends the zstd frame and syncs the file. Returns the frames written.
@@ -76,8 +110,14 @@ impl Recorder {
     }
 
     /// Records the run's snapshots at [`format::RATE_HZ`] to its end (the
-    /// last one always). Returns the frames written.
-    pub async fn follow(mut self, mut snapshots: watch::Receiver<Snapshot>) -> Result<u64, Report> {
+    /// last one always), and the `--abort-if` that stopped it, if one did:
+    /// `aborted` says, and its sender is dropped once that is known (the
+    /// last frame waits a second at most for it). Returns the frames written.
+    pub async fn follow(
+        mut self,
+        mut snapshots: watch::Receiver<Snapshot>,
+        mut aborted: watch::Receiver<Option<Abort>>,
+    ) -> Result<u64, Report> {
         let path = self.path.clone();
         let context = || format!("cannot write the recording {}", path.display());
         let mut every = tokio::time::interval(Duration::from_secs(1) / format::RATE_HZ);
@@ -87,7 +127,12 @@ impl Recorder {
                 _ = every.tick() => {
                     let snap = snapshots.borrow().clone();
                     let ended = snap.state == RunState::Finished;
-                    if self.last.as_ref().is_none_or(|l| l.elapsed != snap.elapsed) {
+                    if ended {
+                        self.settle(&mut aborted).await;
+                    } else if let Some(a) = aborted.borrow().clone() {
+                        self.aborted(a);
+                    }
+                    if self.last.is_none_or(|l| l != snap.elapsed) {
                         self.record(&snap).wrap_err_with(context)?;
                     }
                     if ended {
@@ -98,13 +143,15 @@ impl Recorder {
                     if changed.is_err() {
                         // The engine is gone: its last snapshot ends the recording.
                         let snap = snapshots.borrow().clone();
-                        if self.last.as_ref().is_none_or(|l| l.elapsed != snap.elapsed) {
+                        self.settle(&mut aborted).await;
+                        if self.last.is_none_or(|l| l != snap.elapsed) {
                             self.record(&snap).wrap_err_with(context)?;
                         }
                         break;
                     }
                     let snap = snapshots.borrow_and_update().clone();
                     if snap.state == RunState::Finished {
+                        self.settle(&mut aborted).await;
                         self.record(&snap).wrap_err_with(context)?;
                         break;
                     }
@@ -113,9 +160,19 @@ impl Recorder {
         }
         self.finish().wrap_err_with(context)
     }
+
+    /// At the run's end: waits (a second at most) until whether an
+    /// `--abort-if` stopped it is known, and keeps it for the last frame.
+    async fn settle(&mut self, aborted: &mut watch::Receiver<Option<Abort>>) {
+        let known = async { while aborted.changed().await.is_ok() {} };
+        let _ = tokio::time::timeout(Duration::from_secs(1), known).await;
+        if let Some(a) = aborted.borrow().clone() {
+            self.aborted(a);
+        }
+    }
 }
 
-/// The longest frame read (a frame with a full table is well under 1 MiB).
+/// The longest frame read (a first frame, the largest, is a few KiB).
 const FRAME_MAX: u64 = 16 * 1024 * 1024;
 
 /// The longest header line read.
@@ -126,7 +183,9 @@ pub struct Reader {
     /// The header line.
     pub header: Header,
     lines: BufReader<zstd::stream::read::Decoder<'static, BufReader<File>>>,
-    last: Option<Snapshot>,
+    unframer: format::Unframer,
+    /// The `--abort-if` that stopped the run, once a frame read said so.
+    pub aborted: Option<Abort>,
     /// The file ended inside a frame or a block (a recording cut short, as
     /// by a crash): the frames before it were all read.
     pub cut: bool,
@@ -164,7 +223,8 @@ impl Reader {
         Ok(Reader {
             header,
             lines: BufReader::new(decoder),
-            last: None,
+            unframer: format::Unframer::default(),
+            aborted: None,
             cut: false,
         })
     }
@@ -175,7 +235,7 @@ impl Reader {
             return None;
         }
         let mut line = String::new();
-        // Frames are tens of kilobytes: a longer "line" is damage, not a frame.
+        // Frames are kilobytes: a far longer "line" is damage, not a frame.
         match std::io::Read::take(&mut self.lines, FRAME_MAX).read_line(&mut line) {
             Ok(0) => return None,
             // A torn frame at the end: everything before it counts.
@@ -189,12 +249,17 @@ impl Reader {
                 return None;
             }
         }
-        let Ok(frame) = serde_json::from_str::<Frame>(&line) else {
+        let Some(frame) = Frame::from_line(&line) else {
             self.cut = true;
             return None;
         };
-        let snap = frame.into_snapshot(self.last.as_ref());
-        self.last = Some(snap.clone());
+        if frame.aborted.is_some() {
+            self.aborted.clone_from(&frame.aborted);
+        }
+        let Some(snap) = self.unframer.snapshot(frame) else {
+            self.cut = true;
+            return None;
+        };
         Some(snap)
     }
 }
@@ -223,6 +288,57 @@ mod tests {
         std::fs::write(&path, "t_s,completed\n1,2\n").unwrap();
         let err = Reader::open(&path).err().unwrap();
         assert!(err.contains("not a fetchtop recording"), "{err}");
+    }
+
+    #[test]
+    fn a_header_keeps_the_thresholds_and_one_without_them_reads() {
+        let rules = crate::thresholds::Rules {
+            fail_if: vec![crate::thresholds::parse("p99>300ms").unwrap()],
+            abort_if: vec![crate::thresholds::parse("error_rate>1%").unwrap()],
+            abort_after: Duration::from_secs(7),
+        };
+        let header = Header::new("t".into(), vec![], vec![]).with_thresholds(&rules);
+        let line = serde_json::to_string(&header).unwrap();
+        let back: Header = serde_json::from_str(&line).unwrap();
+        let again = back.thresholds.rules().unwrap();
+        assert_eq!(again.fail_if, rules.fail_if);
+        assert_eq!(again.abort_if, rules.abort_if);
+        assert_eq!(again.abort_after, rules.abort_after);
+        // Written before thresholds were kept: none.
+        let mut old: serde_json::Value = serde_json::from_str(&line).unwrap();
+        old.as_object_mut().unwrap().remove("thresholds");
+        let old: Header = serde_json::from_value(old).unwrap();
+        assert!(old.thresholds.rules().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_abort_is_written_once_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.rec");
+        let mut rec = Recorder::create(&path, &Header::new("t".into(), vec![], vec![])).unwrap();
+        let abort = Abort {
+            expression: "requests>3".into(),
+            at_s: 1.2,
+            measured: "4".into(),
+        };
+        for ms in [200u64, 400, 600] {
+            if ms == 400 {
+                rec.aborted(abort.clone());
+            }
+            let snap = Snapshot {
+                elapsed: Duration::from_millis(ms),
+                ..Snapshot::default()
+            };
+            rec.record(&snap).unwrap();
+        }
+        rec.finish().unwrap();
+        let mut reader = Reader::open(&path).unwrap();
+        assert!(reader.next_snapshot().is_some());
+        assert_eq!(reader.aborted, None);
+        assert!(reader.next_snapshot().is_some());
+        assert_eq!(reader.aborted.as_ref(), Some(&abort));
+        assert_eq!(reader.by_ref().count(), 1);
+        assert_eq!(reader.aborted, Some(abort));
     }
 
     #[test]

@@ -116,7 +116,18 @@ pub fn from_recording(recording: &Path, out: &Path) -> Result<bool, String> {
     }
     let last = last.ok_or_else(|| format!("{} holds no whole frame", recording.display()))?;
     series.finish(&last);
-    let summary = Summary::from_snapshot(&last);
+    let mut summary = Summary::from_snapshot(&last);
+    // The run's thresholds, judged as the run judged them at its end; the
+    // --abort-if that stopped it is in the recording's frames.
+    let rules = reader.header.thresholds.rules().map_err(|e| {
+        format!(
+            "{}: a threshold in its header does not read: {e}",
+            recording.display()
+        )
+    })?;
+    if !rules.is_empty() {
+        summary.thresholds = Some(rules.judge(&last, reader.aborted.clone()));
+    }
     write(out, &reader.header.settings, &summary, &last, &series)?;
     Ok(reader.cut)
 }

@@ -8,7 +8,7 @@ mod parse;
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 pub use parse::parse;
@@ -266,7 +266,7 @@ pub struct Verdict {
 }
 
 /// An `--abort-if` that stopped the run.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Abort {
     /// The expression that was breached.
     pub expression: String,
