@@ -382,8 +382,13 @@ async fn the_replay_loop_takes_the_player_keys_into_a_test_backend() {
     let srv = server(Duration::from_millis(10), 0.0).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.rec");
-    let mut recorder =
-        Recorder::create(&path, &Header::new("test".into(), vec![], vec![])).unwrap();
+    // A threshold every frame breaches: the replay marks it as live did.
+    let rules = fetchtop::thresholds::Rules {
+        fail_if: vec![fetchtop::thresholds::parse("p50>0ms").unwrap()],
+        ..Default::default()
+    };
+    let header = Header::new("test".into(), vec![], vec![]).with_thresholds(&rules);
+    let mut recorder = Recorder::create(&path, &header).unwrap();
     let mut cfg = config(10);
     cfg.duration = Some(Duration::from_millis(1500));
     let run = Run::start(cfg, items(&srv, 1_000_000).await);
@@ -469,4 +474,9 @@ async fn the_replay_loop_takes_the_player_keys_into_a_test_backend() {
         "End went to the last frame"
     );
     assert!(screens[4].contains("finished"), "{}", screens[4]);
+    assert!(
+        screens[4].contains("threshold breached: p50>0ms"),
+        "{}",
+        screens[4]
+    );
 }

@@ -54,6 +54,9 @@ where
 {
     let mut app = App::default();
     app.headers.clone_from(&player.header.headers);
+    // The run's thresholds are marked when breached, as they were live; a
+    // header whose expressions no longer parse marks none.
+    app.thresholds = player.header.thresholds.rules().unwrap_or_default();
     app.replay = Some(player.status(theme.unicode));
     let frame_every = Duration::from_secs_f64(1.0 / fps.clamp(1.0, 240.0));
     let mut last = Instant::now();
