@@ -34,8 +34,13 @@ fi
 
 # --- build -----------------------------------------------------------------
 
-(cd "$root" && cargo build --release)
-bin="${CARGO_TARGET_DIR:-$root/target}/release/fetchtop"
+# FETCHTOP_BIN=path uses a binary already built (as bench/run.sh does).
+if [ -n "${FETCHTOP_BIN:-}" ]; then
+    bin="$FETCHTOP_BIN"
+else
+    (cd "$root" && cargo build --release)
+    bin="${CARGO_TARGET_DIR:-$root/target}/release/fetchtop"
+fi
 [ -x "$bin" ] || { echo "no binary at $bin" >&2; exit 1; }
 
 # --- scratch space, a private tmux server, cleanup ---------------------------
@@ -389,7 +394,7 @@ shot_07() {
 
 # A page of the HTML report, in the same headless Chromium.
 shot_08() {
-    "$bin" demo -z 20s --no-tui -c 50 --sweep 10..80 --sweep-hold 4s \
+    "$bin" demo -z 15s --no-tui -c 20 --latency 5ms..200ms \
         --report "$tmp/report.html" >/dev/null || true
     [ -s "$tmp/report.html" ] || { echo "take.sh: no report written" >&2; exit 1; }
     local out="$here/08-report.png"

@@ -98,6 +98,11 @@ fn every_binding_in_the_footer_is_shown_available_and_handled() {
         let footer_line = drawn.lines().last().unwrap().to_string();
         let offered = footer(&snap, &app);
         assert!(offered.len() >= 3, "{name}: {}", offered.len());
+        // The executor's title offers the demo keys only where they work.
+        let mut demo_replay = snap.clone();
+        demo_replay.executor.demo = Some(DemoSwitches::default());
+        let titled = screen(&demo_replay, &mut app).contains("y spawn_blocking");
+        assert_eq!(titled, app.replay.is_none(), "{name}");
         let all = offers(&snap, &app);
         for offer in &offered {
             let b = offer.binding;

@@ -42,7 +42,9 @@ impl Component for Executor {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
-        render(frame, area, view.snap, self.roomy, view.theme);
+        // A replay cannot switch a demo's work: its title offers no keys.
+        let keys = view.app.replay.is_none();
+        render(frame, area, view.snap, self.roomy, keys, view.theme);
     }
 }
 
@@ -183,7 +185,7 @@ fn instances_segment(snap: &Snapshot, theme: &Theme) -> Option<Vec<Span<'static>
 }
 
 /// Renders the panel; `roomy` gives the demo switches a line of their own.
-fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme: &Theme) {
+fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, keys: bool, theme: &Theme) {
     let x = &snap.executor;
     let inner = area.width.saturating_sub(2) as usize;
     let wide = inner >= WIDE;
@@ -207,7 +209,7 @@ fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, roomy: bool, theme: &T
         )
     };
     let mut block = panel(title, theme);
-    if x.demo.is_some() {
+    if x.demo.is_some() && keys {
         let keys = format!(" {} ", component::hint(keymap::EXECUTOR, !wide));
         block = block.title_top(Line::from(Span::styled(keys, theme.key())).right_aligned());
     }
