@@ -383,8 +383,8 @@ shot_07() {
     "$bin" demo -z 12s --no-tui --record "$tmp/run.rec" >/dev/null
     start s07 replay "$tmp/run.rec"
     wait_for 'replay'
-    keys '>' '>' ' '
-    sleep 3
+    keys ' '
+    sleep 5
     keys ' ' '.' '.'
     wait_for 'replay ⏸'
     settle
