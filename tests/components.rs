@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use common::{Run, config, items, server};
+use common::{Run, config, items, screen_text as text, server};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use fetchtop::app::{App, Popup};
 use fetchtop::engine::SortBy;
@@ -22,23 +22,11 @@ use fetchtop::ui::events::{Script, Step};
 use fetchtop::ui::{Theme, draw};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 
 const THEME: Theme = Theme {
     color: true,
     unicode: true,
 };
-
-fn text(b: &Buffer) -> String {
-    let mut out = String::new();
-    for y in 0..b.area.height {
-        for x in 0..b.area.width {
-            out.push_str(b[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
-}
 
 fn screen(snap: &Snapshot, app: &mut App) -> String {
     let mut t = Terminal::new(TestBackend::new(160, 45)).unwrap();

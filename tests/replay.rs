@@ -10,7 +10,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Run, config, items, server};
+use common::{Run, config, items, screen_text as text, server};
 use fetchtop::app::App;
 use fetchtop::keymap::Action;
 use fetchtop::recording::{Header, Reader, Recorder, TABLE_ROWS};
@@ -30,17 +30,6 @@ fn drawn(snap: &Snapshot, app: &mut App) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(160, 45)).unwrap();
     terminal.draw(|f| draw(f, app, snap, &THEME)).unwrap();
     terminal.backend().buffer().clone()
-}
-
-fn text(b: &Buffer) -> String {
-    let mut out = String::new();
-    for y in 0..b.area.height {
-        for x in 0..b.area.width {
-            out.push_str(b[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

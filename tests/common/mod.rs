@@ -138,3 +138,15 @@ pub fn config(concurrency: u64) -> EngineConfig {
         ..EngineConfig::default()
     }
 }
+
+/// A drawn screen as text, one line per row (for messages and `contains`).
+pub fn screen_text(b: &ratatui::buffer::Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..b.area.height {
+        for x in 0..b.area.width {
+            out.push_str(b[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
