@@ -130,13 +130,10 @@ fn details(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App, theme: &Th
                 )));
             }
             lines.push(Line::raw(""));
+            let offers = component::offers(snap, app);
             let hint: Vec<String> = [Action::CancelSelected, Action::Close]
                 .iter()
-                .filter_map(|&a| {
-                    component::offers(snap, app)
-                        .into_iter()
-                        .find(|o| o.available && o.binding.has(a))
-                })
+                .filter_map(|&a| offers.iter().find(|o| o.available && o.binding.has(a)))
                 .map(|o| format!("{} {}", o.binding.label(), o.binding.short))
                 .collect();
             lines.push(Line::styled(hint.join(" · "), theme.dim()));
